@@ -1,0 +1,38 @@
+# Shared setup for scripts/test and scripts/demo. Idempotent: each step is skipped when already done.
+VENV="${TOPOACT_VENV:-.venv}"
+PY="$VENV/bin/python"
+
+_sudo() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+ensure_venv() {
+  if [ ! -x "$PY" ]; then
+    echo "== creating virtual environment in $VENV"
+    if ! python3 -m venv "$VENV"; then
+      _sudo apt-get update -qq && _sudo apt-get install -y -qq python3-venv
+      python3 -m venv "$VENV"
+    fi
+    "$PY" -m pip install -q --upgrade pip
+  fi
+}
+
+# $1: the extra to install ("test" or "demo").
+ensure_python_deps() {
+  local extra="$1" stamp="$VENV/.deps-$1"
+  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-ci.txt -nt "$stamp" ]; then
+    echo "== installing Python dependencies ($extra)"
+    # torch first, pinned to the CPU wheel; then the project, whose range torch==2.13.0 already satisfies.
+    "$PY" -m pip install -q -r requirements-ci.txt
+    "$PY" -m pip install -q -e ".[$extra]"
+    touch "$stamp"
+  fi
+}
+
+CHROMIUM="${TOPOACT_CHROMIUM:-/usr/bin/chromium}"
+ensure_chromium() {
+  if [ ! -x "$CHROMIUM" ]; then
+    echo "== installing Debian's chromium for the browser tests"
+    _sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive _sudo apt-get install -y -qq chromium >/dev/null
+  fi
+  export TOPOACT_CHROMIUM="$CHROMIUM"
+}

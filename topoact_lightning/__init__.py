@@ -1,0 +1,40 @@
+"""topoact-lightning: Mapper graphs of a network's activations, logged during training, shown in TensorBoard.
+
+The engine (:class:`Mapper`, :class:`MapperGraph`) needs only numpy, scipy and scikit-learn; the callback
+(:class:`TopoActMonitor`) imports torch and Lightning when first used.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# Lazy exports: `import topoact_lightning` stays cheap (the TensorBoard plugin imports the summary format and
+# graph model from here and must not pull in torch).
+_EXPORTS = {
+    "Mapper": "topoact_lightning.mapper",
+    "MapperGraph": "topoact_lightning.graph",
+    "GraphFormatError": "topoact_lightning.graph",
+    "compare_graphs": "topoact_lightning.compare",
+    "GraphComparison": "topoact_lightning.compare",
+    "TopoActMonitor": "topoact_lightning.callback",
+    "TopoActConfigError": "topoact_lightning.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from topoact_lightning.callback import TopoActMonitor
+    from topoact_lightning.compare import GraphComparison, compare_graphs
+    from topoact_lightning.errors import TopoActConfigError
+    from topoact_lightning.graph import GraphFormatError, MapperGraph
+    from topoact_lightning.mapper import Mapper
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        import importlib
+
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'topoact_lightning' has no attribute {name!r}")

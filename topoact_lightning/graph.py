@@ -1,0 +1,421 @@
+"""The Mapper graph: nodes, edges, per-node statistics, metrics and a lossless, versioned serialization.
+
+A :class:`MapperGraph` is what :class:`topoact_lightning.Mapper` produces and what the callback logs to
+TensorBoard. It keeps the per-sample data (lens values, labels, extras such as correctness or loss) beside the
+node member lists, so that every statistic shown in the plugin is derived from one stored object.
+
+Example:
+    >>> import numpy as np
+    >>> g = MapperGraph(
+    ...     n_samples=4,
+    ...     members=[np.array([0, 1]), np.array([1, 2, 3])],
+    ...     node_cover=np.array([0, 1]),
+    ...     cover_bounds=np.array([[[0.0, 0.6]], [[0.4, 1.0]]]),
+    ...     lens=np.array([0.0, 0.5, 0.8, 1.0], dtype=np.float32),
+    ...     labels=np.array([0, 0, 1, 1]),
+    ... )
+    >>> g.edges.tolist(), g.edge_intersection.tolist()
+    ([[0, 1]], [1])
+    >>> MapperGraph.from_bytes(g.to_bytes()) == g
+    True
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+
+from topoact_lightning import metrics as _metrics
+
+#: Identifies the serialized payload; bump :data:`FORMAT_VERSION` on any incompatible change.
+FORMAT_NAME = "topoact-mapper-graph"
+FORMAT_VERSION = 1
+
+
+class GraphFormatError(ValueError):
+    """A serialized graph is corrupt, of another format, or of a newer version than this package reads."""
+
+
+def nerve_edges(members: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs of nodes that share at least one sample, with the number of samples they share.
+
+    One sparse product of the node-by-sample incidence matrix with its transpose gives every intersection size at
+    once, instead of comparing every pair of nodes.
+
+    Returns:
+        ``edges`` of shape ``(n_edges, 2)`` with ``i < j``, sorted lexicographically, and ``intersection`` sizes.
+    """
+    n_nodes = len(members)
+    if n_nodes < 2:
+        return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
+    incidence = _incidence(members, n_samples)
+    shared = sparse.triu(incidence @ incidence.T, k=1).tocoo()
+    order = np.lexsort((shared.col, shared.row))
+    edges = np.stack([shared.row[order], shared.col[order]], axis=1).astype(np.int64)
+    return edges, shared.data[order].astype(np.int64)
+
+
+def _incidence(members: Sequence[np.ndarray], n_samples: int) -> sparse.csr_matrix:
+    sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
+    indptr = np.concatenate([[0], np.cumsum(sizes)])
+    indices = np.concatenate(members).astype(np.int64) if len(members) else np.zeros(0, dtype=np.int64)
+    data = np.ones(len(indices), dtype=np.int32)
+    return sparse.csr_matrix((data, indices, indptr), shape=(len(members), n_samples))
+
+
+class MapperGraph:
+    """A Mapper graph over ``n_samples`` fixed samples.
+
+    Args:
+        n_samples: number of samples the graph was built from (node members index into ``range(n_samples)``).
+        members: one array of sample indices per node (stored sorted and unique).
+        node_cover: the cover element each node was clustered in, shape ``(n_nodes,)``.
+        cover_bounds: lower and upper lens bounds of every cover element, shape ``(n_elements, lens_dim, 2)``.
+        lens: the lens value of every sample, shape ``(n_samples,)`` or ``(n_samples, lens_dim)``.
+        labels: optional class index per sample (``-1`` for unknown).
+        class_names: optional name per class index.
+        extras: optional per-sample values (for instance ``"correct"``, ``"loss"``), each of shape ``(n_samples,)``.
+        params: the parameters the graph was built with (JSON-serializable), including automatically chosen ones.
+        edges, edge_intersection: the nerve; computed from ``members`` when not given.
+    """
+
+    def __init__(
+        self,
+        *,
+        n_samples: int,
+        members: Sequence[np.ndarray],
+        node_cover: np.ndarray,
+        cover_bounds: np.ndarray,
+        lens: np.ndarray,
+        labels: np.ndarray | None = None,
+        class_names: Sequence[str] | None = None,
+        extras: Mapping[str, np.ndarray] | None = None,
+        params: Mapping[str, Any] | None = None,
+        edges: np.ndarray | None = None,
+        edge_intersection: np.ndarray | None = None,
+    ) -> None:
+        self.n_samples = int(n_samples)
+        self.members = [np.unique(np.asarray(m, dtype=np.int64)) for m in members]
+        self.node_cover = np.asarray(node_cover, dtype=np.int64).reshape(len(self.members))
+        self.cover_bounds = np.asarray(cover_bounds, dtype=np.float64)
+        if self.cover_bounds.ndim == 2:
+            self.cover_bounds = self.cover_bounds[:, None, :]
+        self.lens = np.asarray(lens, dtype=np.float32)
+        self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
+        self.class_names = None if class_names is None else [str(c) for c in class_names]
+        self.extras = {str(k): np.asarray(v, dtype=np.float32) for k, v in (extras or {}).items()}
+        self.params = json.loads(json.dumps(dict(params or {}), default=_json_default))
+        if edges is None:
+            edges, edge_intersection = nerve_edges(self.members, self.n_samples)
+        self.edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+        self.edge_intersection = np.asarray(edge_intersection, dtype=np.int64).reshape(len(self.edges))
+        self._validate()
+
+    def _validate(self) -> None:
+        n = self.n_samples
+        for i, m in enumerate(self.members):
+            if len(m) == 0:
+                raise ValueError(f"node {i} has no members")
+            if m[0] < 0 or m[-1] >= n:
+                raise ValueError(f"node {i} has a member outside range({n})")
+        if len(self.lens) != n:
+            raise ValueError(f"lens has {len(self.lens)} values for {n} samples")
+        if self.labels is not None and len(self.labels) != n:
+            raise ValueError(f"labels has {len(self.labels)} values for {n} samples")
+        for k, v in self.extras.items():
+            if v.shape != (n,):
+                raise ValueError(f"extra {k!r} has shape {v.shape}, expected ({n},)")
+        if len(self.node_cover) and (self.node_cover.min() < 0 or self.node_cover.max() >= len(self.cover_bounds)):
+            raise ValueError("node_cover refers to a cover element that cover_bounds does not have")
+
+    # ----------------------------------------------------------------------------------------------- structure
+    @property
+    def n_nodes(self) -> int:
+        return len(self.members)
+
+    @property
+    def n_edges(self) -> int:
+        return len(self.edges)
+
+    @property
+    def node_sizes(self) -> np.ndarray:
+        return np.fromiter((len(m) for m in self.members), dtype=np.int64, count=self.n_nodes)
+
+    @property
+    def edge_jaccard(self) -> np.ndarray:
+        """Jaccard index ``|A & B| / |A | B|`` of the member sets of each edge's two nodes."""
+        if not self.n_edges:
+            return np.zeros(0, dtype=np.float64)
+        sizes = self.node_sizes
+        union = sizes[self.edges[:, 0]] + sizes[self.edges[:, 1]] - self.edge_intersection
+        return self.edge_intersection / union
+
+    @property
+    def node_ids(self) -> list[str]:
+        """KeplerMapper-style names, ``cube{cover element}_cluster{j}``, numbered within each cover element."""
+        counts: dict[int, int] = {}
+        ids = []
+        for c in self.node_cover.tolist():
+            j = counts.get(c, 0)
+            counts[c] = j + 1
+            ids.append(f"cube{c}_cluster{j}")
+        return ids
+
+    @property
+    def unassigned(self) -> np.ndarray:
+        """Indices of the samples that belong to no node (clustering noise, too-small cover elements)."""
+        covered = np.zeros(self.n_samples, dtype=bool)
+        if self.n_nodes:
+            covered[np.concatenate(self.members)] = True
+        return np.flatnonzero(~covered)
+
+    @property
+    def n_classes(self) -> int:
+        if self.class_names is not None:
+            return len(self.class_names)
+        if self.labels is None or not len(self.labels) or self.labels.max() < 0:
+            return 0
+        return int(self.labels.max()) + 1
+
+    def sample_nodes(self) -> list[list[int]]:
+        """For every sample, the nodes it belongs to (a sample in an overlap belongs to several)."""
+        out: list[list[int]] = [[] for _ in range(self.n_samples)]
+        for node, m in enumerate(self.members):
+            for s in m.tolist():
+                out[s].append(node)
+        return out
+
+    # ---------------------------------------------------------------------------------------------- statistics
+    def class_histograms(self) -> np.ndarray:
+        """Counts of each class among each node's members, shape ``(n_nodes, n_classes)``; unknown labels skipped."""
+        k = self.n_classes
+        hist = np.zeros((self.n_nodes, k), dtype=np.int64)
+        if self.labels is None or k == 0:
+            return hist
+        for i, m in enumerate(self.members):
+            lab = self.labels[m]
+            lab = lab[(lab >= 0) & (lab < k)]
+            hist[i] = np.bincount(lab, minlength=k)
+        return hist
+
+    def node_purity(self) -> np.ndarray:
+        """``1 - H(p) / log K`` per node, with ``p`` the node's class distribution (1 = one class only)."""
+        return _metrics.purity(self.class_histograms())
+
+    def node_mean(self, values: np.ndarray) -> np.ndarray:
+        """Mean of a per-sample array over each node's members, ignoring NaN (NaN for a node with none)."""
+        values = np.asarray(values, dtype=np.float64)
+        if values.ndim > 1:
+            values = values[:, 0]
+        out = np.full(self.n_nodes, np.nan)
+        for i, m in enumerate(self.members):
+            v = values[m]
+            v = v[~np.isnan(v)]
+            if len(v):
+                out[i] = v.mean()
+        return out
+
+    def node_stats(self) -> dict[str, np.ndarray]:
+        """Per-node statistics: size, mean lens, purity, and the mean of every extra (``mean_<name>``)."""
+        stats: dict[str, np.ndarray] = {
+            "size": self.node_sizes,
+            "mean_lens": self.node_mean(self.lens),
+        }
+        if self.n_classes:
+            stats["purity"] = self.node_purity()
+        for name, v in self.extras.items():
+            stats[f"mean_{name}"] = self.node_mean(v)
+        return stats
+
+    def metrics(self) -> dict[str, float]:
+        """Summary numbers of the graph's shape (see :func:`topoact_lightning.metrics.graph_metrics`)."""
+        return _metrics.graph_metrics(self)
+
+    # ------------------------------------------------------------------------------------------- conversions
+    def to_kmapper(self) -> dict[str, Any]:
+        """The graph as KeplerMapper's graph dict, so ``kmapper.KeplerMapper().visualize(...)`` renders it."""
+        ids = self.node_ids
+        links: dict[str, list[str]] = {}
+        for a, b in self.edges.tolist():
+            links.setdefault(ids[a], []).append(ids[b])
+        simplices = [[i] for i in ids] + [[ids[a], ids[b]] for a, b in self.edges.tolist()]
+        return {
+            "nodes": {ids[i]: m.tolist() for i, m in enumerate(self.members)},
+            "links": links,
+            "simplices": simplices,
+            "meta_data": {
+                "projection": str(self.params.get("lens", "custom")),
+                "n_cubes": self.params.get("n_intervals", len(self.cover_bounds)),
+                "perc_overlap": self.params.get("overlap", 0.0),
+                "clusterer": str(self.params.get("clusterer", "")),
+                "scaler": "None",
+            },
+            "meta_nodes": {},
+        }
+
+    def to_networkx(self):
+        """The graph as a ``networkx.Graph``; node attributes hold members and statistics, edges their weights."""
+        import networkx as nx
+
+        g = nx.Graph()
+        stats = self.node_stats()
+        for i, m in enumerate(self.members):
+            attrs = {k: _py(v[i]) for k, v in stats.items()}
+            g.add_node(i, members=m.tolist(), cover_element=int(self.node_cover[i]), **attrs)
+        for (a, b), inter, jac in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard.tolist()):
+            g.add_edge(a, b, intersection=inter, jaccard=jac)
+        return g
+
+    # ------------------------------------------------------------------------------------------ serialization
+    def to_bytes(self) -> bytes:
+        """A compact, lossless, versioned encoding (a compressed ``.npz`` holding a JSON header and the arrays)."""
+        sizes = self.node_sizes
+        arrays: dict[str, np.ndarray] = {
+            "member_offsets": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
+            "members": (np.concatenate(self.members) if self.n_nodes else np.zeros(0)).astype(np.int32),
+            "node_cover": self.node_cover.astype(np.int32),
+            "cover_bounds": self.cover_bounds,
+            "edges": self.edges.astype(np.int32),
+            "edge_intersection": self.edge_intersection.astype(np.int32),
+            "lens": self.lens,
+        }
+        if self.labels is not None:
+            arrays["labels"] = self.labels.astype(np.int32)
+        for k, v in self.extras.items():
+            arrays[f"extra:{k}"] = v
+        header = {
+            "format": FORMAT_NAME,
+            "version": FORMAT_VERSION,
+            "n_samples": self.n_samples,
+            "class_names": self.class_names,
+            "extras": list(self.extras),
+            "params": self.params,
+        }
+        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+        buf = io.BytesIO()
+        np.savez_compressed(buf, **arrays)
+        return buf.getvalue()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> MapperGraph:
+        """Decode :meth:`to_bytes` output. Raises :class:`GraphFormatError` on anything else."""
+        try:
+            with np.load(io.BytesIO(data), allow_pickle=False) as z:
+                header = json.loads(bytes(z["header"]).decode())
+                arrays = {k: z[k] for k in z.files}
+        except Exception as e:  # zipfile, json and numpy raise many kinds for corrupt input
+            raise GraphFormatError(f"not a serialized Mapper graph: {e}") from e
+        if header.get("format") != FORMAT_NAME:
+            raise GraphFormatError(f"unknown payload format {header.get('format')!r}")
+        if not isinstance(header.get("version"), int) or header["version"] > FORMAT_VERSION:
+            raise GraphFormatError(
+                f"graph format version {header.get('version')} is newer than this package reads "
+                f"({FORMAT_VERSION}); upgrade topoact-lightning"
+            )
+        try:
+            offsets = arrays["member_offsets"]
+            flat = arrays["members"].astype(np.int64)
+            return cls(
+                n_samples=header["n_samples"],
+                members=[flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)],
+                node_cover=arrays["node_cover"],
+                cover_bounds=arrays["cover_bounds"],
+                lens=arrays["lens"],
+                labels=arrays.get("labels"),
+                class_names=header.get("class_names"),
+                extras={k: arrays[f"extra:{k}"] for k in header.get("extras", [])},
+                params=header.get("params"),
+                edges=arrays["edges"],
+                edge_intersection=arrays["edge_intersection"],
+            )
+        except (KeyError, ValueError, IndexError) as e:
+            raise GraphFormatError(f"corrupt Mapper graph payload: {e}") from e
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view for the browser: nodes with statistics and members, edges with weights, metrics."""
+        stats = self.node_stats()
+        hist = self.class_histograms()
+        nodes = []
+        for i, m in enumerate(self.members):
+            node = {
+                "id": i,
+                "name": f"cube{int(self.node_cover[i])}",
+                "cover": int(self.node_cover[i]),
+                "members": m.tolist(),
+            }
+            node.update({k: _py(v[i]) for k, v in stats.items()})
+            if hist.shape[1]:
+                node["classes"] = hist[i].tolist()
+            nodes.append(node)
+        return {
+            "n_samples": self.n_samples,
+            "nodes": nodes,
+            "edges": [
+                {"source": a, "target": b, "intersection": n, "jaccard": _py(j)}
+                for (a, b), n, j in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard)
+            ],
+            "class_names": self.class_names
+            if self.class_names is not None
+            else [str(i) for i in range(self.n_classes)],
+            "unassigned": self.unassigned.tolist(),
+            "metrics": {k: _py(v) for k, v in self.metrics().items()},
+            "params": self.params,
+        }
+
+    # --------------------------------------------------------------------------------------------- equality
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, MapperGraph):
+            return NotImplemented
+        if (self.n_samples, self.n_nodes, self.class_names, self.params, sorted(self.extras)) != (
+            other.n_samples,
+            other.n_nodes,
+            other.class_names,
+            other.params,
+            sorted(other.extras),
+        ):
+            return False
+        if (self.labels is None) != (other.labels is None):
+            return False
+        pairs = [
+            (self.node_cover, other.node_cover),
+            (self.cover_bounds, other.cover_bounds),
+            (self.edges, other.edges),
+            (self.edge_intersection, other.edge_intersection),
+            (self.lens, other.lens),
+            *zip(self.members, other.members),
+            *((self.extras[k], other.extras[k]) for k in self.extras),
+        ]
+        if self.labels is not None:
+            pairs.append((self.labels, other.labels))
+        return all(a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f") for a, b in pairs)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"MapperGraph(n_samples={self.n_samples}, nodes={self.n_nodes}, edges={self.n_edges}, "
+            f"unassigned={len(self.unassigned)})"
+        )
+
+
+def _py(v: Any) -> Any:
+    """A numpy scalar as a plain Python value; NaN and infinities as None (JSON has no NaN)."""
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    return repr(o)

@@ -1,0 +1,138 @@
+"""The TensorBoard summary format shared by the callback (writer) and the plugin (reader).
+
+Everything is a blob sequence (``DATA_CLASS_BLOB_SEQUENCE``, a rank-1 ``DT_STRING`` tensor) under the plugin name
+``topoact``:
+
+- one tag per layer, ``topoact_graph/<layer>``; the step is the number of training epochs completed when the graph
+  was taken (0 = the untrained network). The tensor holds one blob, :meth:`MapperGraph.to_bytes`.
+- one tag ``topoact_thumbnails``, written once at step 0: blob 0 is a JSON header
+  ``{"n", "height", "width", "channels"}``, blob 1 the zlib-compressed ``uint8`` array of shape
+  ``(n, height, width, channels)``, one small image per probe sample, in probe order.
+
+The ``plugin_data.content`` of each tag is a JSON object ``{"version", "kind", "layer"?}``; it is constant per tag,
+since TensorBoard keeps only the first metadata it sees for a tag. Bump :data:`SUMMARY_VERSION` on any
+incompatible change; readers refuse newer versions with a clear message.
+
+Scalars are written separately, through the loggers, as ``topoact/<layer>/<metric>``.
+
+This module imports only numpy and TensorBoard's protobufs, so that TensorBoard starts fast with the plugin.
+"""
+
+from __future__ import annotations
+
+import json
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+PLUGIN_NAME = "topoact"
+SUMMARY_VERSION = 1
+GRAPH_TAG_PREFIX = "topoact_graph/"
+THUMBNAILS_TAG = "topoact_thumbnails"
+SCALAR_TAG_PREFIX = "topoact/"
+
+KIND_GRAPH = "graph"
+KIND_THUMBNAILS = "thumbnails"
+
+
+class SummaryFormatError(ValueError):
+    """Plugin metadata or a payload that this version cannot read."""
+
+
+def graph_tag(layer: str) -> str:
+    return GRAPH_TAG_PREFIX + layer
+
+
+def scalar_tag(layer: str, metric: str) -> str:
+    return f"{SCALAR_TAG_PREFIX}{layer}/{metric}"
+
+
+@dataclass(frozen=True)
+class TagInfo:
+    """What a tag's plugin metadata says: its kind and, for graphs, the layer."""
+
+    version: int
+    kind: str
+    layer: str | None = None
+
+
+def encode_metadata(kind: str, layer: str | None = None) -> bytes:
+    content = {"version": SUMMARY_VERSION, "kind": kind}
+    if layer is not None:
+        content["layer"] = layer
+    return json.dumps(content).encode()
+
+
+def decode_metadata(content: bytes) -> TagInfo:
+    try:
+        obj = json.loads(content.decode() if content else "{}")
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SummaryFormatError(f"unreadable topoact plugin metadata: {e}") from e
+    version = obj.get("version") if isinstance(obj, dict) else None
+    if not isinstance(version, int):
+        raise SummaryFormatError("topoact plugin metadata has no version")
+    if version > SUMMARY_VERSION:
+        raise SummaryFormatError(
+            f"summary version {version} is newer than this plugin reads ({SUMMARY_VERSION}); "
+            "upgrade topoact-lightning"
+        )
+    kind = obj.get("kind")
+    if kind not in (KIND_GRAPH, KIND_THUMBNAILS):
+        raise SummaryFormatError(f"unknown topoact summary kind {kind!r}")
+    layer = obj.get("layer")
+    return TagInfo(version=version, kind=kind, layer=str(layer) if layer is not None else None)
+
+
+def blob_summary(tag: str, blobs: list[bytes], metadata_content: bytes):
+    """A ``Summary`` proto holding ``blobs`` as a rank-1 string tensor (one blob sequence step)."""
+    from tensorboard.compat.proto import summary_pb2, tensor_pb2, tensor_shape_pb2, types_pb2
+
+    tensor = tensor_pb2.TensorProto(
+        dtype=types_pb2.DT_STRING,
+        string_val=list(blobs),
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(blobs))]),
+    )
+    metadata = summary_pb2.SummaryMetadata(
+        plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME, content=metadata_content),
+        data_class=summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
+    )
+    return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)])
+
+
+def graph_summary(layer: str, graph_bytes: bytes):
+    """The summary for one Mapper graph of ``layer`` (the step is given when it is written)."""
+    return blob_summary(graph_tag(layer), [graph_bytes], encode_metadata(KIND_GRAPH, layer))
+
+
+def encode_thumbnails(images: np.ndarray) -> list[bytes]:
+    """Blobs for a ``uint8`` array of shape ``(n, height, width, channels)`` (channels 1 or 3)."""
+    images = np.ascontiguousarray(images)
+    if images.dtype != np.uint8 or images.ndim != 4 or images.shape[-1] not in (1, 3):
+        raise ValueError("thumbnails must be uint8 of shape (n, height, width, 1 or 3)")
+    n, h, w, c = images.shape
+    header = json.dumps({"n": n, "height": h, "width": w, "channels": c}).encode()
+    return [header, zlib.compress(images.tobytes(), 6)]
+
+
+def decode_thumbnails(blobs: list[bytes]) -> np.ndarray:
+    try:
+        header = json.loads(blobs[0].decode())
+        n, h, w, c = (int(header[k]) for k in ("n", "height", "width", "channels"))
+        raw = zlib.decompress(blobs[1])
+        return np.frombuffer(raw, dtype=np.uint8).reshape(n, h, w, c)
+    except Exception as e:  # any corruption: bad JSON, zlib error, wrong size
+        raise SummaryFormatError(f"unreadable thumbnails payload: {e}") from e
+
+
+def thumbnails_summary(images: np.ndarray):
+    return blob_summary(THUMBNAILS_TAG, encode_thumbnails(images), encode_metadata(KIND_THUMBNAILS))
+
+
+def write_summary(writer, summary, step: int) -> None:
+    """Write a ``Summary`` through a ``torch.utils.tensorboard.SummaryWriter`` at ``step``.
+
+    ``SummaryWriter`` has no public method for a prebuilt summary; its own ``add_*`` methods go through the file
+    writer exactly like this.
+    """
+    writer._get_file_writer().add_summary(summary, global_step=step)
