@@ -22,7 +22,15 @@ _EXPORTS = {
     "TopoActConfigError": "topoact_lightning.errors",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "GraphComparison",
+    "GraphFormatError",
+    "Mapper",
+    "MapperGraph",
+    "TopoActConfigError",
+    "TopoActMonitor",
+    "compare_graphs",
+]
 
 if TYPE_CHECKING:  # pragma: no cover
     from topoact_lightning.callback import TopoActMonitor

@@ -268,7 +268,7 @@ class MapperGraph:
         for i, m in enumerate(self.members):
             attrs = {k: _py(v[i]) for k, v in stats.items()}
             g.add_node(i, members=m.tolist(), cover_element=int(self.node_cover[i]), **attrs)
-        for (a, b), inter, jac in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard.tolist()):
+        for (a, b), inter, jac in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard.tolist(), strict=True):
             g.add_edge(a, b, intersection=inter, jaccard=jac)
         return g
 
@@ -358,7 +358,7 @@ class MapperGraph:
             "nodes": nodes,
             "edges": [
                 {"source": a, "target": b, "intersection": n, "jaccard": _py(j)}
-                for (a, b), n, j in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard)
+                for (a, b), n, j in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard, strict=True)
             ],
             "class_names": self.class_names
             if self.class_names is not None
@@ -388,7 +388,7 @@ class MapperGraph:
             (self.edges, other.edges),
             (self.edge_intersection, other.edge_intersection),
             (self.lens, other.lens),
-            *zip(self.members, other.members),
+            *zip(self.members, other.members, strict=True),
             *((self.extras[k], other.extras[k]) for k in self.extras),
         ]
         if self.labels is not None:
