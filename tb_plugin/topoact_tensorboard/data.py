@@ -1,0 +1,297 @@
+"""Reading TopoAct summaries through TensorBoard's data provider, with a cache of decoded graphs.
+
+Everything goes through ``context.data_provider`` (list and read blob sequences, read blobs), so the plugin works
+with both of TensorBoard's back ends: the Rust data server (default) and the Python event multiplexer
+(``--load_fast=false``). Listings are read afresh on every request, so new epochs appear when TensorBoard reloads
+its logdir; only decoded payloads, which never change for a given blob, are cached.
+
+Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
+unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, or written by a newer
+topoact-lightning: the message says to upgrade).
+
+Example::
+
+    store = GraphStore(context.data_provider)
+    entry = store.graph(ctx, experiment_id, run="mnist", layer="fc1", epoch=3)
+    entry.graph.n_nodes
+"""
+
+from __future__ import annotations
+
+import collections
+import math
+import threading
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+from tensorboard import errors
+from tensorboard.data import provider
+
+from topoact_lightning import summary
+from topoact_lightning.graph import GraphFormatError, MapperGraph
+
+#: Steps asked for when reading a blob sequence: more than any run has epochs, so nothing is downsampled away.
+ALL_STEPS = 1_000_000
+
+
+@dataclass
+class RunInfo:
+    """What one run holds: its graph layers (layer name -> tag), whether it has thumbnails, unreadable tags."""
+
+    layers: dict[str, str] = field(default_factory=dict)
+    thumbnails: bool = False
+    problems: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Epoch:
+    step: int
+    wall_time: float
+    blob_keys: tuple[str, ...]
+
+
+class GraphEntry:
+    """A decoded graph and what the routes derive from it, each computed once."""
+
+    def __init__(self, graph: MapperGraph, step: int, wall_time: float, key: Hashable = None) -> None:
+        self.graph = graph
+        self.step = step
+        self.wall_time = wall_time
+        #: The cache key: identifies this exact payload (for caches of results derived from several graphs).
+        self.key = key
+        #: The graph route's response body, gzip-compressed JSON, filled in by the route on first use.
+        self.gzipped_json: bytes | None = None
+
+    @cached_property
+    def graph_dict(self) -> dict[str, Any]:
+        return self.graph.to_dict()
+
+    @cached_property
+    def metrics(self) -> dict[str, float | None]:
+        out: dict[str, float | None] = {k: json_number(v) for k, v in self.graph.metrics().items()}
+        out["unassigned"] = float(len(self.graph.unassigned))
+        for name, values in self.graph.extras.items():
+            finite = values[np.isfinite(values)]
+            out[f"mean_{name}"] = json_number(finite.mean()) if len(finite) else None
+        return out
+
+    @cached_property
+    def sample_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """Sample -> nodes as CSR arrays ``(indptr, nodes)``: sample ``s`` is in ``nodes[indptr[s]:indptr[s+1]]``."""
+        g = self.graph
+        sizes = g.node_sizes
+        flat = np.concatenate(g.members) if g.n_nodes else np.zeros(0, dtype=np.int64)
+        owner = np.repeat(np.arange(g.n_nodes, dtype=np.int64), sizes)
+        order = np.argsort(flat, kind="stable")
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=g.n_samples))])
+        return indptr, owner[order]
+
+    def nodes_of(self, sample: int) -> list[int]:
+        if sample >= self.graph.n_samples:
+            return []
+        indptr, nodes = self.sample_index
+        return nodes[indptr[sample] : indptr[sample + 1]].tolist()
+
+
+class LRUCache:
+    """A small thread-safe least-recently-used cache (TensorBoard serves requests from several threads)."""
+
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
+        self._data: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get_or_create(self, key: Hashable, create: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+            self.misses += 1
+        # Decode outside the lock: a slow decode must not block requests for other graphs. Two threads may
+        # decode the same graph at once; both get equal results and one is kept.
+        value = create()
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.maxsize:
+                self._data.popitem(last=False)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+def json_number(v: Any) -> float | int | None:
+    """A plain Python number, or None for NaN and infinities (JSON has neither)."""
+    if v is None:
+        return None
+    if isinstance(v, np.generic):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return None
+    return v
+
+
+class GraphStore:
+    """Reads TopoAct data for the plugin's routes; see the module docstring.
+
+    Args:
+        data_provider: TensorBoard's ``DataProvider``.
+        cache_size: decoded graphs kept in memory.
+    """
+
+    def __init__(self, data_provider, cache_size: int = 128) -> None:
+        self.data_provider = data_provider
+        self.graphs = LRUCache(cache_size)
+        self.thumbnail_arrays = LRUCache(8)
+
+    # ------------------------------------------------------------------------------------------- listings
+    def runs(self, ctx, experiment_id: str) -> dict[str, RunInfo]:
+        listing = self.data_provider.list_blob_sequences(
+            ctx, experiment_id=experiment_id, plugin_name=summary.PLUGIN_NAME
+        )
+        out: dict[str, RunInfo] = {}
+        for run, tags in listing.items():
+            info = RunInfo()
+            for tag, series in tags.items():
+                try:
+                    meta = summary.decode_metadata(series.plugin_content)
+                except summary.SummaryFormatError as e:
+                    info.problems[tag] = str(e)
+                    continue
+                if meta.kind == summary.KIND_GRAPH and tag.startswith(summary.GRAPH_TAG_PREFIX):
+                    info.layers[meta.layer or tag[len(summary.GRAPH_TAG_PREFIX) :]] = tag
+                elif meta.kind == summary.KIND_THUMBNAILS and tag == summary.THUMBNAILS_TAG:
+                    info.thumbnails = True
+            if info.layers or info.thumbnails or info.problems:
+                out[run] = info
+        return out
+
+    def run(self, ctx, experiment_id: str, run: str) -> RunInfo:
+        runs = self.runs(ctx, experiment_id)
+        if run not in runs:
+            known = ", ".join(repr(r) for r in sorted(runs)) or "none"
+            raise errors.NotFoundError(f"no TopoAct data for run {run!r} (runs with TopoAct data: {known})")
+        return runs[run]
+
+    def layer_tag(self, ctx, experiment_id: str, run: str, layer: str) -> str:
+        info = self.run(ctx, experiment_id, run)
+        if layer in info.layers:
+            return info.layers[layer]
+        tag = summary.graph_tag(layer)
+        if tag in info.problems:
+            raise errors.NotFoundError(f"layer {layer!r} of run {run!r} is unreadable: {info.problems[tag]}")
+        known = ", ".join(repr(x) for x in sorted(info.layers)) or "none"
+        raise errors.NotFoundError(f"run {run!r} has no TopoAct graphs of layer {layer!r} (layers: {known})")
+
+    def _series(self, ctx, experiment_id: str, run: str, tag: str) -> list[Epoch]:
+        data = self.data_provider.read_blob_sequences(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=summary.PLUGIN_NAME,
+            downsample=ALL_STEPS,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        by_step: dict[int, Epoch] = {}
+        for datum in data.get(run, {}).get(tag, []):
+            # A step written twice (a resumed run) shows its latest version.
+            by_step[int(datum.step)] = Epoch(
+                step=int(datum.step),
+                wall_time=float(datum.wall_time),
+                blob_keys=tuple(ref.blob_key for ref in datum.values),
+            )
+        return [by_step[s] for s in sorted(by_step)]
+
+    def epochs(self, ctx, experiment_id: str, run: str, layer: str) -> list[Epoch]:
+        tag = self.layer_tag(ctx, experiment_id, run, layer)
+        return self._series(ctx, experiment_id, run, tag)
+
+    # ---------------------------------------------------------------------------------------------- graphs
+    def graph(self, ctx, experiment_id: str, run: str, layer: str, epoch: int) -> GraphEntry:
+        epochs = self.epochs(ctx, experiment_id, run, layer)
+        for e in epochs:
+            if e.step == epoch:
+                return self.load(ctx, experiment_id, run, layer, e)
+        raise errors.NotFoundError(
+            f"no graph of layer {layer!r} at epoch {epoch} in run {run!r} (epochs: {_span([e.step for e in epochs])})"
+        )
+
+    def load(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> GraphEntry:
+        """The decoded graph of one listed epoch, from the cache when possible."""
+        where = f"graph of layer {layer!r} at epoch {epoch.step} in run {run!r}"
+        if len(epoch.blob_keys) != 1:
+            raise errors.NotFoundError(
+                f"{where} is unreadable: expected 1 blob, found {len(epoch.blob_keys)}"
+            )
+        blob_key = epoch.blob_keys[0]
+
+        def decode() -> GraphEntry:
+            data = self.data_provider.read_blob(ctx, blob_key=blob_key)
+            try:
+                graph = MapperGraph.from_bytes(data)
+            except GraphFormatError as e:
+                raise errors.NotFoundError(f"{where} is unreadable: {e}") from e
+            return GraphEntry(graph, epoch.step, epoch.wall_time, key)
+
+        # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
+        key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
+        return self.graphs.get_or_create(key, decode)
+
+    def all_graphs(
+        self, ctx, experiment_id: str, run: str, layer: str
+    ) -> list[tuple[Epoch, GraphEntry | None, str | None]]:
+        """Every epoch of a layer with its graph, or None and the reason when that epoch is unreadable."""
+        out = []
+        for e in self.epochs(ctx, experiment_id, run, layer):
+            try:
+                out.append((e, self.load(ctx, experiment_id, run, layer, e), None))
+            except errors.NotFoundError as err:
+                out.append((e, None, str(err)))
+        return out
+
+    # ------------------------------------------------------------------------------------------ thumbnails
+    def thumbnails(self, ctx, experiment_id: str, run: str) -> np.ndarray:
+        """The run's thumbnails as ``uint8`` of shape ``(n, height, width, channels)``."""
+        info = self.run(ctx, experiment_id, run)
+        if not info.thumbnails:
+            if summary.THUMBNAILS_TAG in info.problems:
+                raise errors.NotFoundError(
+                    f"thumbnails of run {run!r} are unreadable: {info.problems[summary.THUMBNAILS_TAG]}"
+                )
+            raise errors.NotFoundError(f"run {run!r} has no thumbnails (pass thumbnails to TopoActMonitor)")
+        series = self._series(ctx, experiment_id, run, summary.THUMBNAILS_TAG)
+        if not series:
+            raise errors.NotFoundError(f"run {run!r} has no thumbnails yet")
+        latest = series[-1]
+
+        def decode() -> np.ndarray:
+            if len(latest.blob_keys) != 2:
+                raise errors.NotFoundError(
+                    f"thumbnails of run {run!r} are unreadable: expected 2 blobs, found {len(latest.blob_keys)}"
+                )
+            blobs = [self.data_provider.read_blob(ctx, blob_key=k) for k in latest.blob_keys]
+            try:
+                return summary.decode_thumbnails(blobs)
+            except summary.SummaryFormatError as e:
+                raise errors.NotFoundError(f"thumbnails of run {run!r} are unreadable: {e}") from e
+
+        key = (experiment_id, run, latest.step, latest.wall_time, latest.blob_keys)
+        return self.thumbnail_arrays.get_or_create(key, decode)
+
+
+def _span(steps: list[int]) -> str:
+    if not steps:
+        return "none"
+    if len(steps) <= 12:
+        return ", ".join(map(str, steps))
+    return f"{len(steps)} from {steps[0]} to {steps[-1]}"
