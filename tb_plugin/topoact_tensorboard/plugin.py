@@ -372,10 +372,10 @@ class TopoActPlugin(base_plugin.TBPlugin):
         rel = path[path.index(marker) + len(marker) :] if marker in path else ""
         parts = rel.split("/")
         if not rel or any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
-            raise errors.NotFoundError("not found")
+            raise errors.NotFoundError("no such file among the TopoAct front-end files")
         full = os.path.realpath(os.path.join(self.static_dir, *parts))
         if os.path.commonpath([full, self.static_dir]) != self.static_dir or not os.path.isfile(full):
-            raise errors.NotFoundError("not found")
+            raise errors.NotFoundError("no such file among the TopoAct front-end files")
         content_type = MIME_TYPES.get(os.path.splitext(full)[1].lower(), "application/octet-stream")
         with open(full, "rb") as f:
             return http_util.Respond(request, f.read(), content_type)
