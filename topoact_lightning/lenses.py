@@ -1,0 +1,153 @@
+"""Lenses (filter functions): one or two numbers per sample that the Mapper cover is placed on.
+
+- ``"l2norm"``: the Euclidean norm of each activation vector (TopoAct's lens).
+- ``"pca"`` / ``"pca2"``: the coordinates on the first one / two principal components. Principal directions have
+  no intrinsic sign (and PC1/PC2 may swap when their variances are close), so between epochs the lens could flip
+  and the graph would look mirrored. Given a ``reference`` basis (the ``basis`` returned for the previous epoch,
+  or :attr:`topoact_lightning.Mapper.reference_`), the new basis is aligned to it: each new component is matched
+  to a reference component by a signed permutation maximising ``sum |<new_i, ref_j>|`` and its sign is flipped to
+  make the match positive.
+- ``"knn_distance"``: distance to the ``k``-th nearest other sample, a density proxy (small = dense). Costs
+  ``O(N^2 D)``, in float32 blocks.
+- ``"eccentricity"``: root-mean-square distance to all samples, ``sqrt(mean_y |x - y|^2)``, which equals
+  ``sqrt(|x - mean|^2 + total variance)`` and so costs ``O(N D)`` (large = far from the bulk).
+
+Every lens is float32 with shape ``(n,)`` (``(n, 2)`` for ``"pca2"``). The ``metric`` argument makes
+``knn_distance`` use cosine distances; the others are Euclidean by definition.
+
+Example:
+    >>> import numpy as np
+    >>> X = np.array([[3.0, 4.0], [0.0, 1.0]], dtype=np.float32)
+    >>> l2norm(X).tolist()
+    [5.0, 1.0]
+    >>> lens, basis = pca_lens(np.array([[0, 0], [1, 1], [2, 2]], dtype=np.float32), 1)
+    >>> basis.ravel().astype(float).round(3).tolist(), lens.astype(float).round(3).tolist()
+    ([0.707, 0.707], [-1.414, 0.0, 1.414])
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from topoact_lightning.clustering import kth_neighbor_distance
+
+#: Lens names accepted by :func:`compute_lens` and :class:`topoact_lightning.Mapper`.
+LENSES = ("l2norm", "pca", "pca2", "knn_distance", "eccentricity")
+
+# Above this dimension the PCA basis comes from randomized subspace iteration instead of the covariance matrix.
+_COVARIANCE_MAX_DIM = 1024
+
+
+def l2norm(X: np.ndarray) -> np.ndarray:
+    """Euclidean norm of each row, float32."""
+    X = np.asarray(X, dtype=np.float32)
+    return np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64)).astype(np.float32)
+
+
+def eccentricity(X: np.ndarray) -> np.ndarray:
+    """Root-mean-square Euclidean distance of each row to all rows (itself included), float32."""
+    X = np.asarray(X, dtype=np.float32)
+    mean = X.mean(axis=0, dtype=np.float64)
+    centred = X - mean.astype(np.float32)
+    sq = np.einsum("ij,ij->i", centred, centred, dtype=np.float64)
+    return np.sqrt(sq + sq.mean()).astype(np.float32)
+
+
+def knn_distance(X: np.ndarray, k: int = 5, metric: str = "euclidean") -> np.ndarray:
+    """Distance from each row to its ``k``-th nearest other row, float32."""
+    X = np.asarray(X, dtype=np.float32)
+    if len(X) < 2:
+        return np.zeros(len(X), dtype=np.float32)
+    k = min(int(k), len(X) - 1)
+    return kth_neighbor_distance(X, X, k, metric, query_index=np.arange(len(X)))
+
+
+def principal_basis(X: np.ndarray, n_components: int, *, random_state: int | None = 0) -> np.ndarray:
+    """The first ``n_components`` principal directions of ``X`` as columns of a ``(D, n_components)`` array.
+
+    Exact (eigenvectors of the covariance) up to ``D = 1024``; randomized subspace iteration above that.
+    Signs are normalised so the largest-magnitude entry of each direction is positive (deterministic output).
+    """
+    X = np.asarray(X, dtype=np.float32)
+    n, d = X.shape
+    k = min(n_components, d)
+    centred = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    if d <= _COVARIANCE_MAX_DIM:
+        cov = (centred.T @ centred).astype(np.float64)
+        vals, vecs = np.linalg.eigh(cov)
+        basis = vecs[:, ::-1][:, :k]
+    else:
+        from sklearn.utils.extmath import randomized_svd
+
+        _, _, vt = randomized_svd(centred, k, n_iter=7, random_state=random_state)
+        basis = vt.T.astype(np.float64)
+    if k < n_components:
+        basis = np.pad(basis, ((0, 0), (0, n_components - k)))
+    signs = np.sign(basis[np.argmax(np.abs(basis), axis=0), np.arange(basis.shape[1])])
+    signs[signs == 0] = 1.0
+    return (basis * signs).astype(np.float32)
+
+
+def align_basis(basis: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Reorder and flip the columns of ``basis`` to agree best with ``reference`` (same shape).
+
+    Chooses the signed permutation maximising ``sum_i |<basis[:, p(i)], reference[:, i]>|`` (at most a few
+    components, so all permutations are tried), then flips each column whose match is negative.
+    """
+    basis = np.asarray(basis, dtype=np.float32)
+    ref = np.asarray(reference, dtype=np.float32)
+    if ref.ndim == 1:
+        ref = ref[:, None]
+    if ref.shape != basis.shape:
+        raise ValueError(
+            f"lens_reference has shape {ref.shape} but this lens needs {basis.shape}: pass the reference_ of a "
+            "Mapper fitted with the same lens on activations of the same width"
+        )
+    dots = basis.T.astype(np.float64) @ ref
+    k = basis.shape[1]
+    best = max(itertools.permutations(range(k)), key=lambda p: sum(abs(dots[p[i], i]) for i in range(k)))
+    out = basis[:, list(best)].copy()
+    for i in range(k):
+        if dots[best[i], i] < 0:
+            out[:, i] = -out[:, i]
+    return out
+
+
+def pca_lens(
+    X: np.ndarray, n_components: int = 1, reference: np.ndarray | None = None, *, random_state: int | None = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Coordinates on the first principal components, aligned to ``reference`` if given.
+
+    Returns ``(lens, basis)``: ``lens`` is ``(n,)`` for one component, ``(n, k)`` otherwise; ``basis`` is
+    ``(D, k)``, to be passed as the next call's ``reference``.
+    """
+    X = np.asarray(X, dtype=np.float32)
+    basis = principal_basis(X, n_components, random_state=random_state)
+    if reference is not None:
+        basis = align_basis(basis, reference)
+    centred = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
+    lens = centred @ basis
+    return (lens[:, 0] if n_components == 1 else lens), basis
+
+
+def compute_lens(
+    lens: str,
+    X: np.ndarray,
+    *,
+    metric: str = "euclidean",
+    k: int = 5,
+    reference: np.ndarray | None = None,
+    random_state: int | None = 0,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """A named lens of ``X``: ``(values, basis)`` where ``basis`` is the PCA basis for the PCA lenses, else None."""
+    if lens == "l2norm":
+        return l2norm(X), None
+    if lens == "eccentricity":
+        return eccentricity(X), None
+    if lens == "knn_distance":
+        return knn_distance(X, k, metric), None
+    if lens in ("pca", "pca2"):
+        return pca_lens(X, 1 if lens == "pca" else 2, reference, random_state=random_state)
+    raise ValueError(f"unknown lens {lens!r}; use one of {LENSES}, a callable or an array")

@@ -1,0 +1,489 @@
+"""The Mapper estimator: lens, cover, clustering per cover element, nerve -> :class:`MapperGraph`.
+
+Example:
+    >>> import numpy as np
+    >>> from topoact_lightning import Mapper
+    >>> rng = np.random.default_rng(0)
+    >>> X = np.concatenate([rng.normal(0, 0.1, (100, 8)), rng.normal(3, 0.1, (100, 8))]).astype(np.float32)
+    >>> mapper = Mapper(n_intervals=5, overlap=0.3).fit(X, labels=np.repeat([0, 1], 100))
+    >>> graph = mapper.graph_
+    >>> graph.metrics()["components"], graph.metrics()["purity"]
+    (2.0, 1.0)
+"""
+
+from __future__ import annotations
+
+import numbers
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import numpy as np
+
+from topoact_lightning.clustering import METRICS, auto_eps, dbscan, native_dbscan_params
+from topoact_lightning.covers import COVERS, cover_elements
+from topoact_lightning.errors import TopoActConfigError
+from topoact_lightning.graph import MapperGraph, nerve_edges
+from topoact_lightning.lenses import LENSES, compute_lens, principal_basis
+
+LensSpec = str | Callable[[np.ndarray], np.ndarray] | np.ndarray
+
+
+class Mapper:
+    """Mapper graphs of point clouds (activation vectors), in the style of a scikit-learn estimator.
+
+    Parameters are stored as given and checked by :meth:`check_params` (called by :meth:`fit`).
+
+    Args:
+        lens: ``"l2norm"`` (TopoAct's lens), ``"pca"``, ``"pca2"`` (two components, product cover),
+            ``"knn_distance"``, ``"eccentricity"`` (see :mod:`topoact_lightning.lenses`), a callable
+            ``X -> (n,)`` or ``(n, d)`` array, or a precomputed ``(n,)`` / ``(n, d)`` array.
+        n_intervals: cover elements per lens dimension (an int, or one per dimension).
+        overlap: fraction shared by neighbouring cover elements, in ``[0, 1)`` (one value or one per dimension).
+            For ``cover="kmapper"`` it is KeplerMapper's ``perc_overlap`` instead (see :mod:`.covers`).
+        cover: ``"uniform"`` (equal lengths), ``"balanced"`` (equal point counts) or ``"kmapper"``
+            (KeplerMapper's ``Cover(n_cubes=n_intervals, perc_overlap=overlap)``, bit for bit).
+        clusterer: ``"dbscan"`` (built-in DBSCAN, identical to scikit-learn's, using ``eps``, ``min_samples``,
+            ``metric``), or any scikit-learn clusterer instance (cloned for each cover element, run with
+            ``fit_predict``; a plain ``sklearn.cluster.DBSCAN`` with a euclidean or cosine metric is run by the
+            built-in DBSCAN with its own parameters, with identical results). Cover elements with fewer points than
+            the clusterer's ``min_samples`` (or ``n_clusters`` / ``min_cluster_size``, else 2, as KeplerMapper
+            does) get no node; their points are recorded as unassigned unless another element holds them.
+        eps: DBSCAN radius, or ``"auto"``: the knee of the sorted distance-to-the-``(min_samples-1)``-th-neighbour
+            curve over ``eps_sample`` random points of the whole data set, computed once per fit
+            (:func:`topoact_lightning.clustering.auto_eps`). The value used is in ``graph_.params["eps"]``.
+        min_samples: DBSCAN ``min_samples`` (the point itself included).
+        metric: ``"euclidean"`` or ``"cosine"`` for the built-in DBSCAN, the automatic eps and ``knn_distance``.
+        lens_reference: for ``"pca"`` / ``"pca2"``: the previous epoch's fitted :class:`Mapper` or its
+            :attr:`reference_` basis ``(D, k)``; the new principal directions are reordered and sign-flipped to
+            agree with it, so the lens does not mirror from one epoch to the next.
+        lens_k: ``k`` of the ``"knn_distance"`` lens.
+        fast: cluster in a PCA-reduced space of ``n_components`` dimensions (basis from at most 10,000 random
+            samples), in float32 without exact verification. Roughly 10x faster on wide layers; the graph is close
+            to, not identical with, the exact one (``eps="auto"`` is then chosen in the reduced space; a fixed eps
+            is used as given, and reduced distances are never larger than the true ones).
+        n_components: dimensions kept by ``fast``.
+        n_jobs: threads clustering cover elements in parallel (BLAS already uses every core inside one element).
+        device: a torch device string (``"cuda"``, ``"cpu"``) for the built-in DBSCAN's distance blocks; None keeps
+            them in numpy. torch is imported only when this is set.
+        eps_sample: query points of the automatic eps rule.
+        random_state: seed of the automatic eps sample and the PCA steps.
+
+    Attributes (after :meth:`fit`):
+        graph_: the :class:`~topoact_lightning.graph.MapperGraph`; ``graph_.params`` records every parameter used,
+            the chosen eps, and the counts ``n_elements``, ``n_empty_elements``, ``n_small_elements`` (too few points
+            to cluster), ``n_noise`` (element memberships DBSCAN called noise) and ``n_unassigned`` (samples in no
+            node).
+        lens_: the lens values, float32 ``(n,)`` or ``(n, d)``.
+        reference_: the PCA basis used by a ``"pca"`` / ``"pca2"`` lens (pass it as the next ``lens_reference``),
+            else None.
+        eps_: the DBSCAN eps used (None for other clusterers).
+        timings_: seconds spent in ``lens``, ``cover``, ``cluster`` and ``nerve``.
+    """
+
+    def __init__(
+        self,
+        *,
+        lens: LensSpec = "l2norm",
+        n_intervals: int | Sequence[int] = 20,
+        overlap: float | Sequence[float] = 0.3,
+        cover: str = "uniform",
+        clusterer: Any = "dbscan",
+        eps: float | str = "auto",
+        min_samples: int = 5,
+        metric: str = "euclidean",
+        lens_reference: Any = None,
+        lens_k: int = 5,
+        fast: bool = False,
+        n_components: int = 64,
+        n_jobs: int = 1,
+        device: str | None = None,
+        eps_sample: int = 1000,
+        random_state: int | None = 0,
+    ) -> None:
+        self.lens = lens
+        self.n_intervals = n_intervals
+        self.overlap = overlap
+        self.cover = cover
+        self.clusterer = clusterer
+        self.eps = eps
+        self.min_samples = min_samples
+        self.metric = metric
+        self.lens_reference = lens_reference
+        self.lens_k = lens_k
+        self.fast = fast
+        self.n_components = n_components
+        self.n_jobs = n_jobs
+        self.device = device
+        self.eps_sample = eps_sample
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------------------------------ parameters
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters, as given (scikit-learn convention)."""
+        return {k: getattr(self, k) for k in _PARAM_NAMES}
+
+    def set_params(self, **params: Any) -> Mapper:
+        for k, v in params.items():
+            if k not in _PARAM_NAMES:
+                raise TopoActConfigError(
+                    f"Mapper has no parameter {k!r}; valid ones: {', '.join(_PARAM_NAMES)}"
+                )
+            setattr(self, k, v)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = Mapper().get_params()
+        changed = {k: v for k, v in self.get_params().items() if not _same(v, defaults[k])}
+        args = ", ".join(f"{k}={_short_repr(v)}" for k, v in changed.items())
+        return f"Mapper({args})"
+
+    def check_params(self) -> None:
+        """Raise :class:`~topoact_lightning.errors.TopoActConfigError` naming the fix for impossible parameters.
+
+        Checks everything that does not need the data, so a training run can fail before it starts.
+        """
+        lens = self.lens
+        if isinstance(lens, str):
+            if lens not in LENSES:
+                raise TopoActConfigError(
+                    f"unknown lens {lens!r}: use one of {', '.join(LENSES)}, a callable X -> lens, or an array"
+                )
+        elif not callable(lens):
+            arr = np.asarray(lens)
+            if arr.dtype.kind not in "biuf" or arr.ndim not in (1, 2) or arr.size == 0:
+                raise TopoActConfigError(
+                    "lens must be a lens name, a callable, or a non-empty numeric array of shape (n,) or (n, d)"
+                )
+        for n in np.atleast_1d(np.asarray(self.n_intervals, dtype=object)).tolist():
+            if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 1:
+                raise TopoActConfigError(
+                    f"n_intervals must be an integer >= 1 (or one per lens dimension), got {n!r}"
+                )
+        for p in np.atleast_1d(np.asarray(self.overlap, dtype=object)).tolist():
+            if not isinstance(p, numbers.Real) or isinstance(p, bool) or not 0 <= p < 1:
+                raise TopoActConfigError(f"overlap must be a fraction in [0, 1) (for example 0.3), got {p!r}")
+        if self.cover not in COVERS:
+            raise TopoActConfigError(f"unknown cover {self.cover!r}: use one of {', '.join(COVERS)}")
+        if isinstance(self.clusterer, str):
+            if self.clusterer != "dbscan":
+                raise TopoActConfigError(
+                    f"unknown clusterer {self.clusterer!r}: use 'dbscan' or a scikit-learn clusterer instance"
+                )
+        elif not hasattr(self.clusterer, "fit_predict") or not hasattr(self.clusterer, "get_params"):
+            raise TopoActConfigError(
+                "clusterer must be 'dbscan' or a scikit-learn clusterer instance (with get_params and fit_predict)"
+            )
+        if self.metric not in METRICS:
+            raise TopoActConfigError(f"unknown metric {self.metric!r}: use one of {', '.join(METRICS)}")
+        if isinstance(self.eps, str):
+            if self.eps != "auto":
+                raise TopoActConfigError(f"eps must be 'auto' or a positive number, got {self.eps!r}")
+        elif not isinstance(self.eps, numbers.Real) or isinstance(self.eps, bool) or not self.eps > 0:
+            raise TopoActConfigError(f"eps must be 'auto' or a positive number, got {self.eps!r}")
+        for name, low in (
+            ("min_samples", 1),
+            ("lens_k", 1),
+            ("n_components", 1),
+            ("n_jobs", 1),
+            ("eps_sample", 3),
+        ):
+            v = getattr(self, name)
+            if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
+                raise TopoActConfigError(f"{name} must be an integer >= {low}, got {v!r}")
+        if not isinstance(self.fast, bool):
+            raise TopoActConfigError(f"fast must be True or False, got {self.fast!r}")
+        if self.device is not None and not isinstance(self.device, str):
+            raise TopoActConfigError(
+                f"device must be None or a torch device string such as 'cuda', got {self.device!r}"
+            )
+        ref = self.lens_reference
+        if ref is not None:
+            if not (isinstance(lens, str) and lens in ("pca", "pca2")):
+                raise TopoActConfigError("lens_reference only applies to lens='pca' or 'pca2'; remove it")
+            if isinstance(ref, Mapper):
+                if getattr(ref, "reference_", None) is None:
+                    raise TopoActConfigError(
+                        "lens_reference is a Mapper without a PCA basis: pass a Mapper fitted with a PCA lens"
+                    )
+            elif np.asarray(ref).dtype.kind not in "iuf" or np.asarray(ref).ndim not in (1, 2):
+                raise TopoActConfigError("lens_reference must be a fitted Mapper or a (D, k) basis array")
+
+    # --------------------------------------------------------------------------------------------------- fit
+    def fit(
+        self,
+        X: np.ndarray,
+        labels: np.ndarray | None = None,
+        extras: Mapping[str, np.ndarray] | None = None,
+        class_names: Sequence[str] | None = None,
+    ) -> Mapper:
+        """Build the Mapper graph of ``X`` (``(n_samples, n_features)``); the result is :attr:`graph_`.
+
+        Args:
+            X: the point cloud; converted to float32. Needs at least 2 rows, all finite.
+            labels: optional class index per sample (``-1`` unknown), stored in the graph.
+            extras: optional per-sample values (name -> ``(n,)`` array), stored in the graph.
+            class_names: optional name per class index.
+
+        Raises:
+            TopoActConfigError: impossible parameters (see :meth:`check_params`).
+            ValueError: unusable data, with the fix in the message.
+        """
+        self.check_params()
+        timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        X = _check_X(X)
+        n = len(X)
+        labels_arr, extras_arr = _check_side_data(n, labels, extras)
+
+        lens_values, basis, lens_name = self._lens(X)
+        t1 = time.perf_counter()
+        timings["lens"] = t1 - t0
+
+        bounds, elements = cover_elements(lens_values, self.cover, self.n_intervals, self.overlap)
+        t2 = time.perf_counter()
+        timings["cover"] = t2 - t1
+
+        native = native_dbscan_params(self.clusterer) if not isinstance(self.clusterer, str) else None
+        if self.clusterer == "dbscan":
+            native = {"eps": self.eps, "min_samples": int(self.min_samples), "metric": self.metric}
+        data = X
+        if self.fast and X.shape[1] > self.n_components:
+            rng = np.random.default_rng(self.random_state)
+            sub = rng.choice(n, size=min(n, 10_000), replace=False) if n > 10_000 else slice(None)
+            pca_basis = principal_basis(X[sub], self.n_components, random_state=self.random_state)
+            data = (X - X[sub].mean(axis=0, dtype=np.float64).astype(np.float32)) @ pca_basis
+        eps_used: float | None = None
+        eps_rule = None
+        if native is not None:
+            min_points = native["min_samples"]
+            if native["eps"] == "auto":
+                eps_used = auto_eps(
+                    data,
+                    min_points,
+                    native["metric"],
+                    sample=int(self.eps_sample),
+                    random_state=self.random_state,
+                )
+                eps_rule = "knee"
+            else:
+                eps_used = float(native["eps"])
+                eps_rule = "given"
+            run = _native_runner(eps_used, min_points, native["metric"], not self.fast, self.device)
+        else:
+            min_points = _min_cluster_samples(self.clusterer)
+            run = _estimator_runner(self.clusterer)
+
+        todo = [k for k, idx in enumerate(elements) if len(idx) >= min_points]
+        if self.n_jobs > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=int(self.n_jobs)) as pool:
+                results = list(pool.map(lambda k: run(data[elements[k]]), todo))
+        else:
+            results = [run(data[elements[k]]) for k in todo]
+        t3 = time.perf_counter()
+        timings["cluster"] = t3 - t2
+
+        members: list[np.ndarray] = []
+        node_cover: list[int] = []
+        n_noise = 0
+        for k, lab in zip(todo, results, strict=True):
+            idx = elements[k]
+            lab = np.asarray(lab)
+            n_noise += int(np.sum(lab < 0))
+            for c in np.unique(lab[lab >= 0]):
+                members.append(idx[lab == c])
+                node_cover.append(k)
+        edges, inter = nerve_edges(members, n)
+        timings["nerve"] = time.perf_counter() - t3
+
+        covered = np.zeros(n, dtype=bool)
+        if members:
+            covered[np.concatenate(members)] = True
+        params: dict[str, Any] = {
+            "lens": lens_name,
+            "lens_dim": 1 if lens_values.ndim == 1 else int(lens_values.shape[1]),
+            "n_intervals": _jsonable(self.n_intervals),
+            "overlap": _jsonable(self.overlap),
+            "cover": self.cover,
+            "clusterer": "dbscan" if isinstance(self.clusterer, str) else repr(self.clusterer),
+            "eps": eps_used,
+            "eps_rule": eps_rule,
+            "min_samples": int(min_points),
+            "metric": native["metric"] if native is not None else None,
+            "fast": bool(self.fast),
+            "n_components": int(self.n_components) if self.fast else None,
+            "n_samples": n,
+            "n_features": int(X.shape[1]),
+            "n_elements": len(elements),
+            "n_empty_elements": sum(1 for idx in elements if len(idx) == 0),
+            "n_small_elements": sum(1 for idx in elements if 0 < len(idx) < min_points),
+            "n_noise": n_noise,
+            "n_unassigned": int(n - covered.sum()),
+        }
+        if lens_name == "knn_distance":
+            params["lens_k"] = int(self.lens_k)
+        self.graph_ = MapperGraph(
+            n_samples=n,
+            members=members,
+            node_cover=np.asarray(node_cover, dtype=np.int64),
+            cover_bounds=bounds,
+            lens=lens_values,
+            labels=labels_arr,
+            class_names=class_names,
+            extras=extras_arr,
+            params=params,
+            edges=edges,
+            edge_intersection=inter,
+        )
+        self.lens_ = lens_values
+        self.reference_ = basis
+        self.eps_ = eps_used
+        self.n_features_in_ = int(X.shape[1])
+        self.timings_ = timings
+        return self
+
+    def fit_graph(self, X: np.ndarray, **kwargs: Any) -> MapperGraph:
+        """``fit(X, **kwargs).graph_``."""
+        return self.fit(X, **kwargs).graph_
+
+    def _lens(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, str]:
+        n = len(X)
+        lens = self.lens
+        if isinstance(lens, str):
+            ref = self.lens_reference
+            if isinstance(ref, Mapper):
+                ref = ref.reference_
+            try:
+                values, basis = compute_lens(
+                    lens,
+                    X,
+                    metric=self.metric,
+                    k=int(self.lens_k),
+                    reference=ref,
+                    random_state=self.random_state,
+                )
+            except ValueError as e:
+                raise TopoActConfigError(str(e)) from e
+            return values, basis, lens
+        if callable(lens):
+            values = np.asarray(lens(X))
+            name = "callable"
+        else:
+            values = np.asarray(lens)
+            name = "precomputed"
+        if values.ndim == 2 and values.shape[1] == 1:
+            values = values[:, 0]
+        if values.ndim not in (1, 2) or len(values) != n or values.dtype.kind not in "biuf":
+            raise ValueError(
+                f"the {name} lens gave shape {values.shape} for {n} samples: it must be numeric, of shape (n,) or (n, d)"
+            )
+        values = values.astype(np.float32)
+        if not np.isfinite(values).all():
+            raise ValueError(f"the {name} lens has NaN or infinite values; give finite lens values")
+        return values, None, name
+
+
+_PARAM_NAMES = tuple(
+    "lens n_intervals overlap cover clusterer eps min_samples metric lens_reference lens_k fast n_components "
+    "n_jobs device eps_sample random_state".split()
+)
+
+
+def _check_X(X: Any) -> np.ndarray:
+    if hasattr(X, "detach"):  # a torch tensor
+        X = X.detach().cpu().numpy()
+    try:
+        X = np.asarray(X, dtype=np.float32)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"X must be a numeric array of shape (n_samples, n_features): {e}") from e
+    if X.ndim != 2:
+        raise ValueError(
+            f"X must be 2-D (n_samples, n_features), got shape {X.shape}; flatten each sample, e.g. X.reshape(len(X), -1)"
+        )
+    if len(X) < 2:
+        raise ValueError(f"Mapper needs at least 2 samples, got {len(X)}; pass more samples")
+    if X.shape[1] == 0:
+        raise ValueError("X has no features (shape (n, 0))")
+    if not np.isfinite(X).all():
+        bad = int((~np.isfinite(X)).any(axis=1).sum())
+        raise ValueError(
+            f"X has NaN or infinite values in {bad} samples (or values beyond float32 range); drop or impute them first"
+        )
+    return np.ascontiguousarray(X)
+
+
+def _check_side_data(
+    n: int, labels: Any, extras: Mapping[str, Any] | None
+) -> tuple[np.ndarray | None, dict[str, np.ndarray] | None]:
+    labels_arr = None
+    if labels is not None:
+        if hasattr(labels, "detach"):
+            labels = labels.detach().cpu().numpy()
+        labels_arr = np.asarray(labels)
+        if labels_arr.shape != (n,):
+            raise ValueError(
+                f"labels has shape {labels_arr.shape} for {n} samples; give one class index per sample"
+            )
+        if labels_arr.dtype.kind not in "biu":
+            raise ValueError("labels must be integer class indices (-1 for unknown)")
+    extras_arr = None
+    if extras is not None:
+        extras_arr = {}
+        for name, v in extras.items():
+            if hasattr(v, "detach"):
+                v = v.detach().cpu().numpy()
+            arr = np.asarray(v, dtype=np.float32)
+            if arr.shape != (n,):
+                raise ValueError(
+                    f"extra {name!r} has shape {arr.shape} for {n} samples; give one value per sample"
+                )
+            extras_arr[str(name)] = arr
+    return labels_arr, extras_arr
+
+
+def _native_runner(eps: float, min_samples: int, metric: str, exact: bool, device: str | None):
+    def run(Xe: np.ndarray) -> np.ndarray:
+        return dbscan(Xe, eps, min_samples, metric, exact=exact, device=device)
+
+    return run
+
+
+def _estimator_runner(clusterer: Any):
+    from sklearn.base import clone
+
+    def run(Xe: np.ndarray) -> np.ndarray:
+        # A fresh clone per element: estimators are not thread-safe and must not carry state between elements.
+        return np.asarray(clone(clusterer).fit_predict(Xe))
+
+    return run
+
+
+def _min_cluster_samples(clusterer: Any) -> int:
+    """KeplerMapper's rule for the smallest cover element worth clustering."""
+    params = clusterer.get_params()
+    for name in ("n_clusters", "min_cluster_size", "min_samples"):
+        v = params.get(name)
+        if v and isinstance(v, int):
+            return v
+    return 2
+
+
+def _jsonable(v: Any) -> Any:
+    arr = np.asarray(v)
+    return arr.item() if arr.ndim == 0 else arr.tolist()
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return a is b
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b
+
+
+def _short_repr(v: Any) -> str:
+    if isinstance(v, np.ndarray):
+        return f"<array {v.shape}>"
+    return repr(v)
