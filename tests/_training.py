@@ -1,0 +1,135 @@
+"""A small, real training run shared by the tests: a CNN on scikit-learn's 8x8 digits.
+
+Everything is defined at module level so that DDP's spawn start method can pickle it. ``DigitsCNN`` is a
+``lightning.pytorch`` module and ``DigitsCNNPL`` the same network for ``pytorch_lightning`` Trainers.
+
+Example (what the ``trained_logdir`` fixture does)::
+
+    logdir = Path(tmp)
+    train_digits(logdir, callbacks=[TopoActMonitor(layers=DIGITS_LAYERS, probe=probe_pair())])
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightning.pytorch as L
+import pytorch_lightning as PL
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+DIGITS_LAYERS = ["features.3", "fc1"]
+DIGITS_CLASSES = [str(d) for d in range(10)]
+N_VAL = 300
+
+
+def digits_tensors() -> tuple[torch.Tensor, torch.Tensor]:
+    """All 1,797 digits as ``(N, 1, 8, 8)`` float images in [0, 1] and their labels, in a fixed shuffled order."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    y = torch.tensor(d.target, dtype=torch.long)
+    perm = torch.randperm(len(x), generator=torch.Generator().manual_seed(0))
+    return x[perm], y[perm]
+
+
+def digits_split(n_val: int = N_VAL) -> tuple[TensorDataset, TensorDataset]:
+    x, y = digits_tensors()
+    return TensorDataset(x[n_val:], y[n_val:]), TensorDataset(x[:n_val], y[:n_val])
+
+
+def probe_pair(n_val: int = N_VAL) -> tuple[torch.Tensor, torch.Tensor]:
+    """The validation digits as a probe ``(x, y)``."""
+    x, y = digits_tensors()
+    return x[:n_val], y[:n_val]
+
+
+class _DigitsMixin:
+    def _build(self, lr: float = 0.01, width: int = 8) -> None:
+        self.lr = lr
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.fc1 = nn.Linear(2 * width * 16, 32)
+        self.fc2 = nn.Linear(32, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.features(x).flatten(1)
+        return self.fc2(torch.relu(self.fc1(h)))
+
+    def training_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
+        x, y = batch
+        loss = nn.functional.cross_entropy(self(x), y)
+        self.log("train_loss", loss)
+        return loss
+
+    def validation_step(self, batch: Any, batch_idx: int) -> None:
+        x, y = batch
+        self.log("val_acc", (self(x).argmax(1) == y).float().mean())
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=self.lr)
+
+
+class DigitsCNN(_DigitsMixin, L.LightningModule):
+    def __init__(self, lr: float = 0.01, width: int = 8) -> None:
+        super().__init__()
+        self._build(lr, width)
+
+
+class DigitsCNNPL(_DigitsMixin, PL.LightningModule):
+    def __init__(self, lr: float = 0.01, width: int = 8) -> None:
+        super().__init__()
+        self._build(lr, width)
+
+
+def loaders(batch_size: int = 64) -> tuple[DataLoader, DataLoader]:
+    train, val = digits_split()
+    return (
+        DataLoader(train, batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)),
+        DataLoader(val, batch_size=256),
+    )
+
+
+def tb_logger(logdir: Path, run: str = "run", pl_namespace: Any = L):
+    """A TensorBoard logger writing straight into ``logdir/run``."""
+    return pl_namespace.loggers.TensorBoardLogger(save_dir=str(logdir), name="", version=run)
+
+
+def train_digits(
+    logdir: Path,
+    callbacks: list[Any],
+    epochs: int = 3,
+    run: str = "run",
+    seed: int = 0,
+    namespace: Any = L,
+    model: Any = None,
+    **trainer_kwargs: Any,
+):
+    """Fit :class:`DigitsCNN` for ``epochs`` on CPU, logging to ``logdir/run``; returns the trainer."""
+    namespace.seed_everything(seed, workers=True)
+    if model is None:
+        model = DigitsCNN() if namespace is L else DigitsCNNPL()
+    train, val = loaders()
+    kwargs = dict(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=tb_logger(logdir, run, namespace),
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+    )
+    kwargs.update(trainer_kwargs)
+    trainer = namespace.Trainer(**kwargs)
+    trainer.fit(model, train, val)
+    return trainer

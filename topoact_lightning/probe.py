@@ -1,0 +1,290 @@
+"""The probe: a fixed set of samples whose activations are captured at every logged epoch.
+
+:func:`build_probe` turns what the user gave (tensors, a dataset, a data loader, or a number of samples to draw
+from the validation data) into a :class:`Probe`: input batches kept on the CPU in a fixed order, and labels.
+Batches are cut once, so every epoch and every process runs the same samples in the same batches.
+
+How a batch is split into inputs and labels: a tensor is inputs only; a tuple or list is ``(inputs, labels, ...)``;
+a mapping is its entries, minus a ``label``/``labels``/``y``/``target``/``targets`` entry holding the labels.
+
+Example:
+    >>> import torch
+    >>> p = build_probe((torch.zeros(5, 3), torch.tensor([0, 1, 0, 1, 1])), batch_size=2)
+    >>> p.n, [len(b) for b in p.batches], p.labels.tolist()
+    (5, [2, 2, 1], [0, 1, 0, 1, 1])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, IterableDataset, Subset
+
+from topoact_lightning.errors import TopoActConfigError
+
+LABEL_KEYS = ("label", "labels", "y", "target", "targets")
+PROBE_HELP = (
+    "probe must be a tensor of inputs, a pair (inputs, labels), a Dataset, a DataLoader, or an int (the number of "
+    "samples to draw from the validation data)"
+)
+
+
+@dataclass
+class Probe:
+    """Fixed probe batches (CPU), the probe position of each batch's first sample, and labels (``-1`` unknown)."""
+
+    batches: list[Any]
+    starts: list[int]
+    sizes: list[int]
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+    source: str = ""
+    token_masks: list[torch.Tensor | None] = field(default_factory=list)
+
+    @property
+    def n(self) -> int:
+        return int(sum(self.sizes))
+
+
+def batch_len(x: Any) -> int:
+    if isinstance(x, torch.Tensor):
+        if x.ndim == 0:
+            raise TopoActConfigError("a probe input is a scalar tensor; inputs need a batch dimension")
+        return int(x.shape[0])
+    if isinstance(x, Mapping):
+        for v in x.values():
+            if isinstance(v, torch.Tensor) and v.ndim > 0:
+                return int(v.shape[0])
+    if isinstance(x, (tuple, list)) and x:
+        return batch_len(x[0])
+    raise TopoActConfigError(f"cannot tell the number of samples in a probe batch of type {type(x).__name__}")
+
+
+def split_batch(batch: Any) -> tuple[Any, Any]:
+    """``(inputs, labels or None)`` of one batch, by the rules in the module docstring."""
+    if isinstance(batch, torch.Tensor):
+        return batch, None
+    if isinstance(batch, Mapping):
+        key = next((k for k in LABEL_KEYS if k in batch), None)
+        if key is None:
+            return batch, None
+        return {k: v for k, v in batch.items() if k != key}, batch[key]
+    if isinstance(batch, (tuple, list)):
+        if len(batch) == 0:
+            raise TopoActConfigError("a probe batch is empty")
+        return batch[0], (batch[1] if len(batch) > 1 else None)
+    return batch, None
+
+
+def _labels_array(y: Any, n: int, where: str) -> np.ndarray:
+    t = torch.as_tensor(y)
+    if t.ndim != 1 or t.shape[0] != n:
+        raise TopoActConfigError(
+            f"{where}: labels have shape {tuple(t.shape)} but the inputs hold {n} samples; labels must be one "
+            "integer class index per sample (shape (n,)), or pass the inputs alone"
+        )
+    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
+        if t.is_floating_point() and bool(torch.all(t == t.round())):
+            t = t.long()
+        else:
+            raise TopoActConfigError(
+                f"{where}: labels must be integer class indices, got dtype {t.dtype}; pass probe=(inputs, "
+                "labels.long()), or probe=inputs alone"
+            )
+    return t.long().numpy().astype(np.int64)
+
+
+def _chunk(x: Any, start: int, stop: int) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x[start:stop]
+    if isinstance(x, Mapping):
+        return {k: (_chunk(v, start, stop) if isinstance(v, torch.Tensor) and v.ndim > 0 else v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(_chunk(v, start, stop) for v in x)
+    return x
+
+
+def _from_batches(batches: Sequence[Any], where: str) -> tuple[list[Any], list[int], np.ndarray | None]:
+    xs, sizes, labels = [], [], []
+    has_labels = None
+    for batch in batches:
+        x, y = split_batch(batch)
+        n = batch_len(x)
+        if has_labels is None:
+            has_labels = y is not None
+        elif has_labels != (y is not None):
+            raise TopoActConfigError(f"{where}: some probe batches have labels and others do not")
+        if y is not None:
+            labels.append(_labels_array(y, n, where))
+        xs.append(_to_cpu(x))
+        sizes.append(n)
+    if not xs:
+        raise TopoActConfigError(f"{where}: the probe is empty")
+    return xs, sizes, (np.concatenate(labels) if has_labels else None)
+
+
+def _to_cpu(x: Any) -> Any:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu()
+    if isinstance(x, Mapping):
+        return {k: _to_cpu(v) for k, v in x.items()}
+    if isinstance(x, (tuple, list)):
+        return type(x)(_to_cpu(v) for v in x)
+    return x
+
+
+def _rebatch(xs: list[Any], sizes: list[int], batch_size: int) -> tuple[list[Any], list[int]]:
+    """Cut tensor inputs into batches of ``batch_size`` (other inputs keep their own batches)."""
+    if not all(isinstance(x, torch.Tensor) for x in xs):
+        return xs, sizes
+    full = torch.cat(xs) if len(xs) > 1 else xs[0]
+    n = full.shape[0]
+    out = [full[i : i + batch_size] for i in range(0, n, batch_size)]
+    return out, [len(b) for b in out]
+
+
+def _dataset_classes(dataset: Any) -> list[str] | None:
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    classes = getattr(dataset, "classes", None)
+    if isinstance(classes, (list, tuple)) and classes and all(isinstance(c, str) for c in classes):
+        return list(classes)
+    return None
+
+
+def _draw(loader: DataLoader, n: int, seed: int, batch_size: int) -> tuple[list[Any], list[str] | None]:
+    dataset = loader.dataset
+    classes = _dataset_classes(dataset)
+    collate = loader.collate_fn
+    if not isinstance(dataset, IterableDataset) and hasattr(dataset, "__len__"):
+        total = len(dataset)
+        if n > total:
+            raise TopoActConfigError(
+                f"probe={n} asks for more samples than the validation data holds ({total}); use probe<={total}"
+            )
+        g = torch.Generator().manual_seed(seed)
+        idx = torch.randperm(total, generator=g)[:n].sort().values.tolist()
+        sub = DataLoader(Subset(dataset, idx), batch_size=batch_size, shuffle=False, collate_fn=collate)
+        return list(sub), classes
+    # An iterable dataset cannot be indexed: take its first n samples, which a fixed iterable yields each time.
+    batches, got = [], 0
+    for batch in loader:
+        x, _ = split_batch(batch)
+        k = batch_len(x)
+        take = min(k, n - got)
+        batches.append(_chunk(batch, 0, take) if take < k else batch)
+        got += take
+        if got >= n:
+            break
+    if got < n:
+        raise TopoActConfigError(f"probe={n} asks for more samples than the validation data yields ({got})")
+    return batches, classes
+
+
+def validation_loader(trainer: Any) -> DataLoader | None:
+    """The validation loader the trainer will use, without running the validation loop; ``None`` if none."""
+    sources = []
+    try:
+        sources.append(trainer.fit_loop.epoch_loop.val_loop._data_source)
+    except AttributeError:
+        pass
+    for source in sources:
+        try:
+            if source.is_defined():
+                loaders = source.dataloader()
+            else:
+                continue
+        except Exception:
+            continue
+        if isinstance(loaders, DataLoader):
+            return loaders
+        if isinstance(loaders, (list, tuple)) and loaders and isinstance(loaders[0], DataLoader):
+            return loaders[0]
+        if isinstance(loaders, Mapping) and loaders:
+            first = next(iter(loaders.values()))
+            if isinstance(first, DataLoader):
+                return first
+    return None
+
+
+def build_probe(
+    spec: Any,
+    batch_size: int = 256,
+    seed: int = 0,
+    trainer: Any = None,
+    class_names: Sequence[str] | None = None,
+) -> Probe:
+    """Materialise a probe spec into fixed CPU batches (see the module docstring)."""
+    where = "TopoActMonitor(probe=...)"
+    classes = None
+    if isinstance(spec, bool):
+        raise TopoActConfigError(f"{PROBE_HELP}; got {spec!r}")
+    if isinstance(spec, int):
+        if spec < 2:
+            raise TopoActConfigError(f"{where}: probe={spec} is too small; draw at least a few hundred samples")
+        loader = validation_loader(trainer) if trainer is not None else None
+        if loader is None:
+            raise TopoActConfigError(
+                f"probe={spec} draws samples from the validation data, but this fit has none; pass "
+                "val_dataloaders to fit() (or a datamodule with val_dataloader), or give the probe as tensors"
+            )
+        raw, classes = _draw(loader, spec, seed, batch_size)
+        source = f"{spec} samples drawn from the validation data (seed {seed})"
+    elif isinstance(spec, np.ndarray) or isinstance(spec, torch.Tensor):
+        raw = [torch.as_tensor(spec)]
+        source = "tensor"
+    elif isinstance(spec, tuple) and len(spec) == 2 and not isinstance(spec[0], (int, str)):
+        x, y = spec
+        x = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
+        if y is not None:
+            n = batch_len(x)
+            _labels_array(y, n, where)
+        raw = [(x, torch.as_tensor(y)) if y is not None else x]
+        source = "tensors"
+    elif isinstance(spec, DataLoader):
+        raw = list(spec)
+        classes = _dataset_classes(spec.dataset)
+        source = "data loader"
+    elif isinstance(spec, Dataset):
+        raw = list(DataLoader(spec, batch_size=batch_size, shuffle=False))
+        classes = _dataset_classes(spec)
+        source = "dataset"
+    else:
+        raise TopoActConfigError(f"{PROBE_HELP}; got {type(spec).__name__}")
+    xs, sizes, labels = _from_batches(raw, where)
+    if labels is not None and isinstance(xs[0], torch.Tensor):
+        pass
+    xs, sizes = _rebatch(xs, sizes, batch_size)
+    starts = [int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
+    names = list(class_names) if class_names is not None else classes
+    if names is not None and labels is not None and labels.size and labels.max() >= len(names):
+        raise TopoActConfigError(
+            f"{where}: a probe label is {int(labels.max())} but only {len(names)} class_names were given"
+        )
+    return Probe(batches=xs, starts=starts, sizes=sizes, labels=labels, class_names=names, source=source)
+
+
+def thumbnails(probe: Probe, max_size: int = 32) -> np.ndarray | None:
+    """``uint8`` images ``(n, h, w, c)`` of the probe when its inputs are image tensors ``(N, C, H, W)``, C in 1/3.
+
+    Values are scaled with one min/max over the whole probe (normalised inputs become viewable again) and the
+    images are shrunk so that their longer side is at most ``max_size``.
+    """
+    if not all(isinstance(b, torch.Tensor) and b.ndim == 4 and b.shape[1] in (1, 3) for b in probe.batches):
+        return None
+    x = torch.cat(probe.batches).float()
+    if x.shape[2] < 4 or x.shape[3] < 4:
+        return None
+    lo, hi = torch.nan_to_num(x).amin(), torch.nan_to_num(x).amax()
+    x = (torch.nan_to_num(x) - lo) / (hi - lo if hi > lo else 1.0)
+    h, w = x.shape[2], x.shape[3]
+    scale = min(1.0, max_size / max(h, w))
+    if scale < 1.0:
+        size = (max(1, round(h * scale)), max(1, round(w * scale)))
+        x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+    img = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
+    return img.numpy()

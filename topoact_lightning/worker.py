@@ -1,0 +1,232 @@
+"""Building Mapper graphs off the training loop: one background thread fed through a bounded queue.
+
+The training loop hands over small CPU arrays (:class:`GraphJob`) and goes on; the worker builds the graph, its
+metrics and the diagnostics (:func:`build_graph`) and leaves a :class:`GraphResult` that the training thread
+picks up and writes (loggers are not thread-safe, so all writing happens on the training thread). The queue is
+bounded: if graphs take longer than epochs, the loop waits at the next submission rather than piling up memory.
+Any exception in the worker becomes a result with ``graph_bytes=None`` and a message; the thread keeps running.
+
+Example:
+    >>> w = GraphWorker(lambda job: job * 2, maxsize=2)
+    >>> w.submit(3); w.submit(4)
+    >>> [r for r in w.drain()]
+    [6, 8]
+    >>> w.close()
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from topoact_lightning.diagnostics import activation_diagnostics, health_problem
+
+_STOP = object()
+
+
+@dataclass
+class GraphJob:
+    """Everything needed to build one graph, as plain CPU data (safe to hand to another thread)."""
+
+    step: int
+    layer: str
+    activations: np.ndarray
+    labels: np.ndarray | None
+    class_names: list[str] | None
+    extras: dict[str, np.ndarray]
+    mapper_params: dict[str, Any]
+    dead_threshold: float = 0.5
+    collapse_dims: float = 1.5
+
+
+@dataclass
+class GraphResult:
+    step: int
+    layer: str
+    graph_bytes: bytes | None
+    scalars: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+    problem: str | None = None
+    seconds: float = 0.0
+
+
+class GraphBuilder:
+    """Builds graphs in order and remembers each layer's previous graph for the epoch-to-epoch distance."""
+
+    def __init__(self) -> None:
+        self.previous: dict[str, tuple[int, bytes, Any]] = {}
+        self.references: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def previous_bytes(self) -> dict[str, tuple[int, bytes]]:
+        """The last graph built per layer as ``(step, bytes)``, for checkpoints."""
+        with self._lock:
+            return {layer: (step, data) for layer, (step, data, _) in self.previous.items()}
+
+    def restore(self, saved: dict[str, tuple[int, bytes]]) -> None:
+        from topoact_lightning.graph import MapperGraph
+
+        with self._lock:
+            for layer, (step, data) in saved.items():
+                try:
+                    self.previous[layer] = (int(step), bytes(data), MapperGraph.from_bytes(bytes(data)))
+                except Exception:  # an unreadable saved graph only costs one distance value
+                    continue
+
+    def __call__(self, job: GraphJob) -> GraphResult:
+        return build_graph(job, self)
+
+
+def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResult:
+    """Mapper graph, graph metrics and diagnostics of one layer at one step. Never raises."""
+    t0 = time.perf_counter()
+    try:
+        x = np.asarray(job.activations, dtype=np.float32)
+        bad = ~np.isfinite(x).all(axis=1)
+        if bad.any():
+            return GraphResult(
+                job.step,
+                job.layer,
+                None,
+                error=f"{int(bad.sum())} of {len(x)} probe samples have NaN or infinite activations; graph skipped",
+            )
+        from topoact_lightning.mapper import Mapper
+
+        params = dict(job.mapper_params)
+        if (
+            builder is not None
+            and params.get("lens") in ("pca", "pca2")
+            and params.get("lens_reference") is None
+            and job.layer in builder.references
+        ):
+            # Keep the PCA lens from mirroring between epochs: align it with the previous epoch's basis.
+            params["lens_reference"] = builder.references[job.layer]
+        mapper = Mapper(**params).fit(x, labels=job.labels, extras=job.extras or None, class_names=job.class_names)
+        graph = mapper.graph_
+        if builder is not None and getattr(mapper, "reference_", None) is not None:
+            builder.references[job.layer] = mapper.reference_
+        data = graph.to_bytes()
+        scalars = {k: float(v) for k, v in graph.metrics().items()}
+        diag = activation_diagnostics(x)
+        scalars["dead_units"] = diag["dead_units"]
+        scalars["effective_rank"] = diag["effective_rank"]
+        distance = float("nan")
+        if builder is not None:
+            prev = builder.previous.get(job.layer)
+            if prev is not None and prev[0] < job.step:
+                from topoact_lightning.compare import compare_graphs
+
+                distance = float(compare_graphs(prev[2], graph).distance)
+            with builder._lock:
+                builder.previous[job.layer] = (job.step, data, graph)
+        scalars["distance"] = distance
+        problem = health_problem(diag, job.dead_threshold, job.collapse_dims)
+        return GraphResult(
+            job.step, job.layer, data, scalars, problem=problem, seconds=time.perf_counter() - t0
+        )
+    except Exception as e:  # monitoring must never stop training
+        return GraphResult(
+            job.step, job.layer, None, error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0
+        )
+
+
+def _lower_priority(niceness: int) -> None:
+    """Lower this thread's CPU priority (Linux schedules threads separately), and keep its BLAS single-threaded."""
+    if niceness and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
+        except OSError:
+            pass
+
+
+class GraphWorker:
+    """A daemon thread running ``fn`` on submitted jobs in order; results are collected with :meth:`poll`."""
+
+    def __init__(
+        self,
+        fn: Callable[[Any], Any],
+        maxsize: int = 2,
+        niceness: int = 0,
+        blas_threads: int | None = 1,
+        name: str = "topoact-graphs",
+    ) -> None:
+        self.fn = fn
+        self.niceness = niceness
+        self.blas_threads = blas_threads
+        self._jobs: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
+        self._results: queue.Queue = queue.Queue()
+        self._pending = 0
+        self._cond = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        _lower_priority(self.niceness)
+        limiter = None
+        if self.blas_threads:
+            try:
+                from threadpoolctl import threadpool_limits
+
+                # numpy/scipy's BLAS is separate from torch's MKL/OpenMP: limiting it leaves training alone.
+                limiter = threadpool_limits(limits=self.blas_threads, user_api="blas")
+            except Exception:
+                limiter = None
+        try:
+            while True:
+                job = self._jobs.get()
+                if job is _STOP:
+                    return
+                try:
+                    result = self.fn(job)
+                except BaseException as e:  # fn is expected not to raise; keep the thread alive anyway
+                    result = e
+                self._results.put(result)
+                with self._cond:
+                    self._pending -= 1
+                    self._cond.notify_all()
+        finally:
+            if limiter is not None:
+                limiter.restore_original_limits()
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return self._pending
+
+    def submit(self, job: Any) -> None:
+        """Queue a job; blocks while the queue is full."""
+        with self._cond:
+            self._pending += 1
+        self._jobs.put(job)
+
+    def poll(self) -> list[Any]:
+        """The results finished so far (never blocks)."""
+        out = []
+        while True:
+            try:
+                out.append(self._results.get_nowait())
+            except queue.Empty:
+                return out
+
+    def drain(self, timeout: float | None = None) -> list[Any]:
+        """Wait until every submitted job is done (or ``timeout`` seconds pass), then return all results."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._pending > 0 and self._thread.is_alive():
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    break
+                self._cond.wait(remaining if remaining is not None else 1.0)
+        return self.poll()
+
+    def close(self, timeout: float | None = 5.0) -> None:
+        if self._thread.is_alive():
+            self._jobs.put(_STOP)
+            self._thread.join(timeout)
