@@ -310,6 +310,11 @@ def test_metrics_cover_every_epoch(client, logs):
         float(np.nanmean(np.linspace(0.0, 2.0, N_SAMPLES)[1:])), rel=1e-5
     )
     assert body["errors"] == {}
+    # Every epoch splits or merges every node of the previous one: the graph changed, by the same amount each time.
+    change = m["distance_to_previous"]
+    assert change[0] is None
+    assert all(0.0 < d < 1.0 for d in change[1:])
+    assert change[1] == pytest.approx(change[2])
 
 
 def test_metrics_report_unreadable_epochs_as_null(client):
@@ -387,13 +392,19 @@ def test_thumbnail_is_the_logged_image_enlarged(client):
             "compare",
             {"run": "run_a", "layer": "fc1", "epoch": 1, "epoch2": 2, "min_jaccard": "2"},
             400,
-            "[0.0, 1.0]",
+            "(0, 1]",
         ),
         (
             "compare",
             {"run": "run_a", "layer": "fc1", "epoch": 1, "epoch2": 2, "min_jaccard": "nan"},
             400,
             "number",
+        ),
+        (
+            "compare",
+            {"run": "run_a", "layer": "fc1", "epoch": 1, "epoch2": 2, "min_jaccard": "0"},
+            400,
+            "(0, 1]",
         ),
         ("metrics", {"run": "run_a"}, 400, "missing parameter 'layer'"),
         ("metrics", {"run": "run_a", "layer": "zzz"}, 404, "layer 'zzz'"),

@@ -39,7 +39,7 @@ from werkzeug import wrappers
 
 from topoact_lightning import summary
 from topoact_lightning.metrics import GRAPH_METRICS
-from topoact_tensorboard.data import GraphStore, LRUCache, json_number
+from topoact_tensorboard.data import GraphEntry, GraphStore, LRUCache, json_number
 from topoact_tensorboard.png import encode_png, upscale
 
 logger = logging.getLogger("tensorboard.plugins.topoact")
@@ -62,6 +62,7 @@ MIME_TYPES = {
 #: Thumbnails smaller than this (pixels, longest side) are enlarged, pixel-exact, before encoding.
 MIN_THUMBNAIL_SIDE = 64
 MAX_TRACKED_SAMPLES = 1000
+DEFAULT_MIN_JACCARD = 0.1
 _INT_RE = re.compile(r"^[0-9]{1,9}$")
 
 
@@ -110,7 +111,7 @@ def _int_arg(request, name: str, default: int | None = None) -> int:
     return int(value)
 
 
-def _float_arg(request, name: str, default: float, lo: float, hi: float) -> float:
+def _jaccard_arg(request, name: str, default: float) -> float:
     value = request.args.get(name)
     if value is None or value == "":
         return default
@@ -118,10 +119,8 @@ def _float_arg(request, name: str, default: float, lo: float, hi: float) -> floa
         x = float(value)
     except ValueError:
         x = math.nan
-    if not (lo <= x <= hi):  # also rejects NaN
-        raise errors.InvalidArgumentError(
-            f"parameter {name!r} must be a number in [{lo}, {hi}], got {value!r}"
-        )
+    if not (0.0 < x <= 1.0):  # also rejects NaN
+        raise errors.InvalidArgumentError(f"parameter {name!r} must be a number in (0, 1], got {value!r}")
     return x
 
 
@@ -252,7 +251,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
         run, layer, epoch = _arg(request, "run"), _arg(request, "layer"), _int_arg(request, "epoch")
         run2, layer2 = _arg(request, "run2", run), _arg(request, "layer2", layer)
         epoch2 = _int_arg(request, "epoch2")
-        min_jaccard = _float_arg(request, "min_jaccard", 0.1, 0.0, 1.0)
+        min_jaccard = _jaccard_arg(request, "min_jaccard", DEFAULT_MIN_JACCARD)
         a = self.store.graph(ctx, eid, run, layer, epoch)
         b = self.store.graph(ctx, eid, run2, layer2, epoch2)
         if a.graph.n_samples != b.graph.n_samples:
@@ -261,12 +260,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
                 f"{b.graph.n_samples} samples) and cannot be compared node by node"
             )
 
-        def compare() -> dict[str, Any]:
-            from topoact_lightning.compare import compare_graphs
-
-            return compare_graphs(a.graph, b.graph, min_jaccard=min_jaccard).to_dict()
-
-        result = self.comparisons.get_or_create((a.key, b.key, min_jaccard), compare)
+        result = self._comparison(a, b, min_jaccard)
         payload = dict(
             result,
             min_jaccard=min_jaccard,
@@ -274,6 +268,14 @@ class TopoActPlugin(base_plugin.TBPlugin):
             b={"run": run2, "layer": layer2, "epoch": epoch2, "nodes": b.graph.n_nodes},
         )
         return _respond_json(request, payload)
+
+    def _comparison(self, a: GraphEntry, b: GraphEntry, min_jaccard: float) -> dict[str, Any]:
+        def compare() -> dict[str, Any]:
+            from topoact_lightning.compare import compare_graphs
+
+            return compare_graphs(a.graph, b.graph, min_jaccard=min_jaccard).to_dict()
+
+        return self.comparisons.get_or_create((a.key, b.key, min_jaccard), compare)
 
     @_route
     def _serve_metrics(self, request):
@@ -283,6 +285,12 @@ class TopoActPlugin(base_plugin.TBPlugin):
         names = list(GRAPH_METRICS) + ["unassigned"]
         names += sorted({k for _, entry, _ in rows if entry for k in entry.metrics} - set(names))
         metrics = {n: [entry.metrics.get(n) if entry else None for _, entry, _ in rows] for n in names}
+        # How much the graph changed since the previous logged epoch (compare_graphs' distance, 0 = same nodes).
+        change: list[float | None] = [None]
+        for (_, prev, _), (_, cur, _) in zip(rows[:-1], rows[1:], strict=True):
+            ok = prev is not None and cur is not None and prev.graph.n_samples == cur.graph.n_samples
+            change.append(self._comparison(prev, cur, DEFAULT_MIN_JACCARD)["distance"] if ok else None)
+        metrics["distance_to_previous"] = change[: len(rows)]
         return _respond_json(
             request,
             {
