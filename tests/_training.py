@@ -133,3 +133,37 @@ def train_digits(
     trainer = namespace.Trainer(**kwargs)
     trainer.fit(model, train, val)
     return trainer
+
+
+def read_run(run_dir: Path) -> dict[str, Any]:
+    """What TensorBoard's own reader finds in one run: ``{"graphs": {layer: {step: MapperGraph}},
+    "thumbnails": {step: array}, "scalars": {tag: {step: value}}}``, keeping every step (size guidance 0)."""
+    from tensorboard.backend.event_processing import event_accumulator as ea
+
+    from topoact_lightning.graph import MapperGraph
+    from topoact_lightning.summary import GRAPH_TAG_PREFIX, THUMBNAILS_TAG, decode_thumbnails
+
+    acc = ea.EventAccumulator(str(run_dir), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0})
+    acc.Reload()
+    tags = acc.Tags()
+    graphs: dict[str, dict[int, Any]] = {}
+    thumbs: dict[int, Any] = {}
+    steps_seen: dict[str, list[int]] = {}
+    for tag in tags["tensors"]:
+        events = acc.Tensors(tag)
+        steps_seen[tag] = [e.step for e in events]
+        for e in events:
+            blobs = list(e.tensor_proto.string_val)
+            if tag.startswith(GRAPH_TAG_PREFIX):
+                graphs.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[e.step] = MapperGraph.from_bytes(blobs[0])
+            elif tag == THUMBNAILS_TAG:
+                thumbs[e.step] = decode_thumbnails(blobs)
+    scalars = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in tags["scalars"]}
+    scalar_steps = {tag: [e.step for e in acc.Scalars(tag)] for tag in tags["scalars"]}
+    return {
+        "graphs": graphs,
+        "thumbnails": thumbs,
+        "scalars": scalars,
+        "tensor_steps": steps_seen,
+        "scalar_steps": scalar_steps,
+    }
