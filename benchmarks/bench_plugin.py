@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import gzip
 import json
 import os
 import socket
@@ -119,6 +120,40 @@ def rust_provider(logdir: str, epochs: int):
     raise RuntimeError("the data server did not load the benchmark logs in 60 s")
 
 
+def first_blob_key(dp) -> str:
+    seqs = dp.read_blob_sequences(
+        RequestContext(),
+        experiment_id="",
+        plugin_name=summary.PLUGIN_NAME,
+        downsample=1000,
+        run_tag_filter=tb_provider.RunTagFilter(runs=[RUN], tags=[summary.graph_tag(LAYER)]),
+    )
+    return seqs[RUN][summary.graph_tag(LAYER)][0].values[0].blob_key
+
+
+def cold_breakdown(dp, repeats: int) -> dict[str, float]:
+    """Medians (ms) of the steps of a cold graph request, outside any route."""
+    from topoact_tensorboard.plugin import to_json
+
+    key, ctx = first_blob_key(dp), RequestContext()
+    steps: dict[str, list[float]] = {"read_blob": [], "from_bytes": [], "to_dict": [], "json": [], "gzip": []}
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        data = dp.read_blob(ctx, blob_key=key)
+        t1 = time.perf_counter()
+        g = MapperGraph.from_bytes(data)
+        t2 = time.perf_counter()
+        d = g.to_dict()
+        t3 = time.perf_counter()
+        text = to_json(d).encode()
+        t4 = time.perf_counter()
+        gzip.compress(text, compresslevel=3, mtime=0)
+        t5 = time.perf_counter()
+        for name, dt in zip(steps, (t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4), strict=True):
+            steps[name].append(dt)
+    return {k: ms(v) for k, v in steps.items()}
+
+
 def raw_read_seconds(dp, repeats: int) -> list[float]:
     ctx = RequestContext()
     seqs = dp.read_blob_sequences(
@@ -164,7 +199,8 @@ def free_port() -> int:
 def http_get(url: str) -> bytes:
     req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
     with urllib.request.urlopen(req, timeout=60) as r:
-        return r.read()
+        body = r.read()
+        return gzip.decompress(body) if r.headers.get("Content-Encoding") == "gzip" else body
 
 
 @contextlib.contextmanager
@@ -235,6 +271,10 @@ def main() -> None:
             cold, warm = (ms(x) for x in wsgi_seconds(dp, logdir, epochs, repeats))
             label = f"WSGI in-process, {name} data provider"
             print(f"{label:44s} {raw:8.2f} {cold:8.2f} {warm:8.2f} {cold / raw:9.1f} {warm / raw:9.1f}")
+            if name == "python":
+                parts = cold_breakdown(dp, repeats)
+                breakdown = ", ".join(f"{k} {v:.1f}" for k, v in parts.items())
+        print(f"\ncold path, step by step (python provider, ms): {breakdown}")
         if a.no_server:
             return
         for name, args in (("rust", ()), ("python", ("--load_fast=false",))):
@@ -243,6 +283,9 @@ def main() -> None:
             label = f"tensorboard process, {name} back end"
             print(f"{label:44s} {raw:8.2f} {cold:8.2f} {warm:8.2f} {cold / raw:9.1f} {warm / raw:9.1f}")
             print(f"{'  (HTTP floor: the tiny /runs route)':44s} {'':8s} {'':8s} {ms(floor):8.2f}")
+        print(
+            "\nwarm = cached: the response body is kept gzipped beside the decoded graph; listings are re-read"
+        )
 
 
 if __name__ == "__main__":

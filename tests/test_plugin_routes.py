@@ -493,3 +493,37 @@ def test_static_cannot_reach_the_plugin_source(client):
     r = client.get(BASE + "static/../loader.py")
     assert r.status_code == 404
     assert b"TBLoader" not in r.get_data()
+
+
+# -------------------------------------------------------------------------------------- a real training run
+@pytest.mark.slow
+def test_routes_over_a_real_training_run(trained_logdir):
+    from conftest import TRAINED_EPOCHS
+
+    c, _ = make_app(trained_logdir)
+    runs = get_json(c, "runs")
+    assert [(r["run"], r["layers"], r["thumbnails"]) for r in runs] == [("run", ["fc1", "features.3"], True)]
+    epochs = list(range(TRAINED_EPOCHS + 1))  # step 0 is the untrained network
+    for layer in ("fc1", "features.3"):
+        assert get_json(c, "epochs", run="run", layer=layer)["epochs"] == epochs
+        graph = get_json(c, "graph", run="run", layer=layer, epoch=TRAINED_EPOCHS)
+        assert graph["n_samples"] == 300 and graph["class_names"] == [str(d) for d in range(10)]
+        assert graph["nodes"] and all(
+            {"mean_correct", "mean_loss", "classes"} <= set(n) for n in graph["nodes"]
+        )
+        metrics = get_json(c, "metrics", run="run", layer=layer)
+        assert metrics["epochs"] == epochs and metrics["errors"] == {}
+        assert all(p is None or 0.0 <= p <= 1.0 for p in metrics["metrics"]["purity"])
+        assert all(0.0 <= d <= 1.0 for d in metrics["metrics"]["distance_to_previous"][1:])
+        # The probe's accuracy, from the graphs' "correct" extra, rises with training on the digits.
+        accuracy = metrics["metrics"]["mean_correct"]
+        assert accuracy[-1] > accuracy[0]
+    track = get_json(c, "track", run="run", layer="fc1", samples="0,299")
+    last = get_json(c, "graph", run="run", layer="fc1", epoch=TRAINED_EPOCHS)
+    for s in (0, 299):
+        expected = [n["id"] for n in last["nodes"] if s in n["members"]]
+        assert track["nodes"][str(TRAINED_EPOCHS)][str(s)] == expected
+    cmp = get_json(c, "compare", run="run", layer="fc1", epoch=0, epoch2=TRAINED_EPOCHS)
+    assert 0.0 <= cmp["distance"] <= 1.0 and cmp["a"]["epoch"] == 0
+    r = c.get(BASE + "thumbnail", query_string={"run": "run", "sample": 299})
+    assert r.status_code == 200 and _png_pixels(r.get_data())[:2] == (64, 64)
