@@ -61,7 +61,7 @@ def wait_for(predicate, what: str, proc: subprocess.Popen, log: Path, timeout: f
 
 
 @contextlib.contextmanager
-def tensorboard(logdir: Path, *args: str, env: dict | None = None, cwd: Path | None = None):
+def tensorboard(logdir: Path, *args: str, env: dict | None = None, cwd: Path | None = None, prefix: str = ""):
     """A running ``tensorboard`` serving ``logdir``; yields ``(base_url, process, log_path)``."""
     port = free_port()
     log = logdir.parent / f"tensorboard-{port}.log"
@@ -75,7 +75,7 @@ def tensorboard(logdir: Path, *args: str, env: dict | None = None, cwd: Path | N
             cwd=cwd or logdir.parent,
             start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}{prefix}"
     try:
         wait_for(lambda: fetch(base + "/data/plugins_listing")[0] == 200, "the server", proc, log)
         yield base, proc, log
@@ -102,9 +102,14 @@ def get_json(url: str):
     return json.loads(body)
 
 
-@pytest.mark.parametrize("backend", [[], ["--load_fast=false"]], ids=["rust", "python"])
-def test_plugin_in_a_real_tensorboard(logdir, backend):
-    with tensorboard(logdir, *backend) as (base, proc, log):
+@pytest.mark.parametrize(
+    "backend,prefix",
+    [([], ""), (["--load_fast=false"], "/behind/proxy")],
+    ids=["rust", "python-with-path-prefix"],
+)
+def test_plugin_in_a_real_tensorboard(logdir, backend, prefix):
+    args = [*backend, "--path_prefix", prefix] if prefix else backend
+    with tensorboard(logdir, *args, prefix=prefix) as (base, proc, log):
         listing = get_json(base + "/data/plugins_listing")
         assert listing["topoact"]["enabled"] is True
         assert listing["topoact"]["tab_name"] == "TopoAct"

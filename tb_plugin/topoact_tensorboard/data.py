@@ -69,10 +69,6 @@ class GraphEntry:
         self.gzipped_json: bytes | None = None
 
     @cached_property
-    def graph_dict(self) -> dict[str, Any]:
-        return self.graph.to_dict()
-
-    @cached_property
     def metrics(self) -> dict[str, float | None]:
         out: dict[str, float | None] = {k: json_number(v) for k, v in self.graph.metrics().items()}
         out["unassigned"] = float(len(self.graph.unassigned))

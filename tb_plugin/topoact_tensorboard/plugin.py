@@ -240,7 +240,10 @@ class TopoActPlugin(base_plugin.TBPlugin):
         if body is None:
             # A cached graph is served as stored gzip bytes: a 1,000-node graph's JSON is large, and
             # re-serializing and re-compressing it on every slider move would dominate the warm latency.
-            payload = dict(entry.graph_dict, run=run, layer=layer, epoch=epoch, wall_time=entry.wall_time)
+            # Only the compressed body is kept: the dict form of a large graph is several MB of Python objects.
+            payload = dict(
+                entry.graph.to_dict(), run=run, layer=layer, epoch=epoch, wall_time=entry.wall_time
+            )
             body = gzip.compress(to_json(payload).encode(), compresslevel=3, mtime=0)
             entry.gzipped_json = body
         return http_util.Respond(request, body, "application/json", content_encoding="gzip")
@@ -375,7 +378,8 @@ class TopoActPlugin(base_plugin.TBPlugin):
 
     @_route
     def _serve_static(self, request):
-        marker = "/static/"
+        # Search for the route itself: whatever precedes it (a --path_prefix, /experiment/<id>) is not ours.
+        marker = f"/data/plugin/{self.plugin_name}/static/"
         path = request.path
         rel = path[path.index(marker) + len(marker) :] if marker in path else ""
         parts = rel.split("/")
