@@ -54,7 +54,9 @@ def _centred_singular_values(x: np.ndarray) -> np.ndarray:
     else:
         gram = xc.T @ xc
     ev = np.linalg.eigvalsh(gram)
-    return np.sqrt(np.clip(ev, 0.0, None))[::-1]
+    # Eigenvalues of a Gram matrix are exact only to ~1e-15 of the largest: below that they are rounding noise.
+    ev[ev < ev.max(initial=0.0) * 1e-13] = 0.0
+    return np.sqrt(ev)[::-1]
 
 
 def effective_dims(x: np.ndarray, rtol: float = 1e-6) -> float:
