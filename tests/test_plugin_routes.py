@@ -8,6 +8,7 @@ is HTML, a NaN extra, and a run with a corrupt epoch and a summary from a newer 
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import struct
@@ -16,11 +17,14 @@ from argparse import Namespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_ingester, data_provider, plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from topoact_tensorboard import loader
 from topoact_tensorboard.plugin import TopoActPlugin
+from topoact_tensorboard.png import encode_png, upscale
 from torch.utils.tensorboard import SummaryWriter
 from werkzeug import test as werkzeug_test
 from werkzeug import wrappers
@@ -339,7 +343,10 @@ def test_track_follows_samples_across_epochs(client, logs):
 
 # -------------------------------------------------------------------------------------------- thumbnails
 def _png_pixels(data: bytes) -> tuple[int, int, np.ndarray]:
-    """Decode our own PNG layout (one IDAT, filter 0, grey): enough to check what the route encodes."""
+    """Decode our own PNG layout (one IDAT, filter 0, 8 bits): enough to check what the encoder wrote.
+
+    Returns ``(width, height, pixels)`` with pixels of shape ``(height, width, channels)``.
+    """
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, chunks = 8, {}
     while pos < len(data):
@@ -349,11 +356,38 @@ def _png_pixels(data: bytes) -> tuple[int, int, np.ndarray]:
         assert crc == zlib.crc32(kind + body) & 0xFFFFFFFF
         chunks[kind] = body
         pos += 12 + length
+    assert list(chunks) == [b"IHDR", b"IDAT", b"IEND"]
     w, h, depth, color = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
-    assert (depth, color) == (8, 0)
-    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8).reshape(h, w + 1)
+    channels = {0: 1, 4: 2, 2: 3, 6: 4}[color]
+    assert depth == 8
+    rows = np.frombuffer(zlib.decompress(chunks[b"IDAT"]), dtype=np.uint8).reshape(h, 1 + w * channels)
     assert not rows[:, 0].any()
-    return w, h, rows[:, 1:]
+    return w, h, rows[:, 1:].reshape(h, w, channels)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    shape=st.tuples(st.integers(1, 9), st.integers(1, 9), st.sampled_from([1, 2, 3, 4])),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_png_round_trips_any_small_image(shape, seed):
+    image = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    data = encode_png(image)
+    w, h, pixels = _png_pixels(data)
+    assert (h, w) == shape[:2]
+    assert np.array_equal(pixels, image)
+    # An independent decoder agrees (Pillow comes with TensorBoard).
+    from PIL import Image
+
+    decoded = np.asarray(Image.open(io.BytesIO(data)))
+    assert np.array_equal(decoded.reshape(image.shape), image)
+
+
+def test_png_refuses_what_it_cannot_encode():
+    for bad in (np.zeros((2, 2, 5), np.uint8), np.zeros((2, 2), np.float32), np.zeros((0, 3), np.uint8)):
+        with pytest.raises(ValueError):
+            encode_png(bad)
+    assert np.array_equal(upscale(np.array([[1, 2]], np.uint8), 2), [[1, 1, 2, 2], [1, 1, 2, 2]])
 
 
 def test_thumbnail_is_the_logged_image_enlarged(client):
@@ -363,7 +397,7 @@ def test_thumbnail_is_the_logged_image_enlarged(client):
     assert r.status_code == 200 and r.mimetype == "image/png"
     w, h, pixels = _png_pixels(r.get_data())
     assert (w, h) == (info["png_width"], info["png_height"]) == (64, 64)
-    assert np.array_equal(pixels[::8, ::8], thumbnails()[5, :, :, 0])
+    assert np.array_equal(pixels[::8, ::8], thumbnails()[5])
 
 
 # ------------------------------------------------------------------------------------------------ errors
