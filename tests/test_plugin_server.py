@@ -17,7 +17,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_plugin_routes import N_EPOCHS, write_logs
+from test_plugin_routes import N_EPOCHS, synthetic_graph, write_logs
+from torch.utils.tensorboard import SummaryWriter
+
+from topoact_lightning import summary
 
 pytestmark = pytest.mark.slow
 
@@ -88,11 +91,10 @@ def tensorboard(logdir: Path, *args: str, env: dict | None = None, cwd: Path | N
             proc.wait()
 
 
-@pytest.fixture(scope="module")
-def logdir(tmp_path_factory):
-    root = tmp_path_factory.mktemp("served")
-    write_logs(str(root / "logs"))
-    return root / "logs"
+@pytest.fixture
+def logdir(tmp_path):
+    write_logs(str(tmp_path / "logs"))
+    return tmp_path / "logs"
 
 
 def get_json(url: str):
@@ -109,7 +111,7 @@ def get_json(url: str):
 )
 def test_plugin_in_a_real_tensorboard(logdir, backend, prefix):
     args = [*backend, "--path_prefix", prefix] if prefix else backend
-    with tensorboard(logdir, *args, prefix=prefix) as (base, proc, log):
+    with tensorboard(logdir, "--reload_interval", "1", *args, prefix=prefix) as (base, proc, log):
         listing = get_json(base + "/data/plugins_listing")
         assert listing["topoact"]["enabled"] is True
         assert listing["topoact"]["tab_name"] == "TopoAct"
@@ -141,6 +143,21 @@ def test_plugin_in_a_real_tensorboard(logdir, backend, prefix):
         assert ctype.startswith("text/javascript")
         assert b"render" in body
         assert fetch(plugin + "static/../loader.py")[0] == 404
+
+        # Training goes on while TensorBoard runs: the next reload brings the new epoch to the routes.
+        writer = SummaryWriter(str(logdir / "run_a"))
+        summary.write_summary(
+            writer, summary.graph_summary("fc1", synthetic_graph(N_EPOCHS).to_bytes()), N_EPOCHS
+        )
+        writer.close()
+        new = wait_for(
+            lambda: N_EPOCHS in (e := get_json(plugin + "epochs?run=run_a&layer=fc1")["epochs"]) and e,
+            "the new epoch",
+            proc,
+            log,
+        )
+        assert new == list(range(N_EPOCHS + 1))
+        assert get_json(plugin + f"graph?run=run_a&layer=fc1&epoch={N_EPOCHS}")["params"]["epoch"] == N_EPOCHS
 
 
 def test_tensorboard_starts_when_the_plugin_cannot_be_imported(logdir, tmp_path):
