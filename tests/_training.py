@@ -111,6 +111,7 @@ def train_digits(
     seed: int = 0,
     namespace: Any = L,
     model: Any = None,
+    ckpt_path: str | None = None,
     **trainer_kwargs: Any,
 ):
     """Fit :class:`DigitsCNN` for ``epochs`` on CPU, logging to ``logdir/run``; returns the trainer."""
@@ -131,7 +132,7 @@ def train_digits(
     )
     kwargs.update(trainer_kwargs)
     trainer = namespace.Trainer(**kwargs)
-    trainer.fit(model, train, val)
+    trainer.fit(model, train, val, ckpt_path=ckpt_path)
     return trainer
 
 

@@ -164,7 +164,9 @@ class TopoActMonitor(Callback):
         if layers is not None:
             layers = list(layers)
             if not layers or not all(isinstance(n, str) and n for n in layers):
-                raise TopoActConfigError("layers must be a non-empty list of module names, or None for the default")
+                raise TopoActConfigError(
+                    "layers must be a non-empty list of module names, or None for the default"
+                )
             if len(set(layers)) != len(layers):
                 raise TopoActConfigError(f"layers has duplicates: {layers}")
         self.layers = layers
@@ -200,9 +202,13 @@ class TopoActMonitor(Callback):
     # ------------------------------------------------------------------------------------------ validation
     def _validate(self) -> None:
         if self.probe is None:
-            raise TopoActConfigError("probe is required: (inputs, labels), inputs, a Dataset, a DataLoader or an int")
+            raise TopoActConfigError(
+                "probe is required: (inputs, labels), inputs, a Dataset, a DataLoader or an int"
+            )
         if isinstance(self.probe, bool) or (isinstance(self.probe, int) and self.probe < 2):
-            raise TopoActConfigError(f"probe={self.probe!r}: give the number of samples to draw, e.g. probe=1000")
+            raise TopoActConfigError(
+                f"probe={self.probe!r}: give the number of samples to draw, e.g. probe=1000"
+            )
         if not isinstance(self.probe_batch_size, int) or self.probe_batch_size < 1:
             raise TopoActConfigError("probe_batch_size must be a positive int")
         if not isinstance(self.max_pending, int) or self.max_pending < 1:
@@ -210,7 +216,9 @@ class TopoActMonitor(Callback):
         if not 0 < float(self.dead_threshold) <= 1:
             raise TopoActConfigError("dead_threshold must be in (0, 1]")
         if self.logits is not None and self.logits != "auto" and not callable(self.logits):
-            raise TopoActConfigError('logits must be "auto", None or a callable f(output) -> (batch, classes)')
+            raise TopoActConfigError(
+                'logits must be "auto", None or a callable f(output) -> (batch, classes)'
+            )
         if self.forward is not None and not callable(self.forward):
             raise TopoActConfigError("forward must be a callable f(module, inputs)")
         if self.token_mask is not None and not (
@@ -218,7 +226,9 @@ class TopoActMonitor(Callback):
             or isinstance(self.token_mask, torch.Tensor)
             or (isinstance(self.token_mask, int) and not isinstance(self.token_mask, bool))
         ):
-            raise TopoActConfigError("token_mask must be a padding id, a callable or a (n_probe, length) tensor")
+            raise TopoActConfigError(
+                "token_mask must be a padding id, a callable or a (n_probe, length) tensor"
+            )
         default, per_layer = _per_layer(self.reduction, self.layers, "reduction")
         for layer, r in per_layer.items():
             check_reduction(r, f"reduction[{layer!r}]")
@@ -259,6 +269,7 @@ class TopoActMonitor(Callback):
         self._writers: list[Any] = []
         self._active = False
         self._last_epoch_step: int | None = None
+        self._trainer: Any = None
 
     # ------------------------------------------------------------------------------------------ lightning hooks
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
@@ -266,6 +277,7 @@ class TopoActMonitor(Callback):
             self._reset_runtime()
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
+        self._trainer = trainer
         self._resolve_layers(pl_module)
         for layer in self.layers_:
             _check_mapper_params(self._params_for(layer), f"mapper_params for layer {layer!r}")
@@ -283,7 +295,9 @@ class TopoActMonitor(Callback):
         loggers = [lg for lg in trainer.loggers if type(lg).__name__ != "DummyLogger"]
         self._active = bool(loggers) and not getattr(trainer, "fast_dev_run", False)
         if trainer.is_global_zero:
-            self._writers = [lg.experiment for lg in loggers if _is_summary_writer(lg)] if self._active else []
+            self._writers = (
+                [lg.experiment for lg in loggers if _is_summary_writer(lg)] if self._active else []
+            )
             if not self._active:
                 rank_zero_warn(
                     "TopoActMonitor: this Trainer has no logger (fast_dev_run replaces them with a dummy), so no "
@@ -309,7 +323,9 @@ class TopoActMonitor(Callback):
         else:
             self._capture(trainer, pl_module, step=None, strict=True)
 
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self._worker is not None:
             self._write_results(trainer, self._worker.poll())
 
@@ -336,12 +352,19 @@ class TopoActMonitor(Callback):
     def teardown(self, trainer: Any, pl_module: Any, stage: str) -> None:
         if stage == "fit":
             self._finish(trainer, timeout=60.0)
+            self._trainer = None
 
     def state_dict(self) -> dict[str, Any]:
-        previous = self._builder.previous_bytes() if self._builder is not None else dict(self._restored_previous)
+        previous = (
+            self._builder.previous_bytes() if self._builder is not None else dict(self._restored_previous)
+        )
+        steps = set(self.captured_steps)
+        pending = self._step_about_to_be_captured()
+        if pending is not None:
+            steps.add(pending)
         return {
             "version": STATE_VERSION,
-            "captured_steps": [int(s) for s in sorted(set(self.captured_steps))],
+            "captured_steps": [int(s) for s in sorted(steps)],
             "thumbnails_written": bool(self._thumbnails_written),
             "warned_layers": sorted(self._warned_layers),
             # The last graph per layer, so that the first distance after a resume is still measured.
@@ -357,6 +380,28 @@ class TopoActMonitor(Callback):
         }
 
     # ------------------------------------------------------------------------------------------ internals
+    def _step_about_to_be_captured(self) -> int | None:
+        """The step this epoch will log, when a checkpoint is saved after its last batch but before
+        ``on_train_epoch_end`` (ModelCheckpoint saves in ``on_validation_end`` when there is validation).
+
+        A run resumed from that checkpoint starts the next epoch, so the step counts as taken (this run takes
+        it right after saving); otherwise it would be logged twice, or, with a stale count, never.
+        """
+        trainer = self._trainer
+        if trainer is None or not self._active:
+            return None
+        try:
+            step = int(trainer.current_epoch) + 1
+            if self._last_epoch_step == step or not trainer.training:
+                return None
+            if not trainer.fit_loop.epoch_loop._num_ready_batches_reached():
+                return None
+            max_epochs = trainer.max_epochs
+            last = (max_epochs is not None and max_epochs >= 0 and step >= max_epochs) or trainer.should_stop
+            return step if (self.schedule.is_due(step) or last) else None
+        except Exception:  # private loop attributes moved: fall back to the steps actually taken
+            return None
+
     def _resolve_layers(self, pl_module: nn.Module) -> None:
         index = module_index(pl_module)
         layers = list(self.layers) if self.layers else default_layers(pl_module)
@@ -443,7 +488,9 @@ class TopoActMonitor(Callback):
             known = (y >= 0) & (y < logits.shape[1])
             if self.logits == "auto" and bool((y >= logits.shape[1]).any()):
                 return {}  # not class logits for these labels
-            loss = torch.nn.functional.cross_entropy(logits, y.clamp(0, logits.shape[1] - 1), reduction="none")
+            loss = torch.nn.functional.cross_entropy(
+                logits, y.clamp(0, logits.shape[1] - 1), reduction="none"
+            )
             nan = torch.full_like(loss, float("nan"))
             extras["correct"] = torch.where(known, (pred == y).float(), nan)
             extras["loss"] = torch.where(known, loss, nan)
@@ -455,7 +502,9 @@ class TopoActMonitor(Callback):
 
         probe = self.probe_
         assert probe is not None
-        reductions = {layer: self._for_layer(self.reduction, layer, "reduction", "auto") for layer in self.layers_}
+        reductions = {
+            layer: self._for_layer(self.reduction, layer, "reduction", "auto") for layer in self.layers_
+        }
         selectors = {layer: self._for_layer(self.select, layer, "select", None) for layer in self.layers_}
         capture = ActivationCapture(self._modules, reductions, selectors, self.seed)
         flags = {m: m.training for m in pl_module.modules()}
@@ -491,9 +540,7 @@ class TopoActMonitor(Callback):
         # Split the concatenated rows back into batches.
         offsets = np.cumsum([0] + [probe.sizes[i] for i in batch_ids])
         for k, rec in enumerate(per_batch):
-            rec["acts"] = {
-                layer: t[offsets[k] : offsets[k + 1]].cpu().numpy() for layer, t in acts.items()
-            }
+            rec["acts"] = {layer: t[offsets[k] : offsets[k + 1]].cpu().numpy() for layer, t in acts.items()}
             rec["extras"] = {name: v.numpy() for name, v in rec["extras"].items()}
         return {"batches": per_batch, "fired": sorted(fired), "error": None}
 
@@ -546,15 +593,19 @@ class TopoActMonitor(Callback):
             return
         if step is None:
             return
+        previous_step = max((s for s in self.captured_steps if s < step), default=None)
         self.captured_steps.append(step)
         if trainer.is_global_zero and self._worker is not None:
             records = sorted((b for g in gathered for b in g["batches"]), key=lambda b: b["i"])
             extras_names = set.intersection(*(set(r["extras"]) for r in records)) if records else set()
-            extras = {name: np.concatenate([r["extras"][name] for r in records]) for name in sorted(extras_names)}
+            extras = {
+                name: np.concatenate([r["extras"][name] for r in records]) for name in sorted(extras_names)
+            }
             for layer in self.layers_:
                 x = np.concatenate([r["acts"][layer] for r in records]).astype(np.float32, copy=False)
                 job = GraphJob(
                     step=step,
+                    previous_step=previous_step,
                     layer=layer,
                     activations=x,
                     labels=probe.labels,
@@ -605,7 +656,9 @@ class TopoActMonitor(Callback):
             return
         self._write_results(trainer, worker.drain(timeout))
         if worker.pending:
-            rank_zero_warn(f"TopoActMonitor: {worker.pending} graph(s) were still being built and are not logged")
+            rank_zero_warn(
+                f"TopoActMonitor: {worker.pending} graph(s) were still being built and are not logged"
+            )
         worker.close()
         self._worker = None
         for logger in trainer.loggers:

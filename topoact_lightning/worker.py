@@ -44,6 +44,8 @@ class GraphJob:
     mapper_params: dict[str, Any]
     dead_threshold: float = 0.5
     collapse_dims: float = 1.5
+    #: The step logged before this one; the distance is measured only against that graph.
+    previous_step: int | None = None
 
 
 @dataclass
@@ -108,7 +110,9 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         ):
             # Keep the PCA lens from mirroring between epochs: align it with the previous epoch's basis.
             params["lens_reference"] = builder.references[job.layer]
-        mapper = Mapper(**params).fit(x, labels=job.labels, extras=job.extras or None, class_names=job.class_names)
+        mapper = Mapper(**params).fit(
+            x, labels=job.labels, extras=job.extras or None, class_names=job.class_names
+        )
         graph = mapper.graph_
         if builder is not None and getattr(mapper, "reference_", None) is not None:
             builder.references[job.layer] = mapper.reference_
@@ -120,7 +124,7 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         distance = float("nan")
         if builder is not None:
             prev = builder.previous.get(job.layer)
-            if prev is not None and prev[0] < job.step:
+            if prev is not None and job.previous_step is not None and prev[0] == job.previous_step:
                 from topoact_lightning.compare import compare_graphs
 
                 distance = float(compare_graphs(prev[2], graph).distance)
