@@ -55,17 +55,27 @@ def _get(url: str, timeout: float = 5.0) -> int:
 
 
 @contextlib.contextmanager
-def serve_tensorboard(logdir: Path, *args: str) -> Iterator[str]:
+def serve_tensorboard(logdir: Path, *args: str, wait_for_runs: bool = True) -> Iterator[str]:
     """A ``tensorboard`` subprocess serving ``logdir`` on a free port; yields its base URL.
 
-    Waits until the TopoAct plugin lists at least one run (so both data back ends have loaded the logs).
-    ``args`` are extra flags, e.g. ``"--load_fast=false"``.
+    Waits until the TopoAct plugin answers, and with ``wait_for_runs`` until it lists at least one run (so
+    both data back ends have loaded the logs). ``args`` are extra flags, e.g. ``"--load_fast=false"``.
     """
     script = Path(sys.executable).with_name("tensorboard")
     cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
     port = free_port()
     log = Path(tempfile.mkstemp(prefix=f"tensorboard-{port}-", suffix=".log")[1])
-    cmd += ["--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), "--reload_interval", "2", *args]
+    cmd += [
+        "--logdir",
+        str(logdir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--reload_interval",
+        "2",
+        *args,
+    ]
     with open(log, "wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
@@ -76,6 +86,8 @@ def serve_tensorboard(logdir: Path, *args: str) -> Iterator[str]:
                 raise RuntimeError(f"tensorboard exited with {proc.returncode}:\n{log.read_text()}")
             with contextlib.suppress(OSError):
                 if _get(base + "/data/plugin/topoact/runs") == 200:
+                    if not wait_for_runs:
+                        break
                     with urllib.request.urlopen(base + "/data/plugin/topoact/runs", timeout=5) as r:
                         if r.read().strip() not in (b"", b"[]"):
                             break
@@ -147,7 +159,8 @@ def new_page(browser, *, width: int = 1400, height: int = 900, dark: bool = Fals
 
     def on_console(msg):
         if msg.type == "error":
-            text = msg.text
+            where = (msg.location or {}).get("url", "")
+            text = f"{msg.text} [{where}]" if where else msg.text
             (watch.csp_violations if text.startswith("CSP violation") else watch.console_errors).append(text)
 
     page.on("console", on_console)
@@ -170,7 +183,9 @@ def topoact_frame(page, timeout: float = 30.0):
     raise AssertionError(f"no TopoAct iframe; frames: {[f.url for f in page.frames]}")
 
 
-def open_topoact(browser, base: str, *, hash_extra: str = "", dark: bool = False, width: int = 1400, height: int = 900):
+def open_topoact(
+    browser, base: str, *, hash_extra: str = "", dark: bool = False, width: int = 1400, height: int = 900
+):
     """Opens TensorBoard on the TopoAct tab; returns ``(page, frame, watch)`` once the first graph is drawn."""
     page, watch = new_page(browser, dark=dark, width=width, height=height)
     page.goto(f"{base}/#topoact{hash_extra}")

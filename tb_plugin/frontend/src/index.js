@@ -165,8 +165,8 @@ class App {
     this.epoch2Sel.addEventListener("change", () => s.set({ epoch2: Number(this.epoch2Sel.value) }));
     this.metricSel.addEventListener("change", () => s.set({ metric: this.metricSel.value }));
     window.addEventListener("keydown", (ev) => {
-      if (ev.target instanceof HTMLInputElement && ev.target.type !== "range") return;
-      if (ev.target instanceof HTMLSelectElement) return;
+      // Form controls handle their own keys (a focused epoch slider already steps with the arrows).
+      if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
       if (ev.key === "ArrowRight") this.stepEpoch(1);
       else if (ev.key === "ArrowLeft") this.stepEpoch(-1);
       else if (ev.key === "Escape") s.set({ node: null });
@@ -269,7 +269,14 @@ class App {
       this.showError(e, "the list of runs");
       return;
     }
-    this.runs = Array.isArray(runs) ? runs.filter((r) => r.layers && r.layers.length) : [];
+    const all = Array.isArray(runs) ? runs : [];
+    this.runs = all.filter((r) => r.layers && r.layers.length);
+    const broken = all.filter((r) => !(r.layers && r.layers.length) && r.problems && Object.keys(r.problems).length);
+    if (!this.runs.length && broken.length) {
+      const lines = broken.flatMap((r) => Object.entries(r.problems).map(([tag, msg]) => `${r.run} / ${tag}: ${msg}`));
+      this.showStatus("error", "TopoAct data found, but none of it is readable", lines.join("\n"));
+      return;
+    }
     if (!this.runs.length) {
       this.epochs = [];
       this.graph = null;
@@ -380,7 +387,10 @@ class App {
     if (!g.nodes.length) this.showStatus("empty", "This graph has no nodes", "Every sample was left unassigned: try other Mapper parameters.");
     this.viewA.setGraph(g, seeds, first ? { relax: 1, budgetMs: 250, fit: true } : { relax: 0.25 });
     this.viewA.caption.textContent = `A · ${s.run} / ${s.layer} · epoch ${s.epoch}`;
-    if (node !== s.node) this.store.state = { ...this.store.get(), node };
+    if (node !== s.node) {
+      this.store.state = { ...this.store.get(), node };
+      this.writeHash(this.store.get());
+    }
     this.restyle();
     this.renderSummary();
     this.drawChart();
@@ -428,6 +438,12 @@ class App {
       ["purity", m.purity],
       ["coverage", m.coverage],
     ];
+    const problems = Object.entries(this.runInfo(this.store.get().run).problems || {});
+    if (problems.length) {
+      const warn = el("div", { cls: "warning", testid: "run-problems" });
+      warn.textContent = problems.map(([tag, msg]) => `${tag}: ${msg}`).join("\n");
+      this.summary.appendChild(warn);
+    }
     for (const [k, v] of items) {
       const d = el("div", { cls: "stat" }, [
         el("b", { text: v === null || v === undefined ? "–" : Number.isInteger(v) ? String(v) : Number(v).toFixed(2) }),
@@ -488,8 +504,8 @@ class App {
     this.playBtn.title = "Pause";
     this.playing = setInterval(() => {
       const i = this.epochs.indexOf(this.store.get().epoch);
-      if (i >= this.epochs.length - 1) this.stop();
-      else this.store.set({ epoch: this.epochs[i + 1] });
+      if (i < this.epochs.length - 1) this.store.set({ epoch: this.epochs[i + 1] });
+      if (i + 1 >= this.epochs.length - 1) this.stop();
     }, PLAY_INTERVAL_MS);
   }
 
@@ -503,7 +519,8 @@ class App {
   /** TensorBoard's Reload (or ours): drop cached responses, fetch again, keep the selection. */
   async reload() {
     clearCache();
-    this.graph = this.graph; // keep positions: the new graph is seeded from the current one
+    this.timings.reloads = (this.timings.reloads || 0) + 1;
+    // The selection, epoch and layout stay: the fresh graph is seeded from the one on screen.
     await this.loadRuns();
     return null;
   }

@@ -1,0 +1,332 @@
+"""The TopoAct tab in a real browser: Debian's headless Chromium, a real ``tensorboard`` process, logs from a real
+training run with the callback (``trained_logdir``) plus a second run whose class and run names contain HTML.
+
+Every expectation about what the page shows is checked against the plugin's own JSON routes, fetched from the
+same server. Nodes are clicked and hovered with the real mouse at the positions the page reports for them.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import urllib.parse
+import urllib.request
+import warnings
+from pathlib import Path
+
+import pytest
+
+from tests._browser import (
+    chromium,
+    click_node,
+    hover_node,
+    new_page,
+    open_topoact,
+    serve_tensorboard,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+ROOT = Path(__file__).resolve().parent.parent
+SCREENSHOT = ROOT / "docs" / "screenshot.png"
+XSS_RUN = "<i>xss</i>"
+XSS_CLASSES = ['<img src=x onerror="window.__xss=1">', "<b>bold</b>", "a & b"] + [
+    f"d{i}" for i in range(3, 10)
+]
+
+
+@pytest.fixture(scope="module")
+def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
+    """The trained run, plus a one-epoch run of the callback whose run and class names hold markup."""
+    from tests._training import probe_pair, train_digits
+    from topoact_lightning import TopoActMonitor
+
+    out = tmp_path_factory.mktemp("browser_logs")
+    shutil.copytree(trained_logdir / "run", out / "run")
+    monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair(120), class_names=XSS_CLASSES, thumbnails=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_digits(out, callbacks=[monitor], epochs=1, run=XSS_RUN, limit_train_batches=2)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(logdir: Path):
+    with serve_tensorboard(logdir) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as b:
+        yield b
+
+
+def route(base: str, name: str, **params) -> dict | list:
+    url = f"{base}/data/plugin/topoact/{name}?{urllib.parse.urlencode(params)}"
+    with urllib.request.urlopen(url, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def painted_pixels(frame, testid: str = "graph-a") -> int:
+    """Non-transparent pixels on a graph canvas (the canvas is cleared to transparent before each frame)."""
+    return frame.evaluate(
+        """(id) => {
+            const c = document.querySelector(`canvas[data-testid="${id}"]`);
+            const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+            let n = 0;
+            for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+            return n;
+        }""",
+        testid,
+    )
+
+
+def shown_node_ids(frame, view: str = "a") -> list[int]:
+    return sorted(int(k) for k in frame.evaluate("(v) => window.__topoact.layout(v)", view))
+
+
+def wait_epoch(frame, epoch: int) -> None:
+    frame.wait_for_selector(f"body[data-epoch='{epoch}']", timeout=15_000)
+
+
+# ----------------------------------------------------------------------------------------------------- loading
+@pytest.mark.parametrize("backend", ["rust", "python"])
+def test_tab_loads_and_draws_the_latest_graph(backend, server, logdir, browser):
+    """Both data back ends: the tab opens without console errors or CSP violations and draws the last epoch."""
+    if backend == "python":
+        cm = serve_tensorboard(logdir, "--load_fast=false")
+        base = cm.__enter__()
+    else:
+        cm, base = None, server
+    try:
+        page, frame, watch = open_topoact(browser, base)
+        runs = route(base, "runs")
+        options = frame.eval_on_selector_all(
+            "[data-testid=run-select] option", "os => os.map(o => o.textContent)"
+        )
+        assert options == [r["run"] for r in runs if r["layers"]]
+        state = frame.evaluate("() => window.__topoact.state")
+        epochs = route(base, "epochs", run=state["run"], layer=state["layer"])["epochs"]
+        assert epochs and state["run"] == runs[0]["run"]
+        assert frame.evaluate("() => window.__topoact.epoch") == epochs[-1]
+        graph = route(base, "graph", run=state["run"], layer=state["layer"], epoch=epochs[-1])
+        assert shown_node_ids(frame) == sorted(n["id"] for n in graph["nodes"])
+        assert painted_pixels(frame) > 500
+        assert frame.inner_text("[data-testid=epoch-label]").startswith(str(epochs[-1]))
+        stats = frame.inner_text("[data-testid=graph-summary]")
+        assert f"{len(graph['nodes'])}\nnodes" in stats
+        page.wait_for_timeout(300)  # late errors (thumbnails, metrics) would land here
+        assert watch.problems() == []
+        page.context.close()
+    finally:
+        if cm is not None:
+            cm.__exit__(None, None, None)
+
+
+def test_empty_logdir_explains_what_to_do(tmp_path, browser):
+    """A logdir without TopoAct data: the tab (opened directly) says how to get some, instead of failing."""
+    (tmp_path / "empty").mkdir()
+    with serve_tensorboard(tmp_path / "empty", wait_for_runs=False) as base:
+        page, watch = new_page(browser)
+        page.goto(f"{base}/data/plugin_entry.html?name=topoact")
+        page.wait_for_selector("[data-testid=status][data-kind=empty]", timeout=15_000)
+        text = page.inner_text("[data-testid=status]")
+        assert "No TopoAct data yet" in text and "TopoActMonitor" in text
+        assert (
+            watch.problems(ignore=("/favicon.ico",)) == []
+        )  # the bare page asks for one; TensorBoard has none
+        page.context.close()
+
+
+# ------------------------------------------------------------------------------------------------ interaction
+def test_epoch_slider_and_play_change_the_graph(server, browser):
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    last = shown_node_ids(frame)
+    slider = frame.locator("[data-testid=epoch-slider]")
+    slider.focus()
+    slider.press("Home")
+    wait_epoch(frame, 0)
+    g0 = route(server, "graph", run="run", layer="fc1", epoch=0)
+    assert shown_node_ids(frame) == sorted(n["id"] for n in g0["nodes"])
+    g3 = route(server, "graph", run="run", layer="fc1", epoch=3)
+    assert [len(n["members"]) for n in g0["nodes"]] != [len(n["members"]) for n in g3["nodes"]]
+    assert last == sorted(n["id"] for n in g3["nodes"])
+    assert frame.get_attribute("[data-testid=metric-marker]", "data-epoch") == "0"
+    assert frame.inner_text("[data-testid=epoch-label]").startswith("0")
+    # The parent's URL records the epoch, so the view can be shared.
+    page.wait_for_function("() => location.hash.includes('p.topoact.epoch=0')")
+    slider.press("ArrowRight")
+    wait_epoch(frame, 1)
+    frame.click("[data-testid=play]")
+    wait_epoch(frame, 3)
+    assert frame.inner_text("[data-testid=play]") == "▶"  # stopped by itself at the last epoch
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser):
+    """Click the largest node: the panel's size, class counts and percentages, accuracy and members are those of
+    the graph route; member thumbnails load; tracking its members highlights the nodes holding them."""
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    graph = route(server, "graph", run="run", layer="fc1", epoch=3)
+    node = max(graph["nodes"], key=lambda n: (n["size"], -n["id"]))
+    click_node(page, frame, node["id"])
+    panel = frame.locator("[data-testid=node-panel]")
+    panel.wait_for(state="visible")
+    assert frame.inner_text("[data-testid=panel-title]") == f"Node {node['id']}"
+    assert frame.inner_text("[data-testid=panel-size]").startswith(f"{node['size']} (")
+    assert frame.inner_text("[data-testid=panel-accuracy]") == f"{100 * node['mean_correct']:.1f}%"
+    rows = frame.eval_on_selector_all(
+        "[data-testid=panel-class-row]",
+        "rows => rows.map(r => [r.dataset.class, ...[...r.querySelectorAll('td')].slice(1, 4).map(td => td.textContent)])",
+    )
+    labelled = sum(node["classes"])
+    expected = sorted(
+        (
+            (str(k), graph["class_names"][k], str(c), f"{100 * c / labelled:.1f}%")
+            for k, c in enumerate(node["classes"])
+            if c
+        ),
+        key=lambda r: -int(r[2]),
+    )
+    assert sorted(map(tuple, rows)) == sorted(map(tuple, expected))
+    assert frame.inner_text("[data-testid=panel-members]") == ", ".join(map(str, node["members"]))
+    thumbs = frame.locator("[data-testid=panel-thumbs] img")
+    assert thumbs.count() == min(48, node["size"])
+    frame.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=panel-thumbs] img')].every(i => i.complete && i.naturalWidth > 0)"
+    )
+    frame.evaluate("() => window.__topoact.settle()")
+    page.mouse.move(5, 200)  # off the graph: no tooltip over the picture
+    page.wait_for_timeout(200)
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT))
+
+    frame.click("[data-testid=panel-track]")
+    frame.wait_for_selector("[data-testid=track-table]")
+    assert frame.locator("[data-testid=track-table] tr").count() == 1 + 4  # header + epochs 0..3
+    tracked = frame.evaluate("() => [...window.__topoact.app.viewA.style.tracked].sort((a, b) => a - b)")
+    members = set(node["members"])
+    holding = sorted(i for i, n in enumerate(graph["nodes"]) if members & set(n["members"]))
+    assert tracked == holding
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_compare_mode_shows_both_epochs_and_links_matches(server, browser):
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    frame.click("[data-testid=compare-toggle]")
+    frame.wait_for_selector("body[data-compare-ready]")
+    frame.select_option("[data-testid=epoch2-select]", "0")
+    frame.wait_for_selector("body[data-compare-ready='3:0']")
+    cmp = route(server, "compare", run="run", layer="fc1", epoch=3, epoch2=0)
+    g0 = route(server, "graph", run="run", layer="fc1", epoch=0)
+    assert shown_node_ids(frame, "b") == sorted(n["id"] for n in g0["nodes"])
+    assert painted_pixels(frame, "graph-a") > 500 and painted_pixels(frame, "graph-b") > 500
+    assert "epoch 3" in frame.inner_text("[data-testid=graph-a-caption]")
+    assert "epoch 0" in frame.inner_text("[data-testid=graph-b-caption]")
+    counts = dict(
+        frame.eval_on_selector_all(
+            "[data-testid=compare-counts] .count",
+            "cs => cs.map(c => [c.dataset.kind, c.querySelector('b').textContent])",
+        )
+    )
+    for kind in ("matches", "splits", "merges", "births", "deaths"):
+        assert counts["matched" if kind == "matches" else kind] == str(len(cmp[kind]))
+    # Hover a matched node of A: its matches in B light up, and only those.
+    a_id = max(cmp["matches"], key=lambda m: m[2])[0]
+    frame.evaluate("() => window.__topoact.settle()")
+    hover_node(page, frame, a_id, "a")
+    frame.wait_for_function("() => window.__topoact.app.viewB.style.linked !== null")
+    linked = frame.evaluate(
+        "() => [...window.__topoact.app.viewB.style.linked].map(i => window.__topoact.app.graph2.nodes[i].id)"
+    )
+    assert sorted(linked) == sorted(b for a, b, _ in cmp["matches"] if a == a_id)
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_markup_in_run_and_class_names_is_shown_as_text(server, browser):
+    page, frame, watch = open_topoact(browser, server)
+    frame.select_option("[data-testid=run-select]", XSS_RUN)
+    frame.wait_for_function(
+        "(r) => window.__topoact.state.run === r && document.body.dataset.epoch === '1'", arg=XSS_RUN
+    )
+    frame.wait_for_function(
+        "() => window.__topoact.graph() && window.__topoact.graph().class_names[0].startsWith('<img')"
+    )
+    legend = frame.eval_on_selector_all(
+        "[data-testid=legend-class] .legend-name", "ns => ns.map(n => n.textContent)"
+    )
+    assert legend == XSS_CLASSES
+    graph = route(server, "graph", run=XSS_RUN, layer="fc1", epoch=1)
+    node = next(
+        n for n in sorted(graph["nodes"], key=lambda n: -n["size"]) if n["classes"][0] or n["classes"][1]
+    )
+    click_node(page, frame, node["id"])
+    frame.wait_for_selector("[data-testid=panel-class-row]")
+    names = frame.eval_on_selector_all(
+        "[data-testid=panel-class-row] .cls-name", "ns => ns.map(n => n.textContent)"
+    )
+    assert set(names) & {XSS_CLASSES[0], XSS_CLASSES[1]}
+    assert XSS_RUN in frame.inner_text("[data-testid=graph-a-caption]")
+    injected = frame.evaluate(
+        """() => ({
+            imgs: [...document.querySelectorAll('img')].filter(i => !i.closest('[data-testid=panel-thumbs]')).length,
+            italics: document.querySelectorAll('i').length,
+            bolds: [...document.querySelectorAll('b')].filter(b => b.textContent === 'bold').length,
+            xss: window.__xss, parentXss: window.parent.__xss,
+        })"""
+    )
+    assert injected == {"imgs": 0, "italics": 0, "bolds": 0, "xss": None, "parentXss": None}
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_shared_url_restores_the_view(server, browser):
+    graph = route(server, "graph", run="run", layer="features.3", epoch=1)
+    node_id = graph["nodes"][len(graph["nodes"]) // 2]["id"]
+    extra = (
+        "&p.topoact.run=run&p.topoact.layer=features.3&p.topoact.epoch=1"
+        f"&p.topoact.node={node_id}&p.topoact.color=purity&p.topoact.thr=0.25"
+    )
+    page, frame, watch = open_topoact(browser, server, hash_extra=extra)
+    assert frame.evaluate("() => window.__topoact.epoch") == 1
+    assert frame.input_value("[data-testid=layer-select]") == "features.3"
+    assert frame.input_value("[data-testid=color-select]") == "purity"
+    assert frame.inner_text("[data-testid=edge-threshold-label]") == "0.25"
+    assert frame.inner_text("[data-testid=panel-title]") == f"Node {node_id}"
+    assert shown_node_ids(frame) == sorted(n["id"] for n in graph["nodes"])
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_reload_refreshes_and_keeps_the_selection(server, browser):
+    """TensorBoard's own Reload button reaches the plugin (DataReloaded), which refetches and keeps the view."""
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1&p.topoact.epoch=2"
+    )
+    graph = route(server, "graph", run="run", layer="fc1", epoch=2)
+    node_id = graph["nodes"][0]["id"]
+    click_node(page, frame, node_id)
+    frame.wait_for_selector("[data-testid=panel-title]")
+    renders = frame.evaluate("() => window.__topoact.timings.renders")
+    page.click("button.reload-button")
+    frame.wait_for_function(
+        "(n) => window.__topoact.timings.reloads >= 1 && window.__topoact.timings.renders > n", arg=renders
+    )
+    assert frame.evaluate("() => [window.__topoact.epoch, window.__topoact.state.node]") == [2, node_id]
+    assert frame.inner_text("[data-testid=panel-title]") == f"Node {node_id}"
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_dark_mode_follows_tensorboard(server, browser):
+    page, frame, watch = open_topoact(browser, server, dark=True)
+    assert page.evaluate("() => document.body.classList.contains('dark-mode')")
+    assert frame.evaluate("() => document.body.classList.contains('dark')")
+    bg = frame.evaluate("() => getComputedStyle(document.body).backgroundColor")
+    assert bg == "rgb(32, 33, 36)"
+    assert watch.problems() == []
+    page.context.close()
