@@ -2,8 +2,9 @@
 
 Everything goes through ``context.data_provider`` (list and read blob sequences, read blobs), so the plugin works
 with both of TensorBoard's back ends: the Rust data server (default) and the Python event multiplexer
-(``--load_fast=false``). Listings are read afresh on every request, so new epochs appear when TensorBoard reloads
-its logdir; only decoded payloads, which never change for a given blob, are cached.
+(``--load_fast=false``). The run/tag listing is read afresh on every request, so new epochs appear when
+TensorBoard reloads its logdir; what is cached is keyed by what cannot change unseen: a series' blob keys by the
+listing's (last step, wall time, length) of that series, decoded graphs by their blob key and wall time.
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
 unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, or written by a newer
