@@ -54,14 +54,14 @@ def nerve_edges(members: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarr
     n_nodes = len(members)
     if n_nodes < 2:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    incidence = _incidence(members, n_samples)
+    incidence = incidence_matrix(members, n_samples)
     shared = sparse.triu(incidence @ incidence.T, k=1).tocoo()
     order = np.lexsort((shared.col, shared.row))
     edges = np.stack([shared.row[order], shared.col[order]], axis=1).astype(np.int64)
     return edges, shared.data[order].astype(np.int64)
 
 
-def _incidence(members: Sequence[np.ndarray], n_samples: int) -> sparse.csr_matrix:
+def incidence_matrix(members: Sequence[np.ndarray], n_samples: int) -> sparse.csr_matrix:
     sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
     indptr = np.concatenate([[0], np.cumsum(sizes)])
     indices = np.concatenate(members).astype(np.int64) if len(members) else np.zeros(0, dtype=np.int64)
@@ -131,7 +131,9 @@ class MapperGraph:
         for k, v in self.extras.items():
             if v.shape != (n,):
                 raise ValueError(f"extra {k!r} has shape {v.shape}, expected ({n},)")
-        if len(self.node_cover) and (self.node_cover.min() < 0 or self.node_cover.max() >= len(self.cover_bounds)):
+        if len(self.node_cover) and (
+            self.node_cover.min() < 0 or self.node_cover.max() >= len(self.cover_bounds)
+        ):
             raise ValueError("node_cover refers to a cover element that cover_bounds does not have")
 
     # ----------------------------------------------------------------------------------------------- structure
@@ -195,14 +197,13 @@ class MapperGraph:
     def class_histograms(self) -> np.ndarray:
         """Counts of each class among each node's members, shape ``(n_nodes, n_classes)``; unknown labels skipped."""
         k = self.n_classes
-        hist = np.zeros((self.n_nodes, k), dtype=np.int64)
-        if self.labels is None or k == 0:
-            return hist
-        for i, m in enumerate(self.members):
-            lab = self.labels[m]
-            lab = lab[(lab >= 0) & (lab < k)]
-            hist[i] = np.bincount(lab, minlength=k)
-        return hist
+        if self.labels is None or k == 0 or not self.n_nodes:
+            return np.zeros((self.n_nodes, k), dtype=np.int64)
+        known = np.flatnonzero((self.labels >= 0) & (self.labels < k))
+        onehot = sparse.csr_matrix(
+            (np.ones(len(known), dtype=np.int64), (known, self.labels[known])), shape=(self.n_samples, k)
+        )
+        return np.asarray((self._incidence() @ onehot).todense(), dtype=np.int64)
 
     def node_purity(self) -> np.ndarray:
         """``1 - H(p) / log K`` per node, with ``p`` the node's class distribution (1 = one class only)."""
@@ -213,13 +214,20 @@ class MapperGraph:
         values = np.asarray(values, dtype=np.float64)
         if values.ndim > 1:
             values = values[:, 0]
-        out = np.full(self.n_nodes, np.nan)
-        for i, m in enumerate(self.members):
-            v = values[m]
-            v = v[~np.isnan(v)]
-            if len(v):
-                out[i] = v.mean()
-        return out
+        if not self.n_nodes:
+            return np.zeros(0)
+        ok = ~np.isnan(values)
+        incidence = self._incidence()
+        total = incidence @ np.where(ok, values, 0.0)
+        count = incidence @ ok.astype(np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(count > 0, total / count, np.nan)
+
+    def _incidence(self) -> sparse.csr_matrix:
+        """The node-by-sample membership matrix (built once; a graph is not mutated after construction)."""
+        if getattr(self, "_incidence_cache", None) is None:
+            self._incidence_cache = incidence_matrix(self.members, self.n_samples)
+        return self._incidence_cache
 
     def node_stats(self) -> dict[str, np.ndarray]:
         """Per-node statistics: size, mean lens, purity, and the mean of every extra (``mean_<name>``)."""
@@ -268,7 +276,9 @@ class MapperGraph:
         for i, m in enumerate(self.members):
             attrs = {k: _py(v[i]) for k, v in stats.items()}
             g.add_node(i, members=m.tolist(), cover_element=int(self.node_cover[i]), **attrs)
-        for (a, b), inter, jac in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard.tolist(), strict=True):
+        for (a, b), inter, jac in zip(
+            self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard.tolist(), strict=True
+        ):
             g.add_edge(a, b, intersection=inter, jaccard=jac)
         return g
 
@@ -339,27 +349,31 @@ class MapperGraph:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view for the browser: nodes with statistics and members, edges with weights, metrics."""
-        stats = self.node_stats()
+        # Whole columns go through tolist() once: per-element numpy scalar conversion dominated large graphs.
+        columns = {k: _json_list(v) for k, v in self.node_stats().items()}
         hist = self.class_histograms()
+        classes = hist.tolist() if hist.shape[1] else None
+        names, covers = self.node_ids, self.node_cover.tolist()
         nodes = []
         for i, m in enumerate(self.members):
-            node = {
-                "id": i,
-                "name": f"cube{int(self.node_cover[i])}",
-                "cover": int(self.node_cover[i]),
-                "members": m.tolist(),
-            }
-            node.update({k: _py(v[i]) for k, v in stats.items()})
-            if hist.shape[1]:
-                node["classes"] = hist[i].tolist()
+            node = {"id": i, "name": names[i], "cover": covers[i], "members": m.tolist()}
+            node.update({k: col[i] for k, col in columns.items()})
+            if classes is not None:
+                node["classes"] = classes[i]
             nodes.append(node)
+        edges = [
+            {"source": a, "target": b, "intersection": n, "jaccard": j}
+            for (a, b), n, j in zip(
+                self.edges.tolist(),
+                self.edge_intersection.tolist(),
+                _json_list(self.edge_jaccard),
+                strict=True,
+            )
+        ]
         return {
             "n_samples": self.n_samples,
             "nodes": nodes,
-            "edges": [
-                {"source": a, "target": b, "intersection": n, "jaccard": _py(j)}
-                for (a, b), n, j in zip(self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard, strict=True)
-            ],
+            "edges": edges,
             "class_names": self.class_names
             if self.class_names is not None
             else [str(i) for i in range(self.n_classes)],
@@ -393,7 +407,9 @@ class MapperGraph:
         ]
         if self.labels is not None:
             pairs.append((self.labels, other.labels))
-        return all(a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f") for a, b in pairs)
+        return all(
+            a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind == "f") for a, b in pairs
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -411,6 +427,16 @@ def _py(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
+
+
+def _json_list(values: np.ndarray) -> list[Any]:
+    """An array as a list of plain Python values, with NaN and infinities as None."""
+    values = np.asarray(values)
+    out = values.tolist()
+    if values.dtype.kind == "f":
+        for i in np.flatnonzero(~np.isfinite(values)).tolist():
+            out[i] = None
+    return out
 
 
 def _json_default(o: Any) -> Any:
