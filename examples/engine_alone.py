@@ -73,8 +73,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--labels", type=Path, help="optional (n_samples,) .npy of class indices")
     parser.add_argument("--n-intervals", type=int, default=12, help="cover intervals (default: %(default)s)")
     parser.add_argument("--overlap", type=float, default=0.4, help="cover overlap (default: %(default)s)")
+    parser.add_argument(
+        "--eps",
+        default="auto",
+        help='DBSCAN radius, or "auto" to pick it from the data (default: %(default)s)',
+    )
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if args.eps != "auto":
+        try:
+            args.eps = float(args.eps)
+        except ValueError:
+            parser.error(f'--eps must be a positive number or "auto", got {args.eps!r}')
     if args.epochs is None:
         args.epochs = 2 if args.quick else 30
     if args.epochs < 1:
@@ -101,11 +111,17 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     X = np.load(acts_path)
     labels = np.load(labels_path) if labels_path is not None else None
     class_names = [str(c) for c in range(int(labels.max()) + 1)] if labels is not None else None
-    mapper = Mapper(lens="l2norm", n_intervals=args.n_intervals, overlap=args.overlap, random_state=args.seed)
+    mapper = Mapper(
+        lens="l2norm",
+        n_intervals=args.n_intervals,
+        overlap=args.overlap,
+        eps=args.eps,
+        random_state=args.seed,
+    )
     graph = mapper.fit(X, labels=labels, class_names=class_names).graph_
     print(
         f"{graph!r} from {X.shape[0]} x {X.shape[1]} activations in {sum(mapper.timings_.values()):.2f} s "
-        f"(DBSCAN eps {mapper.eps_:.3g}, chosen automatically)"
+        f"(DBSCAN eps {mapper.eps_:.3g}{', chosen automatically' if args.eps == 'auto' else ''})"
     )
 
     metrics = graph.metrics()
