@@ -19,6 +19,7 @@ import pytest
 from tests._browser import (
     chromium,
     click_node,
+    frame_offset,
     hover_node,
     new_page,
     open_topoact,
@@ -210,6 +211,41 @@ def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser):
     members = set(node["members"])
     holding = sorted(i for i, n in enumerate(graph["nodes"]) if members & set(n["members"]))
     assert tracked == holding
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_class_highlight_search_and_drag(server, browser):
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    graph = route(server, "graph", run="run", layer="fc1", epoch=3)
+    focus = "() => { const f = window.__topoact.app.viewA.style.focus; return f === null ? null : [...f].sort((a, b) => a - b) }"
+
+    frame.click("[data-testid=legend-class][data-class='2']")
+    assert frame.evaluate(focus) == [i for i, n in enumerate(graph["nodes"]) if n["classes"][2] > 0]
+    frame.click("[data-testid=legend-class][data-class='2']")
+    assert frame.evaluate(focus) is None
+
+    node = graph["nodes"][-1]
+    frame.fill("[data-testid=search]", f"#{node['id']}")
+    assert frame.evaluate(focus) == [len(graph["nodes"]) - 1]
+    sample = node["members"][0]
+    frame.fill("[data-testid=search]", str(sample))
+    assert frame.evaluate(focus) == [i for i, n in enumerate(graph["nodes"]) if sample in n["members"]]
+    frame.fill("[data-testid=search]", "")
+    assert frame.evaluate(focus) is None
+
+    # Drag a node with the mouse: it moves, and a drag is not a click (nothing gets selected).
+    frame.evaluate("() => window.__topoact.settle()")
+    nid = graph["nodes"][0]["id"]
+    before = frame.evaluate("(id) => window.__topoact.nodePosition(id)", nid)
+    ox, oy = frame_offset(frame)
+    page.mouse.move(ox + before["x"], oy + before["y"])
+    page.mouse.down()
+    page.mouse.move(ox + before["x"] + 90, oy + before["y"] + 60, steps=8)
+    page.mouse.up()
+    after = frame.evaluate("(id) => window.__topoact.nodePosition(id)", nid)
+    assert abs(after["x"] - before["x"] - 90) < 15 and abs(after["y"] - before["y"] - 60) < 15
+    assert frame.evaluate("() => window.__topoact.state.node") is None
     assert watch.problems() == []
     page.context.close()
 

@@ -366,6 +366,9 @@ class App {
     const s = this.store.get();
     if (s.epoch === null) return;
     const t0 = performance.now();
+    // The running relaxation would compete with fetching and seeding for the main thread; the new graph's own
+    // relaxation starts from the positions it has reached.
+    this.viewA.sim.stop();
     let g;
     try {
       g = await api.graph(s.run, s.layer, s.epoch);
@@ -374,9 +377,22 @@ class App {
       return;
     }
     if (token !== this.loadToken) return;
+    const tFetched = performance.now();
     const prev = this.graph;
+    if (prev && prev !== g && sameGraph(prev, g)) {
+      // A reload (TensorBoard refreshes every 30 s) that brought the same graph: keep the picture as it is.
+      this.graph = g;
+      this.viewA.graph = g;
+      this.viewA.sim.restart();
+      this.restyle();
+      this.timings.renders++;
+      this.renderedEpoch = s.epoch;
+      this.prefetch();
+      return;
+    }
     const first = !prev || !this.viewA.nodes.length;
     const seeds = seedPositions(first ? null : prev, first ? null : this.viewA.positions(), g);
+    const tSeeded = performance.now();
     // Keep the selected node in view across epochs: follow it to the node that took most of its members.
     let node = s.node;
     if (prev && prev !== g && node !== null && prev.index.has(node)) node = successor(prev, g, prev.index.get(node));
@@ -385,7 +401,8 @@ class App {
     this.showStatus(null);
     this.refreshColorModes(g);
     if (!g.nodes.length) this.showStatus("empty", "This graph has no nodes", "Every sample was left unassigned: try other Mapper parameters.");
-    this.viewA.setGraph(g, seeds, first ? { relax: 1, budgetMs: 250, fit: true } : { relax: 0.25 });
+    this.viewA.setGraph(g, seeds, first ? { relax: 1, budgetMs: 250, fit: true } : { relax: 0.2 });
+    const tDrawn = performance.now();
     this.viewA.caption.textContent = `A · ${s.run} / ${s.layer} · epoch ${s.epoch}`;
     if (node !== s.node) {
       this.store.state = { ...this.store.get(), node };
@@ -396,6 +413,12 @@ class App {
     this.drawChart();
     if (this.trackData) this.renderTrackBox();
     const ms = performance.now() - t0;
+    this.timings.parts = {
+      fetch: tFetched - t0,
+      seed: tSeeded - tFetched,
+      layoutAndDraw: tDrawn - tSeeded,
+      panels: performance.now() - tDrawn,
+    };
     this.timings.renders++;
     if (this.timings.firstRender === null) this.timings.firstRender = performance.now() - this.t0;
     else this.timings.lastSwitch = ms;
@@ -579,7 +602,7 @@ class App {
     try {
       epochs2 = (await api.epochs(run2, layer2)).epochs || [];
     } catch (e) {
-      this.showError(e, `the epochs of ${run2} / ${layer2}`);
+      if (token === this.compareToken) this.compareError(e);
       return;
     }
     if (token !== this.compareToken) return;
@@ -598,7 +621,7 @@ class App {
     try {
       [g2, cmp] = await Promise.all([api.graph(b.run, b.layer, b.epoch), api.compare(a, b)]);
     } catch (e) {
-      if (token === this.compareToken) this.showError(e, "the comparison");
+      if (token === this.compareToken) this.compareError(e);
       return;
     }
     if (token !== this.compareToken || !this.store.get().cmp) return;
@@ -634,6 +657,23 @@ class App {
     document.body.dataset.compareReady = `${s.epoch}:${b.epoch}`;
   }
 
+  /** A comparison that cannot be made (e.g. runs with different probe sets): say why beside A, keep A. */
+  compareError(e) {
+    if (this.viewB) {
+      this.viewB.destroy();
+      this.viewB = null;
+    }
+    this.graph2 = null;
+    this.compare = null;
+    this.graphs.classList.remove("split");
+    this.compareSummary.hidden = false;
+    this.compareSummary.textContent = "";
+    this.compareSummary.append(
+      el("div", { cls: "status-title error-text", text: "Cannot compare these graphs" }),
+      el("div", { cls: "muted", testid: "compare-error", text: e && e.message ? e.message : String(e) }),
+    );
+  }
+
   /** Hovering a node in one view lights up its matches in the other. */
   linkHover(side, i) {
     if (!this.viewB || !this.compare) return;
@@ -655,6 +695,18 @@ class App {
     this.viewA.setStyle({ linked: toIdx(this.graph, aIds) });
     if (this.viewB) this.viewB.setStyle({ linked: toIdx(this.graph2, bIds) });
   }
+}
+
+/** True when two graph payloads have the same nodes (by members) and edges: nothing to redraw. */
+function sameGraph(a, b) {
+  if (a.nodes.length !== b.nodes.length || a.edges.length !== b.edges.length) return false;
+  for (let i = 0; i < a.nodes.length; i++) {
+    const x = a.nodes[i].members;
+    const y = b.nodes[i].members;
+    if (a.nodes[i].id !== b.nodes[i].id || x.length !== y.length) return false;
+    for (let j = 0; j < x.length; j++) if (x[j] !== y[j]) return false;
+  }
+  return a.edges.every((e, i) => e.source === b.edges[i].source && e.target === b.edges[i].target);
 }
 
 /** The node of `next` that took the largest share of node `i`'s members in `prev`. */
@@ -718,6 +770,10 @@ function exposeDebug(app) {
       }
     },
     drawCount: () => app.viewA.drawCount,
+    /** Forgets cached responses (what Reload does before refetching). */
+    clearCache,
+    /** Fetches (and caches) the graph of `epoch` for the current run and layer. */
+    prefetch: (epoch) => api.graph(app.store.get().run, app.store.get().layer, epoch).then(() => true),
   };
 }
 

@@ -87,7 +87,11 @@ export function continuousScale(g, mode) {
   }
   const span = hi - lo || 1;
   const color = (v) => (v === null || v === undefined ? "#9e9e9e" : interp(Math.min(1, Math.max(0, (v - lo) / span))));
-  return { lo, hi, color, interp };
+  // 64 levels are indistinguishable from a continuous ramp and let nodes be drawn in 64 batches.
+  const levels = Array.from({ length: 64 }, (_, i) => interp(i / 63));
+  const quantized = (v) =>
+    v === null || v === undefined ? "#9e9e9e" : levels[Math.round(63 * Math.min(1, Math.max(0, (v - lo) / span)))];
+  return { lo, hi, color, interp, quantized };
 }
 
 function radiusOf(size, nSamples, mode) {
@@ -125,7 +129,8 @@ export class GraphView {
     this.drawCount = 0;
     this.lastDrawMs = 0;
     this.sim = forceSimulation()
-      .alphaDecay(0.04)
+      .alphaMin(0.005)
+      .alphaDecay(0.05)
       .velocityDecay(0.45)
       .stop()
       .on("tick", () => this.requestDraw());
@@ -409,39 +414,58 @@ export class GraphView {
     strokeBatch(faint, 0.6, 0.12);
     buckets.forEach((list, b) => strokeBatch(list, 0.7 + 1.2 * b, 0.35 + 0.15 * b));
 
-    // Nodes.
+    // Nodes, batched by fill colour (one Path2D per colour, dimmed ones apart) so a 2,000-node frame is a few
+    // dozen fill calls instead of thousands.
     const nClasses = g.class_names.length;
     const scale = colorMode === "classes" || colorMode === "dominant" ? null : continuousScale(g, colorMode);
+    const bright = new Map();
+    const faintFill = new Map();
+    const outline = new Path2D();
+    const pathFor = (map, color) => {
+      let p = map.get(color);
+      if (!p) map.set(color, (p = new Path2D()));
+      return p;
+    };
+    const palette = Array.from({ length: Math.max(nClasses, 1) }, (_, k) => classColor(k, nClasses));
     for (const d of this.nodes) {
       const n = g.nodes[d.index];
-      ctx.globalAlpha = dimmed(d.index) ? 0.15 : 1;
-      if (colorMode === "classes" && n.labelled > 0) {
+      const map = dimmed(d.index) ? faintFill : bright;
+      outline.moveTo(d.x + d.r, d.y);
+      outline.arc(d.x, d.y, d.r, 0, 2 * Math.PI);
+      if (colorMode === "classes" && n.labelled > 0 && n.classes[n.dominant] < n.labelled) {
         let a = -Math.PI / 2;
         for (let k = 0; k < n.classes.length; k++) {
           const c = n.classes[k];
           if (!c) continue;
           const da = (2 * Math.PI * c) / n.labelled;
-          ctx.beginPath();
-          ctx.moveTo(d.x, d.y);
-          ctx.arc(d.x, d.y, d.r, a, a + da);
-          ctx.closePath();
-          ctx.fillStyle = classColor(k, nClasses);
-          ctx.fill();
+          const p = pathFor(map, palette[k] || classColor(k, nClasses));
+          p.moveTo(d.x, d.y);
+          p.arc(d.x, d.y, d.r, a, a + da);
+          p.closePath();
           a += da;
         }
       } else {
-        ctx.beginPath();
-        ctx.arc(d.x, d.y, d.r, 0, 2 * Math.PI);
-        ctx.fillStyle = scale ? scale.color(n[colorMode]) : classColor(n.dominant, nClasses);
-        ctx.fill();
+        let color;
+        if (scale) color = scale.quantized(n[colorMode]);
+        else color = n.dominant >= 0 ? palette[n.dominant] || classColor(n.dominant, nClasses) : classColor(-1, nClasses);
+        const p = pathFor(map, color);
+        p.moveTo(d.x + d.r, d.y);
+        p.arc(d.x, d.y, d.r, 0, 2 * Math.PI);
       }
-      ctx.lineWidth = 0.8 / t.k;
-      ctx.strokeStyle = this.theme.bg;
-      ctx.beginPath();
-      ctx.arc(d.x, d.y, d.r, 0, 2 * Math.PI);
-      ctx.stroke();
+    }
+    ctx.globalAlpha = 0.15;
+    for (const [color, p] of faintFill) {
+      ctx.fillStyle = color;
+      ctx.fill(p);
     }
     ctx.globalAlpha = 1;
+    for (const [color, p] of bright) {
+      ctx.fillStyle = color;
+      ctx.fill(p);
+    }
+    ctx.lineWidth = 0.8 / t.k;
+    ctx.strokeStyle = this.theme.bg;
+    ctx.stroke(outline);
 
     // Rings: tracked samples, linked (compare), hovered, selected.
     const ring = (i, color, width, gap) => {
