@@ -513,7 +513,7 @@ class TopoActMonitor(Callback):
         fired: set[str] = set()
         try:
             pl_module.eval()
-            with capture, torch.no_grad(), trainer.precision_plugin.forward_context():
+            with capture, torch.no_grad(), trainer.precision_plugin.forward_context(), _eager():
                 for i in batch_ids:
                     x = move_data_to_device(probe.batches[i], device)
                     start, size = probe.starts[i], probe.sizes[i]
@@ -666,6 +666,20 @@ class TopoActMonitor(Callback):
                 logger.save()
             except Exception:
                 pass
+
+
+def _eager():
+    """Run ``torch.compile``d code eagerly during the probe pass.
+
+    Dynamo does not guard on forward hooks added after compilation, so hooks on modules inside a compiled
+    graph would silently stop firing; eager also avoids a recompilation for eval mode.
+    """
+    import contextlib
+
+    set_stance = getattr(getattr(torch, "compiler", None), "set_stance", None)
+    if set_stance is None:
+        return contextlib.nullcontext()
+    return set_stance("force_eager")
 
 
 def _is_summary_writer(logger: Any) -> bool:
