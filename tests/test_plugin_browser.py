@@ -91,6 +91,30 @@ def wait_epoch(frame, epoch: int) -> None:
     frame.wait_for_selector(f"body[data-epoch='{epoch}']", timeout=15_000)
 
 
+def assert_layout_follows_members(g_old, g_new, layout_old, layout_new) -> None:
+    """Nodes that keep most of their members stay put across an epoch switch.
+
+    For every new node whose best predecessor shares at least half of their union (Jaccard >= 0.5), the distance
+    between the two positions must be small next to the size of the layout; a layout made from scratch puts them
+    anywhere (about the layout's radius apart).
+    """
+    import statistics
+
+    old_sets = {n["id"]: set(n["members"]) for n in g_old["nodes"]}
+    moves = []
+    for n in g_new["nodes"]:
+        m = set(n["members"])
+        best = max(old_sets, key=lambda i: len(m & old_sets[i]) / len(m | old_sets[i]))
+        if len(m & old_sets[best]) / len(m | old_sets[best]) >= 0.5:
+            (x0, y0), (x1, y1) = layout_old[str(best)], layout_new[str(n["id"])]
+            moves.append(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5)
+    xs = [p[0] for p in layout_old.values()]
+    ys = [p[1] for p in layout_old.values()]
+    radius = max(max(xs) - min(xs), max(ys) - min(ys)) / 2
+    assert len(moves) >= 3, "too few stable nodes to judge the layout"
+    assert statistics.median(moves) < 0.3 * radius, (statistics.median(moves), radius)
+
+
 # ----------------------------------------------------------------------------------------------------- loading
 @pytest.mark.parametrize("backend", ["rust", "python"])
 def test_tab_loads_and_draws_the_latest_graph(backend, server, logdir, browser):
@@ -144,8 +168,20 @@ def test_empty_logdir_explains_what_to_do(tmp_path, browser):
 def test_epoch_slider_and_play_change_the_graph(server, browser):
     page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
     last = shown_node_ids(frame)
+    frame.evaluate("() => window.__topoact.settle()")
+    layout3 = frame.evaluate("() => window.__topoact.layout('a')")
     slider = frame.locator("[data-testid=epoch-slider]")
     slider.focus()
+    slider.press("ArrowLeft")
+    wait_epoch(frame, 2)
+    frame.evaluate("() => window.__topoact.settle()")
+    layout2 = frame.evaluate("() => window.__topoact.layout('a')")
+    assert_layout_follows_members(
+        route(server, "graph", run="run", layer="fc1", epoch=3),
+        route(server, "graph", run="run", layer="fc1", epoch=2),
+        layout3,
+        layout2,
+    )
     slider.press("Home")
     wait_epoch(frame, 0)
     g0 = route(server, "graph", run="run", layer="fc1", epoch=0)
@@ -279,7 +315,13 @@ def test_compare_mode_shows_both_epochs_and_links_matches(server, browser):
         "() => [...window.__topoact.app.viewB.style.linked].map(i => window.__topoact.app.graph2.nodes[i].id)"
     )
     assert sorted(linked) == sorted(b for a, b, _ in cmp["matches"] if a == a_id)
-    assert watch.problems() == []
+    # Another run with another probe set: the server refuses (400) and the page says why, keeping graph A.
+    frame.select_option("[data-testid=run2-select]", XSS_RUN)
+    frame.wait_for_selector("[data-testid=compare-error]")
+    assert "different probe sets" in frame.inner_text("[data-testid=compare-error]")
+    assert frame.locator("canvas[data-testid=graph-b]").count() == 0
+    assert painted_pixels(frame, "graph-a") > 500
+    assert watch.problems(ignore=("status of 400",)) == []
     page.context.close()
 
 

@@ -594,7 +594,7 @@ class App {
     const token = (this.compareToken = (this.compareToken || 0) + 1);
     const run2 = this.runs.some((r) => r.run === s.run2) ? s.run2 : s.run;
     const layers2 = this.runInfo(run2).layers;
-    const layer2 = layers2.includes(s.layer2) ? s.layer2 : s.layer;
+    const layer2 = layers2.includes(s.layer2) ? s.layer2 : layers2.includes(s.layer) ? s.layer : layers2[0];
     fillSelect(this.layer2Sel, layers2);
     this.run2Sel.value = run2;
     this.layer2Sel.value = layer2;
