@@ -120,7 +120,8 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     )
     graph = mapper.fit(X, labels=labels, class_names=class_names).graph_
     print(
-        f"{graph!r} from {X.shape[0]} x {X.shape[1]} activations in {sum(mapper.timings_.values()):.2f} s "
+        f"Mapper graph: {graph.n_nodes} nodes, {graph.n_edges} edges from {X.shape[0]} x {X.shape[1]} activations "
+        f"in {sum(mapper.timings_.values()):.2f} s "
         f"(DBSCAN eps {mapper.eps_:.3g}{', chosen automatically' if args.eps == 'auto' else ''})"
     )
 

@@ -209,7 +209,7 @@ def test_engine_alone_writes_kmapper_html_and_graphml(tmp_path):
     assert X.shape == (1797, 32) and labels.shape == (1797,)
     # The same engine call on the saved file gives the graph the example exported.
     graph = Mapper(lens="l2norm", n_intervals=12, overlap=0.4, random_state=0).fit(X, labels=labels).graph_
-    assert f"nodes={graph.n_nodes}, edges={graph.n_edges}" in proc.stdout
+    assert f"Mapper graph: {graph.n_nodes} nodes, {graph.n_edges} edges" in proc.stdout
 
     html = (out / "mapper.html").read_text()
     assert "<html" in html.lower()
