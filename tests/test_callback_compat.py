@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 
+import lightning.pytorch as L
 import numpy as np
 import pytest
 import pytorch_lightning as PL
@@ -65,3 +66,89 @@ def test_compiled_submodule_with_plain_layer_names(tmp_path):
     assert not [w for w in record if "TopoActMonitor" in str(w.message)]
     _check_run(tmp_path / "run", steps=(0, 1, 2))
     assert all(not m._forward_hooks for m in model.modules())
+
+
+class SeqClassifier(L.LightningModule):
+    """Padded token sequences: an LSTM (tuple output) and a Transformer layer, classified by the mean token."""
+
+    def __init__(self, vocab: int = 20, dim: int = 16) -> None:
+        super().__init__()
+        self.embed = torch.nn.Embedding(vocab, dim, padding_idx=0)
+        self.lstm = torch.nn.LSTM(dim, dim, batch_first=True)
+        self.encoder = torch.nn.TransformerEncoderLayer(dim, 2, 32, batch_first=True, dropout=0.0)
+        self.head = torch.nn.Linear(dim, 3)
+
+    def forward(self, tokens):
+        pad = tokens == 0
+        h, _ = self.lstm(self.embed(tokens))
+        h = self.encoder(h, src_key_padding_mask=pad)
+        keep = (~pad).unsqueeze(-1).float()
+        return self.head((h * keep).sum(1) / keep.sum(1))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.cross_entropy(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.Adam(self.parameters(), lr=0.01)
+
+
+def _sequences(n: int = 240, length: int = 12, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 3, (n,), generator=g)
+    lengths = torch.randint(3, length + 1, (n,), generator=g)
+    x = torch.randint(1, 20, (n, length), generator=g)
+    x[:, 0] = 1 + y  # the class is in the first token
+    x[torch.arange(length).expand(n, -1) >= lengths.unsqueeze(1)] = 0
+    return x, y
+
+
+@pytest.mark.slow
+def test_sequence_model_with_padding_tuple_outputs_and_token_reductions(tmp_path):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    x, y = _sequences()
+    monitor = TopoActMonitor(
+        layers=["lstm", "encoder"],
+        probe=(x, y),
+        token_mask=0,  # the padding id
+        reduction={"lstm": "random_token", "encoder": "mean_tokens"},
+    )
+    L.seed_everything(0, verbose=False)
+    trainer = L.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="", version="run"),
+        callbacks=[monitor],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+    )
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*(num_workers|log_every_n_steps|LeafSpec|nested).*")
+        trainer.fit(SeqClassifier(), DataLoader(TensorDataset(x, y), batch_size=32, shuffle=True))
+    run = _check_run(tmp_path / "run", layers=["lstm", "encoder"], steps=(0, 1, 2))
+    assert "topoact_thumbnails" not in run["tensor_steps"]  # token ids are not images
+    assert set(run["graphs"]["encoder"][2].extras) == {"prediction", "correct", "loss"}
+
+
+def test_a_mask_that_does_not_fit_the_layer_fails_before_training(tmp_path):
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from topoact_lightning import TopoActConfigError
+
+    x, y = _sequences(64)
+    monitor = TopoActMonitor(
+        layers=["encoder"], probe=(x, y), reduction="mean_tokens", token_mask=torch.ones(64, 5)
+    )
+    trainer = L.Trainer(
+        max_epochs=1,
+        logger=L.loggers.TensorBoardLogger(str(tmp_path), name="", version="run"),
+        callbacks=[monitor],
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+    )
+    model = SeqClassifier()
+    with pytest.raises(TopoActConfigError, match="token mask has shape \\(64, 5\\)|token mask has shape"):
+        trainer.fit(model, DataLoader(TensorDataset(x, y), batch_size=32))
+    assert model.global_step == 0

@@ -102,7 +102,10 @@ def _chunk(x: Any, start: int, stop: int) -> Any:
     if isinstance(x, torch.Tensor):
         return x[start:stop]
     if isinstance(x, Mapping):
-        return {k: (_chunk(v, start, stop) if isinstance(v, torch.Tensor) and v.ndim > 0 else v) for k, v in x.items()}
+        return {
+            k: (_chunk(v, start, stop) if isinstance(v, torch.Tensor) and v.ndim > 0 else v)
+            for k, v in x.items()
+        }
     if isinstance(x, (tuple, list)):
         return type(x)(_chunk(v, start, stop) for v in x)
     return x
@@ -225,7 +228,9 @@ def build_probe(
         raise TopoActConfigError(f"{PROBE_HELP}; got {spec!r}")
     if isinstance(spec, int):
         if spec < 2:
-            raise TopoActConfigError(f"{where}: probe={spec} is too small; draw at least a few hundred samples")
+            raise TopoActConfigError(
+                f"{where}: probe={spec} is too small; draw at least a few hundred samples"
+            )
         loader = validation_loader(trainer) if trainer is not None else None
         if loader is None:
             raise TopoActConfigError(
@@ -256,8 +261,6 @@ def build_probe(
     else:
         raise TopoActConfigError(f"{PROBE_HELP}; got {type(spec).__name__}")
     xs, sizes, labels = _from_batches(raw, where)
-    if labels is not None and isinstance(xs[0], torch.Tensor):
-        pass
     xs, sizes = _rebatch(xs, sizes, batch_size)
     starts = [int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
     names = list(class_names) if class_names is not None else classes
@@ -274,17 +277,22 @@ def thumbnails(probe: Probe, max_size: int = 32) -> np.ndarray | None:
     Values are scaled with one min/max over the whole probe (normalised inputs become viewable again) and the
     images are shrunk so that their longer side is at most ``max_size``.
     """
-    if not all(isinstance(b, torch.Tensor) and b.ndim == 4 and b.shape[1] in (1, 3) for b in probe.batches):
+    batches = probe.batches
+    if not all(isinstance(b, torch.Tensor) and b.ndim == 4 and b.shape[1] in (1, 3) for b in batches):
         return None
-    x = torch.cat(probe.batches).float()
-    if x.shape[2] < 4 or x.shape[3] < 4:
+    if batches[0].shape[2] < 4 or batches[0].shape[3] < 4:
         return None
-    lo, hi = torch.nan_to_num(x).amin(), torch.nan_to_num(x).amax()
-    x = (torch.nan_to_num(x) - lo) / (hi - lo if hi > lo else 1.0)
-    h, w = x.shape[2], x.shape[3]
-    scale = min(1.0, max_size / max(h, w))
-    if scale < 1.0:
-        size = (max(1, round(h * scale)), max(1, round(w * scale)))
-        x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
-    img = (x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous()
-    return img.numpy()
+    # Batch by batch: a float copy of a whole probe of large images would not fit in memory.
+    lo = min(float(torch.nan_to_num(b.float()).amin()) for b in batches)
+    hi = max(float(torch.nan_to_num(b.float()).amax()) for b in batches)
+    span = hi - lo if hi > lo else 1.0
+    out = []
+    for b in batches:
+        x = (torch.nan_to_num(b.float()) - lo) / span
+        h, w = x.shape[2], x.shape[3]
+        scale = min(1.0, max_size / max(h, w))
+        if scale < 1.0:
+            size = (max(1, round(h * scale)), max(1, round(w * scale)))
+            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+        out.append((x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous())
+    return torch.cat(out).numpy()

@@ -1,0 +1,187 @@
+"""Callback overhead: the same training with and without ``TopoActMonitor``, side by side in one run.
+
+Reference training: a 4-layer CNN on 16x16 digit images (scikit-learn's digits, upsampled, with noise, 36,000
+samples), sized so that an epoch takes several seconds on 2 CPU cores. The monitor watches 3 layers on a probe of
+1,000 samples, every epoch plus the untrained network. Fits alternate (plain, monitored, plain, ...) so that
+background load hits both alike; the ratio of median wall times is printed.
+
+Also printed: the time the training loop is blocked per logged epoch (the probe pass and hand-over) next to one
+plain forward pass over the probe, the graph-building time per graph (in the worker thread), and the process RSS
+after each logged epoch of a longer run, to show that memory does not grow with the number of graphs logged.
+
+Run: ``.venv/bin/python benchmarks/bench_callback.py [--epochs 3] [--repeats 2] [--niceness 10]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import lightning.pytorch as L
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from topoact_lightning import TopoActMonitor
+
+LAYERS = ["features.2", "features.6", "fc1"]
+
+
+def make_data(n: int = 36_000, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = torch.tensor(d.images, dtype=torch.float32).unsqueeze(1) / 16.0
+    x = nn.functional.interpolate(x, size=(16, 16), mode="bilinear", align_corners=False)
+    y = torch.tensor(d.target)
+    g = torch.Generator().manual_seed(seed)
+    idx = torch.randint(len(x), (n,), generator=g)
+    return (x[idx] + 0.1 * torch.randn(n, 1, 16, 16, generator=g)), y[idx]
+
+
+class Net(L.LightningModule):
+    def __init__(self, width: int = 16) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(1, width, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(width, width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(width, 2 * width, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+        )
+        self.fc1 = nn.Linear(2 * width * 16, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(self.features(x).flatten(1))))
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return nn.functional.cross_entropy(self(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+
+
+class EpochProbe(L.Callback):
+    """Records wall time and RSS at each epoch end (after the monitor's own hook, which runs first)."""
+
+    def __init__(self) -> None:
+        self.rss_mib: list[float] = []
+        self.epoch_ends: list[float] = []
+
+    def on_train_epoch_end(self, trainer, pl_module):
+        self.epoch_ends.append(time.perf_counter())
+        self.rss_mib.append(rss_mib())
+
+
+def rss_mib() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def fit(train: DataLoader, epochs: int, monitor: TopoActMonitor | None, logdir: Path, seed: int = 0):
+    L.seed_everything(seed, verbose=False)
+    model = Net()
+    probe = EpochProbe()
+    callbacks = [probe] + ([monitor] if monitor is not None else [])
+    trainer = L.Trainer(
+        max_epochs=epochs,
+        accelerator="cpu",
+        devices=1,
+        logger=L.loggers.TensorBoardLogger(str(logdir), name="", version="with" if monitor else "without"),
+        callbacks=callbacks,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        log_every_n_steps=50,
+    )
+    t0 = time.perf_counter()
+    trainer.fit(model, train)
+    return time.perf_counter() - t0, model, probe
+
+
+def plain_probe_forward(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> float:
+    model.eval()
+    t0 = time.perf_counter()
+    with torch.no_grad():
+        for i in range(0, len(x), batch_size):
+            model(x[i : i + batch_size])
+    model.train()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--epochs", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--probe", type=int, default=1000)
+    ap.add_argument("--niceness", type=int, default=10, help="worker thread niceness (TopoActMonitor default 10)")
+    ap.add_argument("--memory-epochs", type=int, default=12, help="epochs of the memory run (small data)")
+    args = ap.parse_args()
+    warnings.filterwarnings("ignore")
+
+    x, y = make_data()
+    train = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
+    px, py = make_data(args.probe, seed=1)
+    print(f"torch threads: {torch.get_num_threads()}, python {sys.version.split()[0]}, torch {torch.__version__}")
+    print(f"reference: {len(x)} samples of 1x16x16, batch 64, {args.epochs} epochs; probe {args.probe}, "
+          f"layers {LAYERS}, every epoch + step 0; worker niceness {args.niceness}")
+
+    plain_times, monitored_times, blocking, builds, forwards = [], [], [], [], []
+    with tempfile.TemporaryDirectory() as tmp:
+        # Warm-up (thread pools, lazy imports, first Trainer) so that neither side pays it.
+        warm = TopoActMonitor(layers=LAYERS, probe=(px[:300], py[:300]))
+        fit(DataLoader(TensorDataset(x[:256], y[:256]), batch_size=64), 1, warm, Path(tmp) / "warm")
+        for r in range(args.repeats):
+            # ABBA order: a load change during the run biases neither side.
+            monitor = TopoActMonitor(layers=LAYERS, probe=(px, py), worker_niceness=args.niceness)
+            if r % 2 == 0:
+                t_plain, model, _ = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
+                t_mon, _, _ = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
+            else:
+                t_mon, _, _ = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
+                t_plain, model, _ = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
+            forwards.append(plain_probe_forward(model, px))
+            plain_times.append(t_plain)
+            monitored_times.append(t_mon)
+            blocking.extend(monitor.blocking_seconds)
+            builds.extend(monitor.build_seconds)
+            print(f"  repeat {r}: without {t_plain:.2f} s, with {t_mon:.2f} s "
+                  f"({len(monitor.build_seconds)} graphs)", flush=True)
+
+    plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
+    print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
+          f"with {mon:.2f} s -> ratio {mon / plain:.3f}x")
+    print(f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
+          f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
+          f"one plain forward over the probe: {statistics.median(forwards) * 1e3:.0f} ms")
+    print(f"graph build in the worker: median {statistics.median(builds) * 1e3:.0f} ms per graph "
+          f"(max {max(builds) * 1e3:.0f} ms)")
+
+    # Memory: a longer run on a small slice, RSS after every logged epoch.
+    small = DataLoader(TensorDataset(x[:1500], y[:1500]), batch_size=64, shuffle=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        monitor = TopoActMonitor(layers=LAYERS, probe=(px, py), worker_niceness=args.niceness)
+        _, _, probe = fit(small, args.memory_epochs, monitor, Path(tmp))
+    rss = probe.rss_mib
+    print(f"\nRSS after each of {len(rss)} logged epochs (MiB): " + " ".join(f"{v:.0f}" for v in rss))
+    half = len(rss) // 2
+    print(f"RSS growth from epoch {half} to {len(rss)}: {rss[-1] - rss[half - 1]:+.1f} MiB "
+          f"({len(monitor.build_seconds)} graphs logged)")
+
+
+if __name__ == "__main__":
+    main()
