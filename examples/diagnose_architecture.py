@@ -66,7 +66,7 @@ def comparison_table(results: dict[str, dict[str, float]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
-    args = parse_args(argv, name="diagnosis", epochs=10)
+    args = parse_args(argv, name="diagnose_architecture", epochs=10, doc=__doc__)
     start = time.perf_counter()
     results: dict[str, dict[str, float]] = {}
     alerts: dict[str, list[str]] = {}

@@ -138,9 +138,10 @@ def train(
 
 
 def parse_args(
-    argv: list[str] | None = None, name: str = "digits_cnn", epochs: int = 15
+    argv: list[str] | None = None, name: str = "digits_cnn", epochs: int = 15, doc: str | None = None
 ) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    """The options every digits example shares; ``doc`` is the calling script's docstring (for ``--help``)."""
+    parser = argparse.ArgumentParser(description=(doc or __doc__).split("\n\n")[0])
     parser.add_argument(
         "--logdir", default=f"runs/{name}", help="TensorBoard log directory (default: %(default)s)"
     )
