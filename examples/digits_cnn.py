@@ -41,11 +41,6 @@ def digits_data(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor
     return tuple(torch.from_numpy(a) for a in (x_train, y_train, x_val, y_val))
 
 
-def thumbnails(x: torch.Tensor) -> np.ndarray:
-    """``uint8`` images of shape ``(n, 8, 8, 1)`` for the plugin's node inspector (ink dark on white)."""
-    return (255 * (1.0 - x.clamp(0, 1))).round().to(torch.uint8).permute(0, 2, 3, 1).numpy()
-
-
 class DigitsCNN(pl.LightningModule):
     """Two convolution blocks, max pooling to 4x4, a hidden dense layer and a linear classifier.
 

@@ -3,6 +3,7 @@ with TensorBoard's own reader."""
 
 from __future__ import annotations
 
+import importlib
 import re
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from topoact_lightning.summary import (
     THUMBNAILS_TAG,
     decode_metadata,
     decode_thumbnails,
+    graph_tag,
     scalar_tag,
 )
 
@@ -37,6 +39,14 @@ def run_example(script: str, logdir: Path, *args: str) -> subprocess.CompletedPr
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, cwd=logdir.parent)
     assert proc.returncode == 0, f"{script} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return proc
+
+
+def import_example(name: str):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(str(EXAMPLES))
 
 
 def read_run(run_dir: Path) -> dict:
@@ -76,7 +86,7 @@ def check_layers_logged(log: dict, layers: list[str], n_probe: int, class_names:
     """Every layer has a decodable graph at every step, with its metadata and its ``topoact/...`` scalars."""
     assert sorted(log["graphs"]) == sorted(layers)
     for layer in layers:
-        info = log["metadata"][GRAPH_TAG_PREFIX + layer]
+        info = log["metadata"][graph_tag(layer)]
         assert (info.kind, info.layer) == (KIND_GRAPH, layer)
         assert sorted(log["graphs"][layer]) == QUICK_STEPS
         for graph in log["graphs"][layer].values():
@@ -104,10 +114,13 @@ def test_digits_cnn_logs_three_layers_every_epoch_and_thumbnails(tmp_path):
     check_layers_logged(
         log, ["block1", "block2", "hidden"], n_probe=120, class_names=[str(d) for d in range(10)]
     )
-    # The probe's 8x8 digits, once, for the node inspector.
+    # The probe's 8x8 digits, once, in probe order, for the node inspector.
     assert list(log["thumbnails"]) == [0]
-    assert log["thumbnails"][0].shape == (120, 8, 8, 1)
-    assert log["thumbnails"][0].min() < 64 and log["thumbnails"][0].max() > 192  # ink and paper, not blank
+    digits_cnn = import_example("digits_cnn")
+    _, _, x_val, y_val = digits_cnn.digits_data(seed=0)
+    expected = np.round(x_val[:120, 0].numpy() * 255).astype(np.uint8)  # inputs span [0, 1] over the probe
+    np.testing.assert_array_equal(log["thumbnails"][0][..., 0], expected)
+    assert log["graphs"]["hidden"][0].labels.tolist() == y_val[:120].tolist()
     # The training curves sit next to the topology.
     assert "val_acc" in log["scalars"]
 
@@ -181,11 +194,7 @@ def test_transformer_tokens_logs_token_reductions(tmp_path):
 
 def test_transformer_task_needs_order_not_counts():
     """Each sequence holds exactly one motif; fillers never form one, so token counts alone cannot classify."""
-    sys.path.insert(0, str(EXAMPLES))
-    try:
-        import transformer_tokens as tt
-    finally:
-        sys.path.remove(str(EXAMPLES))
+    tt = import_example("transformer_tokens")
     x, y = tt.make_sequences(300, seed=3)
     assert x.shape == (300, 1 + tt.MAX_LEN) and set(y.tolist()) == {0, 1, 2, 3}
     for seq, label in zip(x.numpy(), y.numpy(), strict=True):
