@@ -27,7 +27,6 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -38,65 +37,173 @@ from scipy.sparse.csgraph import connected_components
 METRICS = ("euclidean", "cosine")
 
 _U32 = 2.0**-24
-_BLOCK = 2048
+_BLOCK = 1024
 _VERIFY_CHUNK = 8192
+# scikit-learn's normalize treats rows with a norm below 10 float64 epsilons as zero rows.
+_TINY_NORM = 10 * np.finfo(np.float64).eps
 
 
 # --------------------------------------------------------------------------------------------- distance blocks
-class _Prepared:
-    """Data prepared once for block distances: float32 working copy, squared norms, float64 originals."""
+class Points:
+    """Points prepared for blocked distance computations (one float32 matrix product per block).
 
-    def __init__(self, X: np.ndarray, metric: str, exact: bool, device: str | None) -> None:
+    Two kinds of distance are computed from a float32 working matrix ``work`` (one row per point):
+
+    - euclidean: squared distances ``sq_i + sq_j - 2 <work_i, work_j>``, compared with ``eps ** 2``;
+    - cosine: ``1 - <work_i, work_j>`` on unit rows, compared with ``eps``.
+
+    :meth:`exact` keeps the original rows so that pairs close to the threshold can be recomputed in float64;
+    :meth:`low_rank` (fast mode) replaces ``work`` by its projection on the top principal directions.
+    """
+
+    def __init__(
+        self,
+        work: np.ndarray,
+        sq: np.ndarray | None,
+        metric: str,
+        *,
+        orig: np.ndarray | None = None,
+        norms: np.ndarray | None = None,
+        device: str | None = None,
+    ) -> None:
+        if metric not in METRICS:
+            raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
+        self.work = work
+        self.sq = sq
         self.metric = metric
-        self.exact = exact
-        X = np.asarray(X, dtype=np.float32)
-        self.n, self.dim = X.shape
-        self.orig = X
-        if metric == "cosine":
-            norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
-            # scikit-learn's normalize leaves zero rows at zero: their cosine distance to anything else is 1.
-            norms[norms == 0] = 1.0
-            self.norms = norms
-            self.work = (X / norms[:, None]).astype(np.float32)
-        else:
-            # Any common centre leaves distances unchanged; the mean keeps |x|^2 small, hence the rounding bound.
-            self.work = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
-        self.sq = np.einsum("ij,ij->i", self.work, self.work, dtype=np.float64).astype(np.float32)
+        self.orig = orig
+        self.norms = norms
+        self.device = device
+        self.n = len(work)
+        dim = orig.shape[1] if orig is not None else work.shape[1]
         # Rounding bound of the float32 route relative to |x|^2 + |y|^2 (cosine: absolute, unit vectors): the
         # centring (relative 2^-24 per coordinate), the dot product (gamma_D = D 2^-24) and the three additions,
         # doubled for safety.
-        self.rel_tol = (4 * self.dim + 40) * _U32
-        self.device = device
-        self._torch_work = None
+        self.rel_tol = (4 * dim + 40) * _U32
+        # Distances come straight out of one matrix product of augmented rows (no elementwise passes):
+        # [x, |x|^2, 1] . [-2y, 1, |y|^2] = |x - y|^2, and [x, 1] . [-y, 1] = 1 - <x, y> for unit rows.
+        n = len(work)
+        # Widths padded with zeros to a multiple of 16: OpenBLAS sgemm runs at half speed on odd widths.
+        width = -(-(work.shape[1] + 2) // 16) * 16
+        if sq is None:
+            self._left = np.zeros((n, width), dtype=np.float32)
+            self._right = np.zeros_like(self._left)
+            k = work.shape[1]
+            self._left[:, :k] = work
+            np.negative(work, out=self._right[:, :k])
+            self._left[:, k] = 1.0
+            self._right[:, k] = 1.0
+        else:
+            self._left = np.zeros((n, width), dtype=np.float32)
+            self._right = np.zeros_like(self._left)
+            k = work.shape[1]
+            self._left[:, :k] = work
+            self._left[:, k] = sq
+            self._left[:, k + 1] = 1.0
+            np.multiply(work, -2.0, out=self._right[:, :k])
+            self._right[:, k] = 1.0
+            self._right[:, k + 1] = sq
+        self._torch_left = None
         if device is not None:
             import torch
 
-            self._torch = torch
-            self._torch_work = torch.from_numpy(self.work).to(device)
-            self._torch_sq = torch.from_numpy(self.sq).to(device)
+            self._torch_left = torch.from_numpy(self._left).to(device)
+            self._torch_right = torch.from_numpy(self._right).to(device)
 
-    def block(self, rows: slice, cols: slice) -> np.ndarray:
-        """Squared euclidean distances (euclidean) or cosine distances (cosine) of a block, float32."""
-        if self._torch_work is not None:
-            t = self._torch
-            a, b = self._torch_work[rows], self._torch_work[cols]
-            g = a @ b.T
-            if self.metric == "cosine":
-                d = t.sub(1.0, g)
-            else:
-                d = g.mul_(-2.0).add_(self._torch_sq[rows, None]).add_(self._torch_sq[None, cols])
-            return d.cpu().numpy()
-        g = self.work[rows] @ self.work[cols].T
-        if self.metric == "cosine":
-            np.subtract(1.0, g, out=g)
+    @property
+    def verified(self) -> bool:
+        """True if near-threshold pairs are recomputed exactly (the originals are kept)."""
+        return self.orig is not None
+
+    @classmethod
+    def exact(cls, X: np.ndarray, metric: str = "euclidean", *, device: str | None = None) -> Points:
+        """Points whose neighbourhood graph is the exact one (float32 blocks, float64 checks at the threshold)."""
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        if metric == "cosine":
+            norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+            # scikit-learn's normalize leaves (near-)zero rows as they are: cosine distance 1 to anything else.
+            norms[norms < _TINY_NORM] = 1.0
+            work = (X / norms[:, None]).astype(np.float32)
+            return cls(work, None, metric, orig=X, norms=norms, device=device)
+        # Any common centre leaves distances unchanged; the mean keeps |x|^2 small, hence the rounding bound.
+        work = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
+        sq = np.einsum("ij,ij->i", work, work, dtype=np.float64).astype(np.float32)
+        return cls(work, sq, metric, orig=X, device=device)
+
+    @classmethod
+    def unverified(cls, X: np.ndarray, metric: str = "euclidean", *, device: str | None = None) -> Points:
+        """Like :meth:`exact` but float32 only: pairs within rounding error of eps may go either way."""
+        p = cls.exact(X, metric)
+        return cls(p.work, p.sq, metric, device=device)
+
+    @classmethod
+    def low_rank(
+        cls,
+        X: np.ndarray,
+        metric: str = "euclidean",
+        n_components: int = 64,
+        *,
+        sample: int = 2000,
+        random_state: int | None = 0,
+        device: str | None = None,
+    ) -> Points:
+        """Fast mode: dot products on the top ``n_components`` principal directions of ``X`` only.
+
+        ``|x - y|^2 ~ |x|^2 + |y|^2 - 2 <Px, Py>`` on the centred rows (cosine: on the centred unit rows, with
+        ``cosine = |x' - y'|^2 / 2``), with exact norms and ``P`` the projection on the principal directions of at
+        most ``sample`` random rows (randomized SVD). Exact when the rows lie in the kept subspace; otherwise the
+        error is the dropped term ``2 <Qx, Qy>`` of the residuals. Meant for one cover element at a time, whose
+        points are few and similar enough that their residuals are mostly uncorrelated noise. Zero rows under the
+        cosine metric are kept apart from everything (their cosine distance is 1).
+        """
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        base = _unit(X) if metric == "cosine" else X
+        base = base - base.mean(axis=0, dtype=np.float64).astype(np.float32)
+        n, d = base.shape
+        if d <= n_components or n <= n_components:
+            work = base
         else:
-            g *= -2.0
-            g += self.sq[rows, None]
-            g += self.sq[None, cols]
-        return g
+            rng = np.random.default_rng(random_state)
+            rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else slice(None)
+            work = base @ _top_directions(base[rows], n_components, random_state)
+        sq = np.einsum("ij,ij->i", base, base, dtype=np.float64).astype(np.float32)
+        if metric == "cosine":
+            sq[~X.any(axis=1)] = np.float32(1e30)
+        return cls(np.ascontiguousarray(work, dtype=np.float32), sq, metric, device=device)
+
+    def subset(self, idx: np.ndarray) -> Points:
+        """The points ``idx`` (exact points are re-centred on their own mean, which tightens the check band)."""
+        if self.orig is not None:
+            return Points.exact(self.orig[idx], self.metric, device=self.device)
+        return Points(
+            self.work[idx], None if self.sq is None else self.sq[idx], self.metric, device=self.device
+        )
+
+    def take(self, order: np.ndarray) -> Points:
+        """The same points in another order (nothing recomputed, so distances are unchanged bit for bit)."""
+        return Points(
+            self.work[order],
+            None if self.sq is None else self.sq[order],
+            self.metric,
+            orig=None if self.orig is None else self.orig[order],
+            norms=None if self.norms is None else self.norms[order],
+            device=self.device,
+        )
+
+    def threshold(self, eps: float) -> float:
+        """The value block distances are compared with."""
+        if self.sq is None:
+            return eps  # cosine distances
+        return eps * eps if self.metric == "euclidean" else 2.0 * eps  # squared chord of unit vectors
+
+    def block(self, rows, cols) -> np.ndarray:
+        """Distances (squared euclidean, or cosine) between the points ``rows`` and ``cols`` (slices or arrays)."""
+        if self._torch_left is not None:
+            return (self._torch_left[rows] @ self._torch_right[cols].T).cpu().numpy()
+        return self._left[rows] @ self._right[cols].T
 
     def row_tolerance(self, rows: slice, cols: slice) -> np.ndarray:
-        if self.metric == "cosine":
+        if self.sq is None:
             return np.full(rows.stop - rows.start, self.rel_tol * 4, dtype=np.float32)
         return (self.sq[rows] + self.sq[cols].max()) * np.float32(self.rel_tol)
 
@@ -116,64 +223,103 @@ class _Prepared:
         return out
 
 
-def _threshold(metric: str, eps: float) -> float:
-    return eps * eps if metric == "euclidean" else eps
+def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int = 3) -> np.ndarray:
+    """The top ``k`` right singular vectors of ``S`` as a ``(D, k)`` float32 array.
+
+    Randomized subspace iteration (Halko, Martinsson, Tropp 2011) with 16 extra directions, single-threaded:
+    OpenBLAS threads only add synchronisation cost to factorizations this small (up to 80x on a busy machine).
+    """
+    from threadpoolctl import threadpool_limits
+
+    rng = np.random.default_rng(random_state)
+    S = np.asarray(S, dtype=np.float32)
+    width = min(k + 16, min(S.shape))
+    with threadpool_limits(1):
+        Y = S @ rng.standard_normal((S.shape[1], width)).astype(np.float32)
+        for _ in range(n_iter):
+            Q, _ = np.linalg.qr(Y)
+            Y = S @ (S.T @ Q)
+        Q, _ = np.linalg.qr(Y)
+        _, _, vt = np.linalg.svd(Q.T @ S, full_matrices=False)
+    return np.ascontiguousarray(vt[:k].T, dtype=np.float32)
 
 
 def _block_ranges(n: int, size: int) -> list[slice]:
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-def radius_pairs(
-    X: np.ndarray,
-    eps: float,
-    metric: str = "euclidean",
-    *,
-    exact: bool = True,
-    device: str | None = None,
-    block_size: int = _BLOCK,
-) -> tuple[np.ndarray, np.ndarray]:
-    """All pairs ``i < j`` with ``distance(X[i], X[j]) <= eps``, as two int64 arrays.
+def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """All pairs ``i < j`` of ``points`` within distance ``eps``, as two int64 arrays.
 
-    No matrix larger than ``block_size x block_size`` is ever held.
+    No matrix larger than ``block_size x block_size`` is ever held. With more than one block the points are first
+    sorted along their main principal direction ``u``: since ``|<u, x - y>| <= |x - y|``, a pair of blocks whose
+    coordinates are farther apart than the threshold (plus rounding margins) cannot hold a pair and is skipped.
     """
-    prep = _Prepared(np.asarray(X), metric, exact, device)
-    thr = _threshold(metric, eps)
+    thr = points.threshold(eps)
+    order = None
+    coord = None
+    reach = np.inf
+    if points.n > block_size:
+        rng = np.random.default_rng(0)
+        sample = rng.choice(points.n, size=min(points.n, 1000), replace=False)
+        u = _top_directions(points.work[sample], 1, 0, n_iter=2)[:, 0]
+        coord = points.work @ u
+        order = np.argsort(coord, kind="stable")
+        coord = coord[order]
+        points = points.take(order)
+        reach = _reach(points, thr)
     rows_out, cols_out = [], []
-    blocks = _block_ranges(prep.n, block_size)
+    blocks = _block_ranges(points.n, block_size)
     for bi, r in enumerate(blocks):
         for c in blocks[bi:]:
-            d = prep.block(r, c)
-            if exact:
-                tol = prep.row_tolerance(r, c)[:, None]
-                sure = d <= (thr - tol)
-                maybe = (d <= (thr + tol)) & ~sure
+            if coord is not None and coord[c.start] - coord[r.stop - 1] > reach:
+                break  # sorted coordinates: every later block is farther still
+            d = points.block(r, c)
+            ncols = c.stop - c.start
+            if points.verified:
+                tol = points.row_tolerance(r, c)
+                flat = np.flatnonzero(d <= (thr + tol)[:, None])
             else:
-                sure = d <= np.float32(thr)
-                maybe = None
+                flat = np.flatnonzero(d <= np.float32(thr))
+            i, j = np.divmod(flat, ncols)
             if c.start == r.start:
-                # Diagonal block: keep i < j only (self-pairs are counted by the caller).
-                tri = np.triu(np.ones(d.shape, dtype=bool), k=1)
-                sure &= tri
-                if maybe is not None:
-                    maybe &= tri
-            i, j = np.nonzero(sure)
+                upper = i < j  # diagonal block: each pair once, self-pairs are counted by the caller
+                flat, i, j = flat[upper], i[upper], j[upper]
+            if points.verified:
+                vals = d.ravel()[flat]
+                unsure = vals > (thr - tol)[i]
+                if unsure.any():
+                    ui, uj = i[unsure] + r.start, j[unsure] + c.start
+                    keep = ~unsure
+                    keep[unsure] = points.exact_values(ui, uj) <= thr
+                    i, j = i[keep], j[keep]
             rows_out.append(i + r.start)
             cols_out.append(j + c.start)
-            if maybe is not None and maybe.any():
-                i, j = np.nonzero(maybe)
-                i, j = i + r.start, j + c.start
-                keep = prep.exact_values(i, j) <= thr
-                rows_out.append(i[keep])
-                cols_out.append(j[keep])
     if not rows_out:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return np.concatenate(rows_out).astype(np.int64), np.concatenate(cols_out).astype(np.int64)
+    i, j = np.concatenate(rows_out), np.concatenate(cols_out)
+    if order is not None:
+        i, j = order[i], order[j]
+        i, j = np.minimum(i, j), np.maximum(i, j)
+    return i, j
+
+
+def _reach(points: Points, thr: float) -> float:
+    """The largest ``|x - y|`` (of working rows) a pair within the threshold can have, with rounding margins."""
+    if points.sq is None:
+        max_norm = 1.0
+        limit = 2.0 * (thr + 4 * points.rel_tol)  # unit rows: |x - y|^2 = 2 (1 - <x, y>)
+    else:
+        max_sq = float(points.sq.max())
+        max_norm = max_sq**0.5
+        limit = thr + 2 * points.rel_tol * max_sq  # |Px - Py|^2 <= the block value, plus its rounding bound
+    width = points.work.shape[1]
+    return limit**0.5 * (1 + 1e-6) + 4 * (width + 2) * _U32 * max_norm
 
 
 # ------------------------------------------------------------------------------------------------------ DBSCAN
 def dbscan(
-    X: np.ndarray,
+    X: np.ndarray | Points,
     eps: float,
     min_samples: int = 5,
     metric: str = "euclidean",
@@ -185,16 +331,21 @@ def dbscan(
     """Labels of ``sklearn.cluster.DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit_predict(X)``.
 
     ``-1`` marks noise. See the module docstring for how the result is made identical to scikit-learn's.
+    ``X`` may also be prepared :class:`Points` (then ``metric``, ``exact`` and ``device`` are theirs).
     """
-    if metric not in METRICS:
-        raise ValueError(f"unknown metric {metric!r}; use one of {METRICS}")
     if not eps > 0:
         raise ValueError(f"eps must be positive, got {eps}")
-    n = len(X)
+    if isinstance(X, Points):
+        points = X
+    elif exact:
+        points = Points.exact(X, metric, device=device)
+    else:
+        points = Points.unverified(X, metric, device=device)
+    n = points.n
     labels = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return labels
-    i, j = radius_pairs(X, eps, metric, exact=exact, device=device, block_size=block_size)
+    i, j = radius_pairs(points, eps, block_size=block_size)
     counts = np.bincount(i, minlength=n) + np.bincount(j, minlength=n) + 1
     core = counts >= min_samples
     if not core.any():
@@ -210,12 +361,13 @@ def dbscan(
     rank[used[np.argsort(first[used], kind="stable")]] = np.arange(len(used))
     labels[core_idx] = rank[comp[core_idx]]
     # Border points: the smallest cluster label among their core neighbours.
-    src = np.concatenate([i, j])
-    dst = np.concatenate([j, i])
-    border = core[src] & ~core[dst]
-    if border.any():
+    border_ij = core[i] & ~core[j]
+    border_ji = core[j] & ~core[i]
+    if border_ij.any() or border_ji.any():
+        src = np.concatenate([i[border_ij], j[border_ji]])
+        dst = np.concatenate([j[border_ij], i[border_ji]])
         best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(best, dst[border], labels[src[border]])
+        np.minimum.at(best, dst, labels[src])
         hit = best < np.iinfo(np.int64).max
         labels[hit] = best[hit]
     return labels
@@ -243,53 +395,33 @@ def native_dbscan_params(clusterer: Any) -> dict[str, Any] | None:
 
 # -------------------------------------------------------------------------------------------- k-NN and auto eps
 def kth_neighbor_distance(
-    queries: np.ndarray,
-    X: np.ndarray,
-    k: int,
-    metric: str = "euclidean",
-    *,
-    query_index: np.ndarray | None = None,
-    block_size: int = 512,
+    points: Points, k: int, query_index: np.ndarray, *, block_size: int = 512
 ) -> np.ndarray:
-    """Distance from each query to its ``k``-th nearest point of ``X`` (float32 route, not verified).
-
-    If the queries are rows of ``X``, pass their row numbers as ``query_index`` so each query skips itself.
-    """
-    X = np.asarray(X, dtype=np.float32)
-    Q = np.asarray(queries, dtype=np.float32)
-    k_eff = min(k + (query_index is not None), len(X))
-    if k_eff < 1:
-        return np.zeros(len(Q), dtype=np.float32)
-    if metric == "cosine":
-        Xw, Qw = _unit(X), _unit(Q)
-        sqx = sqq = None
-    else:
-        mu = X.mean(axis=0, dtype=np.float64)
-        Xw = (X - mu).astype(np.float32)
-        Qw = (Q - mu).astype(np.float32)
-        sqx = np.einsum("ij,ij->i", Xw, Xw)
-        sqq = np.einsum("ij,ij->i", Qw, Qw)
-    out = np.empty(len(Q), dtype=np.float32)
-    for s in _block_ranges(len(Q), block_size):
-        g = Qw[s] @ Xw.T
-        if metric == "cosine":
-            d = np.maximum(1.0 - g, 0.0)
-        else:
-            g *= -2.0
-            g += sqq[s, None]
-            g += sqx[None, :]
-            d = np.sqrt(np.maximum(g, 0.0))
-        if query_index is not None:
-            d[np.arange(len(d)), query_index[s]] = -1.0  # itself sorts first and is skipped
-        out[s] = np.partition(d, k_eff - 1, axis=1)[:, k_eff - 1]
+    """Distance from each point ``query_index`` to its ``k``-th nearest other point (float32, not verified)."""
+    n = points.n
+    query_index = np.asarray(query_index, dtype=np.int64)
+    k_eff = min(int(k) + 1, n)  # the query itself sorts first
+    out = np.empty(len(query_index), dtype=np.float32)
+    if k_eff < 2:
+        out[:] = 0.0
+        return out
+    everything = slice(0, n)
+    for s in _block_ranges(len(query_index), block_size):
+        q = query_index[s]
+        d = points.block(q, everything)
+        d[np.arange(len(q)), q] = -1.0
+        kth = np.partition(d, k_eff - 1, axis=1)[:, k_eff - 1]
+        kth = np.maximum(kth, 0.0)
+        if points.sq is not None:
+            kth = np.sqrt(kth) if points.metric == "euclidean" else kth / 2.0
+        out[s] = kth
     return out
 
 
 def _unit(X: np.ndarray) -> np.ndarray:
-    X64 = X.astype(np.float64)
-    norms = np.sqrt(np.einsum("ij,ij->i", X64, X64))
-    norms[norms == 0] = 1.0
-    return (X64 / norms[:, None]).astype(np.float32)
+    norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
+    norms[norms < _TINY_NORM] = 1.0
+    return (X / norms[:, None]).astype(np.float32)
 
 
 def knee(values: np.ndarray) -> float:
@@ -308,7 +440,7 @@ def knee(values: np.ndarray) -> float:
 
 
 def auto_eps(
-    X: np.ndarray,
+    X: np.ndarray | Points,
     min_samples: int,
     metric: str = "euclidean",
     *,
@@ -319,18 +451,13 @@ def auto_eps(
 
     ``k = max(min_samples - 1, 1)``: the distance at which a point has ``min_samples`` points (itself included)
     within reach, i.e. would be a core point. The curve uses at most ``sample`` query points (drawn with
-    ``random_state``) against all of ``X``, so the cost is ``O(sample * N * D)``. A curve of zeros (duplicates)
-    gives the smallest positive float32 so DBSCAN still accepts it.
+    ``random_state``) against all points, so the cost is ``O(sample * N * D)``. A curve of zeros (duplicates)
+    gives the smallest positive float32 so DBSCAN still accepts it. ``X`` may be prepared :class:`Points`
+    (fast mode computes the curve with its approximate distances).
     """
-    X = np.asarray(X)
-    n = len(X)
+    points = X if isinstance(X, Points) else Points.unverified(X, metric)
+    n = points.n
     rng = np.random.default_rng(random_state)
     q = np.sort(rng.choice(n, size=min(sample, n), replace=False)) if n > sample else np.arange(n)
-    k = max(int(min_samples) - 1, 1)
-    kd = kth_neighbor_distance(X[q], X, k, metric, query_index=q)
+    kd = kth_neighbor_distance(points, max(int(min_samples) - 1, 1), q)
     return max(knee(kd), float(np.finfo(np.float32).tiny))
-
-
-def iter_blocks(n: int, size: int) -> Iterator[slice]:
-    """Consecutive slices of ``range(n)`` of at most ``size`` rows (exposed for the lenses)."""
-    yield from _block_ranges(n, size)

@@ -30,8 +30,9 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
-from topoact_lightning.clustering import kth_neighbor_distance
+from topoact_lightning.clustering import Points, kth_neighbor_distance
 
 #: Lens names accepted by :func:`compute_lens` and :class:`topoact_lightning.Mapper`.
 LENSES = ("l2norm", "pca", "pca2", "knn_distance", "eccentricity")
@@ -61,7 +62,7 @@ def knn_distance(X: np.ndarray, k: int = 5, metric: str = "euclidean") -> np.nda
     if len(X) < 2:
         return np.zeros(len(X), dtype=np.float32)
     k = min(int(k), len(X) - 1)
-    return kth_neighbor_distance(X, X, k, metric, query_index=np.arange(len(X)))
+    return kth_neighbor_distance(Points.unverified(X, metric), k, np.arange(len(X)))
 
 
 def principal_basis(X: np.ndarray, n_components: int, *, random_state: int | None = 0) -> np.ndarray:
@@ -76,12 +77,14 @@ def principal_basis(X: np.ndarray, n_components: int, *, random_state: int | Non
     centred = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
     if d <= _COVARIANCE_MAX_DIM:
         cov = (centred.T @ centred).astype(np.float64)
-        vals, vecs = np.linalg.eigh(cov)
+        with threadpool_limits(1):  # a threaded eigh of a small matrix is many times slower on a busy machine
+            vals, vecs = np.linalg.eigh(cov)
         basis = vecs[:, ::-1][:, :k]
     else:
         from sklearn.utils.extmath import randomized_svd
 
-        _, _, vt = randomized_svd(centred, k, n_iter=7, random_state=random_state)
+        with threadpool_limits(1):
+            _, _, vt = randomized_svd(centred, k, n_iter=7, random_state=random_state)
         basis = vt.T.astype(np.float64)
     if k < n_components:
         basis = np.pad(basis, ((0, 0), (0, n_components - k)))

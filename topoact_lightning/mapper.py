@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning.clustering import METRICS, auto_eps, dbscan, native_dbscan_params
+from topoact_lightning.clustering import METRICS, Points, auto_eps, dbscan, native_dbscan_params
 from topoact_lightning.covers import COVERS, cover_elements
 from topoact_lightning.errors import TopoActConfigError
 from topoact_lightning.graph import MapperGraph, nerve_edges
-from topoact_lightning.lenses import LENSES, compute_lens, principal_basis
+from topoact_lightning.lenses import LENSES, compute_lens
 
 LensSpec = str | Callable[[np.ndarray], np.ndarray] | np.ndarray
 
@@ -248,21 +248,16 @@ class Mapper:
         native = native_dbscan_params(self.clusterer) if not isinstance(self.clusterer, str) else None
         if self.clusterer == "dbscan":
             native = {"eps": self.eps, "min_samples": int(self.min_samples), "metric": self.metric}
-        data = X
-        if self.fast and X.shape[1] > self.n_components:
-            rng = np.random.default_rng(self.random_state)
-            sub = rng.choice(n, size=min(n, 10_000), replace=False) if n > 10_000 else slice(None)
-            pca_basis = principal_basis(X[sub], self.n_components, random_state=self.random_state)
-            data = (X - X[sub].mean(axis=0, dtype=np.float64).astype(np.float32)) @ pca_basis
         eps_used: float | None = None
         eps_rule = None
         if native is not None:
             min_points = native["min_samples"]
+            metric = native["metric"]
             if native["eps"] == "auto":
                 eps_used = auto_eps(
-                    data,
+                    X,
                     min_points,
-                    native["metric"],
+                    metric,
                     sample=int(self.eps_sample),
                     random_state=self.random_state,
                 )
@@ -270,17 +265,17 @@ class Mapper:
             else:
                 eps_used = float(native["eps"])
                 eps_rule = "given"
-            run = _native_runner(eps_used, min_points, native["metric"], not self.fast, self.device)
+            run = _native_runner(X, eps_used, min_points, metric, self)
         else:
             min_points = _min_cluster_samples(self.clusterer)
-            run = _estimator_runner(self.clusterer)
+            run = _estimator_runner(self.clusterer, X, self)
 
         todo = [k for k, idx in enumerate(elements) if len(idx) >= min_points]
         if self.n_jobs > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=int(self.n_jobs)) as pool:
-                results = list(pool.map(lambda k: run(data[elements[k]]), todo))
+                results = list(pool.map(lambda k: run(elements[k]), todo))
         else:
-            results = [run(data[elements[k]]) for k in todo]
+            results = [run(elements[k]) for k in todo]
         t3 = time.perf_counter()
         timings["cluster"] = t3 - t2
 
@@ -442,19 +437,38 @@ def _check_side_data(
     return labels_arr, extras_arr
 
 
-def _native_runner(eps: float, min_samples: int, metric: str, exact: bool, device: str | None):
-    def run(Xe: np.ndarray) -> np.ndarray:
-        return dbscan(Xe, eps, min_samples, metric, exact=exact, device=device)
+# Below this many points a cover element is cheaper to cluster in full dimension than to reduce first.
+_FAST_MIN_POINTS = 1000
+
+
+def _native_runner(X: np.ndarray, eps: float, min_samples: int, metric: str, mapper: Mapper):
+    reduce = mapper.fast and X.shape[1] > 2 * mapper.n_components
+
+    def run(idx: np.ndarray) -> np.ndarray:
+        Xe = X[idx]
+        if reduce and len(idx) >= _FAST_MIN_POINTS:
+            k = int(mapper.n_components)
+            element = Points.low_rank(Xe, metric, k, random_state=mapper.random_state, device=mapper.device)
+        elif mapper.fast:
+            element = Points.unverified(Xe, metric, device=mapper.device)
+        else:
+            element = Points.exact(Xe, metric, device=mapper.device)
+        return dbscan(element, eps, min_samples)
 
     return run
 
 
-def _estimator_runner(clusterer: Any):
+def _estimator_runner(clusterer: Any, X: np.ndarray, mapper: Mapper):
     from sklearn.base import clone
 
-    def run(Xe: np.ndarray) -> np.ndarray:
+    def run(idx: np.ndarray) -> np.ndarray:
+        data = X[idx]
+        if mapper.fast:
+            data = Points.low_rank(
+                data, "euclidean", int(mapper.n_components), random_state=mapper.random_state
+            ).work
         # A fresh clone per element: estimators are not thread-safe and must not carry state between elements.
-        return np.asarray(clone(clusterer).fit_predict(Xe))
+        return np.asarray(clone(clusterer).fit_predict(data))
 
     return run
 

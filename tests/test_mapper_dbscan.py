@@ -1,0 +1,108 @@
+"""The built-in DBSCAN gives scikit-learn's labels exactly, including at the eps boundary."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+from scipy.spatial.distance import pdist
+from sklearn.cluster import DBSCAN
+
+from topoact_lightning.clustering import Points, auto_eps, dbscan, knee, native_dbscan_params, radius_pairs
+
+
+@given(
+    X=arrays(
+        np.float32, st.tuples(st.integers(1, 60), st.integers(1, 5)), elements=st.floats(-5, 5, width=32)
+    ),
+    q=st.floats(0.01, 0.6),
+    min_samples=st.integers(1, 6),
+    metric=st.sampled_from(["euclidean", "cosine"]),
+)
+@settings(max_examples=80, deadline=None)
+def test_labels_identical_to_scikit_learn(X, q, min_samples, metric):
+    d = np.unique(pdist(X.astype(np.float64), metric=metric)) if len(X) > 1 else np.array([])
+    d = d[d > 1e-6]
+    # An eps halfway between two clearly distinct pair distances: no pair sits within float64 rounding of it.
+    if len(d) >= 2:
+        k = int(q * (len(d) - 1))
+        assume(d[k + 1] - d[k] > 1e-7 * d[k + 1])
+        eps = (d[k] + d[k + 1]) / 2
+    else:
+        eps = 0.5
+    expected = DBSCAN(eps=eps, min_samples=min_samples, metric=metric).fit_predict(X.astype(np.float64))
+    assert dbscan(X, eps, min_samples, metric).tolist() == expected.tolist()
+
+
+def test_boundary_pairs_are_decided_exactly():
+    # Data far from the origin, so float32 distance products alone misjudge pairs within ~1e-7 of eps; eps is set
+    # just above / below actual pair distances. scikit-learn (float64) and the verified route must agree.
+    rng = np.random.default_rng(0)
+    X = (1000 + rng.normal(size=(400, 64))).astype(np.float32)
+    D = pdist(X.astype(np.float64))
+    base = np.quantile(D, 0.02)
+    near = D[np.argsort(np.abs(D - base))[:8]]
+    disagreements_float32 = 0
+    for dist in near:
+        for eps in (dist * (1 + 1e-8), dist * (1 - 1e-8)):
+            expected = DBSCAN(eps=eps, min_samples=3).fit_predict(
+                X.astype(np.float64)
+            )  # as kmapper passes it
+            assert dbscan(X, eps, 3).tolist() == expected.tolist()
+            i, j = radius_pairs(Points.unverified(X), eps)
+            exact_i, exact_j = radius_pairs(Points.exact(X), eps)
+            disagreements_float32 += len(i) != len(exact_i)
+    assert disagreements_float32 > 0  # the float32 route alone would be wrong here: the check matters
+
+
+def test_integer_grid_ties_are_inclusive_like_scikit_learn():
+    X = np.array([[x, y] for x in range(6) for y in range(4)], dtype=np.float32)
+    X = np.concatenate([X, [[20, 20], [21, 20]]]).astype(np.float32)
+    for eps, ms in ((1.0, 5), (1.0, 3), (2**0.5, 9)):
+        expected = DBSCAN(eps=eps, min_samples=ms).fit_predict(X)
+        assert dbscan(X, eps, ms).tolist() == expected.tolist()
+
+
+def test_large_element_uses_blocks_and_sorting():
+    rng = np.random.default_rng(1)
+    X = np.concatenate([rng.normal(size=(1500, 20)), rng.normal(size=(1300, 20)) + 4]).astype(np.float32)
+    X[::7] *= 3
+    eps = auto_eps(X, 5)
+    expected = DBSCAN(eps=eps, min_samples=5).fit_predict(X)
+    assert dbscan(X, eps, 5, block_size=256).tolist() == expected.tolist()
+    zero = X.copy()
+    zero[:20] = 0  # zero rows: cosine distance 1 to everything
+    expected = DBSCAN(eps=0.05, min_samples=5, metric="cosine").fit_predict(zero)
+    assert dbscan(zero, 0.05, 5, "cosine", block_size=256).tolist() == expected.tolist()
+
+
+def test_torch_cpu_blocks_match():
+    pytest.importorskip("torch")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(500, 16)).astype(np.float32)
+    eps = auto_eps(X, 4)
+    assert dbscan(X, eps, 4, device="cpu").tolist() == dbscan(X, eps, 4).tolist()
+
+
+def test_native_parameters_recognised():
+    assert native_dbscan_params(DBSCAN(eps=0.3, min_samples=7)) == {
+        "eps": 0.3,
+        "min_samples": 7,
+        "metric": "euclidean",
+    }
+    assert native_dbscan_params(DBSCAN(metric="minkowski", p=2))["metric"] == "euclidean"
+    assert native_dbscan_params(DBSCAN(metric="cosine"))["metric"] == "cosine"
+    assert native_dbscan_params(DBSCAN(metric="manhattan")) is None
+    assert native_dbscan_params(DBSCAN(metric="minkowski", p=1)) is None
+
+
+def test_knee_and_auto_eps():
+    curve = np.concatenate([np.linspace(1, 1.2, 90), np.linspace(2, 10, 10)])
+    assert 1.1 < knee(curve) <= 1.2
+    assert knee(np.array([3.0, 3.0, 3.0])) == 3.0
+    dup = np.zeros((10, 3), dtype=np.float32)
+    assert auto_eps(dup, 3) > 0
+    with pytest.raises(ValueError, match="eps must be positive"):
+        dbscan(dup, 0.0, 3)
