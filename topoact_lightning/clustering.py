@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
+from scipy.linalg import solve_triangular
 from scipy.sparse.csgraph import connected_components
 
 #: Metrics the built-in DBSCAN, the automatic eps and the k-NN lens support.
@@ -75,6 +76,8 @@ class Points:
         self.norms = norms
         self.device = device
         self.n = len(work)
+        # True when the first working column is already a principal coordinate (fast mode).
+        self.sorted_by_pc1 = False
         dim = orig.shape[1] if orig is not None else work.shape[1]
         # Rounding bound of the float32 route relative to |x|^2 + |y|^2 (cosine: absolute, unit vectors): the
         # centring (relative 2^-24 per coordinate), the dot product (gamma_D = D 2^-24) and the three additions,
@@ -160,16 +163,21 @@ class Points:
         base = _unit(X) if metric == "cosine" else X
         base = base - base.mean(axis=0, dtype=np.float64).astype(np.float32)
         n, d = base.shape
+        pc = False
         if d <= n_components or n <= n_components:
             work = base
         else:
             rng = np.random.default_rng(random_state)
             rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else slice(None)
             work = base @ _top_directions(base[rows], n_components, random_state)
+            pc = True
         sq = np.einsum("ij,ij->i", base, base, dtype=np.float64).astype(np.float32)
         if metric == "cosine":
-            sq[~X.any(axis=1)] = np.float32(1e30)
-        return cls(np.ascontiguousarray(work, dtype=np.float32), sq, metric, device=device)
+            # Zero rows: a norm that puts them beyond reach of everything (unit rows are within 2 of the mean).
+            sq[~X.any(axis=1)] = 16.0
+        points = cls(np.ascontiguousarray(work, dtype=np.float32), sq, metric, device=device)
+        points.sorted_by_pc1 = pc
+        return points
 
     def subset(self, idx: np.ndarray) -> Points:
         """The points ``idx`` (exact points are re-centred on their own mean, which tightens the check band)."""
@@ -223,25 +231,37 @@ class Points:
         return out
 
 
-def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int = 3) -> np.ndarray:
+def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int = 1) -> np.ndarray:
     """The top ``k`` right singular vectors of ``S`` as a ``(D, k)`` float32 array.
 
-    Randomized subspace iteration (Halko, Martinsson, Tropp 2011) with 16 extra directions, single-threaded:
-    OpenBLAS threads only add synchronisation cost to factorizations this small (up to 80x on a busy machine).
+    Randomized subspace iteration (Halko, Martinsson, Tropp 2011) with 16 extra directions, orthonormalised by
+    Cholesky QR on float64 Gram matrices (small ``k x k`` factorizations only), single-threaded: OpenBLAS threads
+    only add synchronisation cost to products this small (up to 80x on a busy machine).
     """
     from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(random_state)
     S = np.asarray(S, dtype=np.float32)
     width = min(k + 16, min(S.shape))
-    with threadpool_limits(1):
+    with threadpool_limits(limits=1, user_api="blas"):
         Y = S @ rng.standard_normal((S.shape[1], width)).astype(np.float32)
         for _ in range(n_iter):
-            Q, _ = np.linalg.qr(Y)
-            Y = S @ (S.T @ Q)
-        Q, _ = np.linalg.qr(Y)
-        _, _, vt = np.linalg.svd(Q.T @ S, full_matrices=False)
-    return np.ascontiguousarray(vt[:k].T, dtype=np.float32)
+            Y = S @ (S.T @ _orthonormal(Y))
+        Q = _orthonormal(Y)
+        B = (Q.T @ S).astype(np.float64)  # width x D; its top right singular vectors are S's
+        vals, vecs = np.linalg.eigh(B @ B.T)
+        top = np.argsort(vals)[::-1][:k]
+        V = B.T @ vecs[:, top] / np.sqrt(np.maximum(vals[top], 1e-300))
+    return np.ascontiguousarray(V, dtype=np.float32)
+
+
+def _orthonormal(Y: np.ndarray) -> np.ndarray:
+    """An orthonormal basis of the columns of ``Y`` (Cholesky QR in float64, with a tiny ridge)."""
+    Y64 = Y.astype(np.float64)
+    G = Y64.T @ Y64
+    G[np.diag_indices_from(G)] += 1e-12 * max(np.trace(G), 1e-300)
+    L = np.linalg.cholesky(G)
+    return solve_triangular(L, Y64.T, lower=True).T.astype(np.float32)
 
 
 def _block_ranges(n: int, size: int) -> list[slice]:
@@ -260,10 +280,12 @@ def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tup
     coord = None
     reach = np.inf
     if points.n > block_size:
-        rng = np.random.default_rng(0)
-        sample = rng.choice(points.n, size=min(points.n, 1000), replace=False)
-        u = _top_directions(points.work[sample], 1, 0, n_iter=2)[:, 0]
-        coord = points.work @ u
+        if points.sorted_by_pc1:
+            coord = points.work[:, 0]
+        else:
+            rng = np.random.default_rng(0)
+            sample = rng.choice(points.n, size=min(points.n, 1000), replace=False)
+            coord = points.work @ _top_directions(points.work[sample], 1, 0)[:, 0]
         order = np.argsort(coord, kind="stable")
         coord = coord[order]
         points = points.take(order)

@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import numbers
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +65,10 @@ class Mapper:
             to, not identical with, the exact one (``eps="auto"`` is then chosen in the reduced space; a fixed eps
             is used as given, and reduced distances are never larger than the true ones).
         n_components: dimensions kept by ``fast``.
-        n_jobs: threads clustering cover elements in parallel (BLAS already uses every core inside one element).
+        n_jobs: threads clustering cover elements in parallel, largest elements first; None uses every core
+            available to the process. While they run, numpy's BLAS is limited to one thread per call: on a busy
+            machine multi-threaded BLAS calls waste most of their time waiting for each other, while whole
+            elements in parallel keep every core busy.
         device: a torch device string (``"cuda"``, ``"cpu"``) for the built-in DBSCAN's distance blocks; None keeps
             them in numpy. torch is imported only when this is set.
         eps_sample: query points of the automatic eps rule.
@@ -97,7 +101,7 @@ class Mapper:
         lens_k: int = 5,
         fast: bool = False,
         n_components: int = 64,
-        n_jobs: int = 1,
+        n_jobs: int | None = None,
         device: str | None = None,
         eps_sample: int = 1000,
         random_state: int | None = 0,
@@ -186,12 +190,17 @@ class Mapper:
             ("min_samples", 1),
             ("lens_k", 1),
             ("n_components", 1),
-            ("n_jobs", 1),
             ("eps_sample", 3),
         ):
             v = getattr(self, name)
             if not isinstance(v, numbers.Integral) or isinstance(v, bool) or v < low:
                 raise TopoActConfigError(f"{name} must be an integer >= {low}, got {v!r}")
+        if self.n_jobs is not None and (
+            not isinstance(self.n_jobs, numbers.Integral) or isinstance(self.n_jobs, bool) or self.n_jobs < 1
+        ):
+            raise TopoActConfigError(
+                f"n_jobs must be None (every core) or an integer >= 1, got {self.n_jobs!r}"
+            )
         if not isinstance(self.fast, bool):
             raise TopoActConfigError(f"fast must be True or False, got {self.fast!r}")
         if self.device is not None and not isinstance(self.device, str):
@@ -271,11 +280,7 @@ class Mapper:
             run = _estimator_runner(self.clusterer, X, self)
 
         todo = [k for k, idx in enumerate(elements) if len(idx) >= min_points]
-        if self.n_jobs > 1 and len(todo) > 1:
-            with ThreadPoolExecutor(max_workers=int(self.n_jobs)) as pool:
-                results = list(pool.map(lambda k: run(elements[k]), todo))
-        else:
-            results = [run(elements[k]) for k in todo]
+        results = _run_elements(run, elements, todo, _n_threads(self.n_jobs))
         t3 = time.perf_counter()
         timings["cluster"] = t3 - t2
 
@@ -383,6 +388,30 @@ _PARAM_NAMES = tuple(
     "lens n_intervals overlap cover clusterer eps min_samples metric lens_reference lens_k fast n_components "
     "n_jobs device eps_sample random_state".split()
 )
+
+
+def _n_threads(n_jobs: int | None) -> int:
+    if n_jobs is not None:
+        return int(n_jobs)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def _run_elements(run, elements: list[np.ndarray], todo: list[int], n_threads: int) -> list[np.ndarray]:
+    """``run(elements[k])`` for every ``k`` in ``todo`` (results in that order), on ``n_threads`` threads."""
+    from threadpoolctl import threadpool_limits
+
+    # Largest first, so that no thread is left with one big element at the end.
+    by_size = sorted(todo, key=lambda k: -len(elements[k]))
+    with threadpool_limits(limits=1, user_api="blas"):
+        if n_threads > 1 and len(todo) > 1:
+            with ThreadPoolExecutor(max_workers=n_threads) as pool:
+                out = dict(zip(by_size, pool.map(lambda k: run(elements[k]), by_size), strict=True))
+        else:
+            out = {k: run(elements[k]) for k in by_size}
+    return [out[k] for k in todo]
 
 
 def _check_X(X: Any) -> np.ndarray:
