@@ -16,6 +16,7 @@ import {
   overlaps,
   readOwnHash,
   seedPositions,
+  settled,
   snapEpoch,
 } from "./model.js";
 import {
@@ -387,7 +388,7 @@ class App {
       this.restyle();
       this.timings.renders++;
       this.renderedEpoch = s.epoch;
-      this.prefetch();
+      this.prefetchLater();
       return;
     }
     const first = !prev || !this.viewA.nodes.length;
@@ -425,9 +426,16 @@ class App {
     this.renderedEpoch = s.epoch;
     document.body.dataset.epoch = String(s.epoch);
     document.body.dataset.ready = "1";
-    if (this.store.get().cmp && !this.viewB) this.updateCompare();
-    else if (this.store.get().cmp) this.updateCompare();
-    this.prefetch();
+    if (this.store.get().cmp) this.updateCompare();
+    this.prefetchLater();
+  }
+
+  /** Prefetch the neighbouring epochs once the new frame is on screen, so their parsing never delays it. */
+  prefetchLater() {
+    requestAnimationFrame(() => {
+      if (window.requestIdleCallback) window.requestIdleCallback(() => this.prefetch(), { timeout: 500 });
+      else setTimeout(() => this.prefetch(), 50);
+    });
   }
 
   prefetch() {
@@ -770,6 +778,34 @@ function exposeDebug(app) {
       }
     },
     drawCount: () => app.viewA.drawCount,
+    /** Resolves once no request is in flight and the layout has stopped (a quiet page, for timing). */
+    async idle() {
+      await settled();
+      this.settle();
+      return true;
+    },
+    /** Median time of `n` full redraws of view A, in ms. */
+    drawMs(n = 15) {
+      const v = app.viewA;
+      const times = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        v.drawNow();
+        times.push(performance.now() - t0);
+      }
+      return times.sort((a, b) => a - b)[Math.floor(n / 2)];
+    },
+    /** Median time of `n` layout steps of view A, in ms (the relaxation's other per-frame cost). */
+    tickMs(n = 15) {
+      const v = app.viewA;
+      const times = [];
+      for (let i = 0; i < n; i++) {
+        const t0 = performance.now();
+        v.sim.tick();
+        times.push(performance.now() - t0);
+      }
+      return times.sort((a, b) => a - b)[Math.floor(n / 2)];
+    },
     /** Forgets cached responses (what Reload does before refetching). */
     clearCache,
     /** Fetches (and caches) the graph of `epoch` for the current run and layer. */

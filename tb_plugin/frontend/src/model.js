@@ -42,6 +42,11 @@ async function fetchJSON(path, params, { useCache = true } = {}) {
   return promise;
 }
 
+/** Resolves when every request made so far has finished (for tests and benchmarks). */
+export function settled() {
+  return Promise.allSettled([...cache.values()]).then(() => true);
+}
+
 /** Forget every cached response (TensorBoard's Reload, or the refresh button). */
 export function clearCache() {
   cache.clear();
