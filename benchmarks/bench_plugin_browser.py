@@ -151,6 +151,7 @@ def main() -> None:
             for _ in range(args.repeats):
                 page, frame, watch = open_topoact(browser, base)
                 first.append(frame.evaluate("() => window.__topoact.timings.firstRender"))
+                frame.evaluate("() => window.__topoact.idle()")  # the reference gets a quiet page
                 ms, n_nodes, _, _ = frame.evaluate(_REFERENCE_JS, ["synthetic", "features", args.epochs])
                 ref_first.append(ms)
                 if watch.problems():
