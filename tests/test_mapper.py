@@ -255,6 +255,40 @@ def test_fast_mode_is_close_to_exact():
     assert membership_ari(exact, exact) == 1.0
 
 
+def test_fast_mode_reduces_large_elements():
+    # Elements of about 2000 points, wider than 2 x n_components: the per-element PCA route is taken.
+    rng = np.random.default_rng(15)
+    y = rng.integers(0, 4, 3000)
+    centres = rng.normal(size=(4, 256)) * 2
+    factors = rng.normal(size=(4, 6, 256))
+    X = centres[y] + np.einsum("nr,nrd->nd", rng.normal(size=(3000, 6)), factors[y]) * 0.5
+    X = np.maximum(X + rng.normal(size=X.shape) * 0.05, 0).astype(np.float32)
+    lens = np.linalg.norm(X, axis=1)
+    eps = auto_eps(X, 5)
+    exact = Mapper(lens=lens, n_intervals=2, overlap=0.3, cover="balanced", eps=eps).fit(X).graph_
+    fast = Mapper(
+        lens=lens, n_intervals=2, overlap=0.3, cover="balanced", eps=eps, fast=True, n_components=16
+    )
+    g = fast.fit(X).graph_
+    assert min(len(m) for m in cover_members(g)) >= 1000
+    assert all(d < 256 for d in g.params["fast_dims"])  # the reduced route was taken in every element
+    assert membership_ari(exact, g) >= 0.9
+
+
+def cover_members(g):
+    lens = g.lens.astype(np.float64)
+    return [np.flatnonzero((lens >= b[0, 0]) & (lens <= b[0, 1])) for b in g.cover_bounds]
+
+
+def test_points_lost_by_keplermapper_rounding_are_lost_identically():
+    X = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5]], dtype=np.float32)
+    g = Mapper(
+        lens=np.array([0.0, 1.0, 0.5]), cover="kmapper", n_intervals=3, overlap=0.0, min_samples=1
+    ).fit(X)
+    # KeplerMapper's cover loses the extreme lens values to rounding here; so does ours, and it is recorded.
+    assert g.graph_.unassigned.tolist() == [0, 1] and g.graph_.params["n_unassigned"] == 2
+
+
 def test_threads_and_torch_cpu_path_give_the_same_graph():
     pytest.importorskip("torch")
     X, _ = activations(700, 20, seed=13)

@@ -106,3 +106,20 @@ def test_knee_and_auto_eps():
     assert auto_eps(dup, 3) > 0
     with pytest.raises(ValueError, match="eps must be positive"):
         dbscan(dup, 0.0, 3)
+
+
+def test_low_rank_points_are_exact_on_low_rank_data():
+    # Rows in a 10-dimensional subspace of R^200: the projection on 16 principal directions loses nothing, so the
+    # fast route's distances are the true ones (up to float32) and DBSCAN gives scikit-learn's labels.
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(1200, 10)) @ rng.normal(size=(10, 200))).astype(np.float32)
+    X[600:] += 6.0
+    D = np.sort(pdist(X[:300].astype(np.float64)))
+    eps = float((D[400] + D[401]) / 2)
+    expected = DBSCAN(eps=eps, min_samples=4).fit_predict(X.astype(np.float64))
+    fast = Points.low_rank(X, "euclidean", 16)
+    assert fast.work.shape == (1200, 16) and fast.sorted_by_pc1
+    got = dbscan(fast, eps, 4)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(expected, got) > 0.99

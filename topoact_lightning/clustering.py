@@ -146,31 +146,46 @@ class Points:
         metric: str = "euclidean",
         n_components: int = 64,
         *,
+        eps: float | None = None,
+        residual_share: float = 0.15,
         sample: int = 2000,
         random_state: int | None = 0,
         device: str | None = None,
     ) -> Points:
-        """Fast mode: dot products on the top ``n_components`` principal directions of ``X`` only.
+        """Fast mode: dot products on the top principal directions of ``X`` only.
 
         ``|x - y|^2 ~ |x|^2 + |y|^2 - 2 <Px, Py>`` on the centred rows (cosine: on the centred unit rows, with
         ``cosine = |x' - y'|^2 / 2``), with exact norms and ``P`` the projection on the principal directions of at
         most ``sample`` random rows (randomized SVD). Exact when the rows lie in the kept subspace; otherwise the
-        error is the dropped term ``2 <Qx, Qy>`` of the residuals. Meant for one cover element at a time, whose
-        points are few and similar enough that their residuals are mostly uncorrelated noise. Zero rows under the
-        cosine metric are kept apart from everything (their cosine distance is 1).
+        error is the dropped term ``2 <Qx, Qy>`` of the residuals. ``n_components`` directions are tried first;
+        while the mean squared residual ``|Qx|^2`` of the sample exceeds ``residual_share`` of ``eps^2`` (the
+        squared chord ``2 eps`` for cosine; of the mean squared norm without eps) the number is doubled, and past
+        a quarter of the width (no speed left to gain) the rows are used whole. Meant for one cover element at a
+        time. Zero rows under the cosine metric are kept apart from everything (their cosine distance is 1).
         """
         X = np.ascontiguousarray(X, dtype=np.float32)
         base = _unit(X) if metric == "cosine" else X
         base = base - base.mean(axis=0, dtype=np.float64).astype(np.float32)
         n, d = base.shape
-        pc = False
-        if d <= n_components or n <= n_components:
-            work = base
-        else:
+        work, pc = base, False
+        k = int(n_components)
+        if n > k:
             rng = np.random.default_rng(random_state)
             rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else slice(None)
-            work = base @ _top_directions(base[rows], n_components, random_state)
-            pc = True
+            S = base[rows]
+            total = float(np.einsum("ij,ij->", S, S, dtype=np.float64))
+            # The dropped term 2 <Qx, Qy> is at most |Qx|^2 + |Qy|^2: keep the mean |Qx|^2 a small share of the
+            # squared radius (without eps: of the mean squared norm).
+            scale = (eps * eps if metric == "euclidean" else 2 * eps) if eps is not None else total / len(S)
+            limit = residual_share * scale
+            while k <= d // 4:
+                V = _top_directions(S, k, random_state)
+                kept = S @ V
+                residual = (total - float(np.einsum("ij,ij->", kept, kept, dtype=np.float64))) / len(S)
+                if residual <= limit:
+                    work, pc = base @ V, True
+                    break
+                k *= 2
         sq = np.einsum("ij,ij->i", base, base, dtype=np.float64).astype(np.float32)
         if metric == "cosine":
             # Zero rows: a norm that puts them beyond reach of everything (unit rows are within 2 of the mean).

@@ -60,10 +60,15 @@ class Mapper:
             :attr:`reference_` basis ``(D, k)``; the new principal directions are reordered and sign-flipped to
             agree with it, so the lens does not mirror from one epoch to the next.
         lens_k: ``k`` of the ``"knn_distance"`` lens.
-        fast: cluster in a PCA-reduced space of ``n_components`` dimensions (basis from at most 10,000 random
-            samples), in float32 without exact verification. Roughly 10x faster on wide layers; the graph is close
-            to, not identical with, the exact one (``eps="auto"`` is then chosen in the reduced space; a fixed eps
-            is used as given, and reduced distances are never larger than the true ones).
+        fast: approximate DBSCAN distances, float32 without the exact check at eps. In every cover element of at
+            least 1000 points (when the layer is wider than ``2 * n_components``), dot products are taken on the
+            element's own top ``n_components`` principal directions (randomized SVD of at most 2000 of its points)
+            while squared norms stay exact: ``|x-y|^2 ~ |x|^2 + |y|^2 - 2 <Px, Py>`` on centred rows
+            (:meth:`topoact_lightning.clustering.Points.low_rank`). The error is the dropped residual term
+            ``2 <Qx, Qy>``, small when what the projection leaves out is noise. eps (given or automatic) is the
+            same as in exact mode. About 10x faster than KeplerMapper at 50k x 512 with an adjusted Rand index of
+            about 0.95 against the exact graph (BENCHMARKS.md); with other clusterers the elements are reduced the
+            same way before ``fit_predict``.
         n_components: dimensions kept by ``fast``.
         n_jobs: threads clustering cover elements in parallel, largest elements first; None uses every core
             available to the process. While they run, numpy's BLAS is limited to one thread per call: on a busy
@@ -259,6 +264,7 @@ class Mapper:
             native = {"eps": self.eps, "min_samples": int(self.min_samples), "metric": self.metric}
         eps_used: float | None = None
         eps_rule = None
+        dims: dict = {}
         if native is not None:
             min_points = native["min_samples"]
             metric = native["metric"]
@@ -274,7 +280,7 @@ class Mapper:
             else:
                 eps_used = float(native["eps"])
                 eps_rule = "given"
-            run = _native_runner(X, eps_used, min_points, metric, self)
+            run = _native_runner(X, eps_used, min_points, metric, self, dims)
         else:
             min_points = _min_cluster_samples(self.clusterer)
             run = _estimator_runner(self.clusterer, X, self)
@@ -313,6 +319,8 @@ class Mapper:
             "metric": native["metric"] if native is not None else None,
             "fast": bool(self.fast),
             "n_components": int(self.n_components) if self.fast else None,
+            # Fast mode: the dimension each clustered element was clustered in, by element (largest first).
+            "fast_dims": [d for _, d in sorted(dims.items(), reverse=True)] if self.fast and dims else None,
             "n_samples": n,
             "n_features": int(X.shape[1]),
             "n_elements": len(elements),
@@ -470,18 +478,21 @@ def _check_side_data(
 _FAST_MIN_POINTS = 1000
 
 
-def _native_runner(X: np.ndarray, eps: float, min_samples: int, metric: str, mapper: Mapper):
+def _native_runner(X: np.ndarray, eps: float, min_samples: int, metric: str, mapper: Mapper, dims: dict):
     reduce = mapper.fast and X.shape[1] > 2 * mapper.n_components
 
     def run(idx: np.ndarray) -> np.ndarray:
         Xe = X[idx]
-        if reduce and len(idx) >= _FAST_MIN_POINTS:
+        if reduce and len(idx) >= _FAST_MIN_POINTS:  # low_rank itself keeps full rows if they need to be
             k = int(mapper.n_components)
-            element = Points.low_rank(Xe, metric, k, random_state=mapper.random_state, device=mapper.device)
+            element = Points.low_rank(
+                Xe, metric, k, eps=eps, random_state=mapper.random_state, device=mapper.device
+            )
         elif mapper.fast:
             element = Points.unverified(Xe, metric, device=mapper.device)
         else:
             element = Points.exact(Xe, metric, device=mapper.device)
+        dims[len(idx), int(idx[0])] = int(element.work.shape[1])  # keyed per element: safe across threads
         return dbscan(element, eps, min_samples)
 
     return run
