@@ -108,8 +108,9 @@ def fit(train: DataLoader, epochs: int, monitor: TopoActMonitor | None, logdir: 
         num_sanity_val_steps=0,
         log_every_n_steps=50,
     )
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     trainer.fit(model, train)
+    probe.cpu_seconds = time.process_time() - c0  # every thread of this process, the graph worker included
     return time.perf_counter() - t0, model, probe
 
 
@@ -130,10 +131,14 @@ def main() -> None:
     ap.add_argument("--probe", type=int, default=1000)
     ap.add_argument("--niceness", type=int, default=10, help="worker thread niceness (TopoActMonitor default 10)")
     ap.add_argument("--memory-epochs", type=int, default=12, help="epochs of the memory run (small data)")
+    ap.add_argument("--samples", type=int, default=36_000, help="training samples (sets the epoch length)")
+    ap.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
+    if args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
 
-    x, y = make_data()
+    x, y = make_data(args.samples)
     train = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
     px, py = make_data(args.probe, seed=1)
     print(f"torch threads: {torch.get_num_threads()}, python {sys.version.split()[0]}, torch {torch.__version__}")
@@ -141,6 +146,8 @@ def main() -> None:
           f"layers {LAYERS}, every epoch + step 0; worker niceness {args.niceness}")
 
     plain_times, monitored_times, blocking, builds, forwards = [], [], [], [], []
+    plain_cpu: list[float] = []
+    monitored_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up (thread pools, lazy imports, first Trainer) so that neither side pays it.
         warm = TopoActMonitor(layers=LAYERS, probe=(px[:300], py[:300]))
@@ -149,22 +156,27 @@ def main() -> None:
             # ABBA order: a load change during the run biases neither side.
             monitor = TopoActMonitor(layers=LAYERS, probe=(px, py), worker_niceness=args.niceness)
             if r % 2 == 0:
-                t_plain, model, _ = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
-                t_mon, _, _ = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
+                t_plain, model, p_plain = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
+                t_mon, _, p_mon = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
             else:
-                t_mon, _, _ = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
-                t_plain, model, _ = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
+                t_mon, _, p_mon = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
+                t_plain, model, p_plain = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
             forwards.append(plain_probe_forward(model, px))
             plain_times.append(t_plain)
             monitored_times.append(t_mon)
+            plain_cpu.append(p_plain.cpu_seconds)
+            monitored_cpu.append(p_mon.cpu_seconds)
             blocking.extend(monitor.blocking_seconds)
             builds.extend(monitor.build_seconds)
-            print(f"  repeat {r}: without {t_plain:.2f} s, with {t_mon:.2f} s "
-                  f"({len(monitor.build_seconds)} graphs)", flush=True)
+            print(f"  repeat {r}: wall without {t_plain:.2f} s, with {t_mon:.2f} s (x{t_mon / t_plain:.3f}); "
+                  f"CPU without {plain_cpu[-1]:.1f} s, with {monitored_cpu[-1]:.1f} s "
+                  f"(x{monitored_cpu[-1] / plain_cpu[-1]:.3f}); {len(monitor.build_seconds)} graphs", flush=True)
 
     plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
     print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
           f"with {mon:.2f} s -> ratio {mon / plain:.3f}x")
+    cp, cm = statistics.median(plain_cpu), statistics.median(monitored_cpu)
+    print(f"process CPU time (all threads), median: without {cp:.1f} s, with {cm:.1f} s -> ratio {cm / cp:.3f}x")
     print(f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
           f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
           f"one plain forward over the probe: {statistics.median(forwards) * 1e3:.0f} ms")

@@ -117,6 +117,10 @@ def test_schedule_every_two_epochs_keeps_the_last_and_restores_the_model(tmp_pat
     # Hooks lived only during the probe passes, and training flags were restored.
     assert all(not m._forward_hooks for m in model.modules())
     assert model.training
+    # The same callback in a fresh fit starts a new schedule.
+    _quiet_fit(tmp_path / "again", [monitor], epochs=1)
+    assert monitor.captured_steps == [0, 1]
+    assert read_run(tmp_path / "again" / "run")["tensor_steps"]["topoact_graph/fc1"] == [0, 1]
 
 
 @pytest.mark.slow

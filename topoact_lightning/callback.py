@@ -273,8 +273,16 @@ class TopoActMonitor(Callback):
 
     # ------------------------------------------------------------------------------------------ lightning hooks
     def setup(self, trainer: Any, pl_module: Any, stage: str) -> None:
-        if stage == "fit":
-            self._reset_runtime()
+        if stage != "fit":
+            return
+        self._reset_runtime()
+        if int(trainer.current_epoch) == 0:
+            # A fresh fit with a reused callback starts a new schedule; a resumed one gets its state from the
+            # checkpoint after this hook, and a second fit() on the same trainer continues the old one.
+            self.captured_steps = []
+            self._thumbnails_written = False
+            self._warned_layers = set()
+            self._restored_previous = {}
 
     def on_fit_start(self, trainer: Any, pl_module: Any) -> None:
         self._trainer = trainer
@@ -314,14 +322,14 @@ class TopoActMonitor(Callback):
                 self._worker = GraphWorker(
                     self._builder, maxsize=self.max_pending, niceness=self.worker_niceness
                 )
-                if self._writers and self.thumbnails and not self._thumbnails_written:
-                    self._write_thumbnails()
         # The untrained network, or (when it is not logged or already was, on resume) a check on one batch, so
         # that layers, probe and reductions that do not fit the model fail before the first training step.
         if self._active and 0 not in self.captured_steps and self.schedule.is_due(0):
             self._capture(trainer, pl_module, step=0, strict=True)
         else:
             self._capture(trainer, pl_module, step=None, strict=True)
+        if self._writers and self.thumbnails and not self._thumbnails_written:
+            self._write_thumbnails()
 
     def on_train_batch_end(
         self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
