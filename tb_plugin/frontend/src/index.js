@@ -770,12 +770,7 @@ function exposeDebug(app) {
     },
     /** Stops the layout animation (for screenshots and timing). */
     settle() {
-      for (const v of [app.viewA, app.viewB]) {
-        if (!v) continue;
-        v.sim.stop();
-        while (v.sim.alpha() > v.sim.alphaMin()) v.sim.tick();
-        v.drawNow();
-      }
+      for (const v of [app.viewA, app.viewB]) if (v) v.finishLayout();
     },
     drawCount: () => app.viewA.drawCount,
     /** Resolves once no request is in flight and the layout has stopped (a quiet page, for timing). */

@@ -133,7 +133,8 @@ export class GraphView {
       .alphaDecay(0.05)
       .velocityDecay(0.45)
       .stop()
-      .on("tick", () => this.requestDraw());
+      .on("tick", () => this.requestDraw())
+      .on("end", () => this._layoutDone());
     this.zoom = d3zoom()
       .scaleExtent([0.02, 30])
       .filter((ev) => {
@@ -211,10 +212,25 @@ export class GraphView {
     }
     if (fit) {
       this.autoFit = true;
+      this.fitWhenDone = true; // the first layout keeps spreading after the first frame: frame it again at the end
       this.fit();
     }
     this.drawNow();
     if (this.sim.alpha() > this.sim.alphaMin()) this.sim.restart();
+  }
+
+  _layoutDone() {
+    if (this.fitWhenDone && this.autoFit) this.fit();
+    this.fitWhenDone = false;
+    this.requestDraw();
+  }
+
+  /** Runs the layout to its end at once (no animation) and draws the result. */
+  finishLayout() {
+    this.sim.stop();
+    while (this.sim.alpha() > this.sim.alphaMin()) this.sim.tick();
+    this._layoutDone();
+    this.drawNow();
   }
 
   /** Node positions in graph coordinates (what the next epoch is seeded from). */
