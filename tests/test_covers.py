@@ -72,7 +72,7 @@ def test_balanced_cover_follows_a_skewed_lens():
     n=st.integers(1, 15),
     overlap=st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.75]),
 )
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=40, deadline=None)
 def test_kmapper_cover_members_match_keplermapper(lens, n, overlap):
     ids = np.arange(len(lens))
     data = np.c_[ids, lens]
@@ -107,7 +107,7 @@ def test_kmapper_bounds_single_dimension():
     n=st.integers(1, 8),
     overlap=st.floats(0, 0.8),
 )
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 def test_every_point_is_covered_and_inside_its_elements(lens, cover, n, overlap):
     bounds, members = cover_elements(lens, cover, n, overlap)
     assert bounds.shape[1:] == (lens.shape[1], 2)
