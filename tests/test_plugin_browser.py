@@ -400,6 +400,37 @@ def test_reload_refreshes_and_keeps_the_selection(server, browser):
     page.context.close()
 
 
+def test_reload_brings_a_new_epoch_into_view(trained_logdir, tmp_path, browser):
+    """Training goes on while the tab is open: after TensorBoard's Reload the slider has the new epoch and a view
+    that was on the latest epoch moves to it."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tests._training import read_run
+    from topoact_lightning import summary
+
+    logdir = tmp_path / "live"
+    shutil.copytree(trained_logdir / "run", logdir / "run")
+    with serve_tensorboard(logdir) as base:
+        page, frame, watch = open_topoact(browser, base, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+        assert frame.evaluate("() => window.__topoact.epoch") == 3
+        graph = read_run(logdir / "run")["graphs"]["fc1"][3]
+        writer = SummaryWriter(str(logdir / "run"))
+        summary.write_summary(writer, summary.graph_summary("fc1", graph.to_bytes()), 4)
+        writer.close()
+        for _ in range(30):  # the server re-reads the logdir every 2 s; press Reload until it has
+            page.click("button.reload-button")
+            page.wait_for_timeout(500)
+            if frame.evaluate("() => window.__topoact.epoch") == 4:
+                break
+        assert frame.evaluate("() => [window.__topoact.epoch, window.__topoact.epochs]") == [
+            4,
+            [0, 1, 2, 3, 4],
+        ]
+        assert frame.inner_text("[data-testid=epoch-label]") == "4 / 4"
+        assert watch.problems() == []
+        page.context.close()
+
+
 def test_dark_mode_follows_tensorboard(server, browser):
     page, frame, watch = open_topoact(browser, server, dark=True)
     assert page.evaluate("() => document.body.classList.contains('dark-mode')")

@@ -184,7 +184,7 @@ class App {
     const fromParent = decodeState(host.readParentHashState());
     const fromOwn = decodeState(readOwnHash(window.location.hash));
     const initial = Object.keys(fromParent).length ? fromParent : fromOwn;
-    this.store.state = { ...DEFAULTS, ...initial };
+    this.store.amend({ ...DEFAULTS, ...initial });
     this.syncControls(this.store.get());
     await this.loadRuns();
   }
@@ -295,8 +295,8 @@ class App {
     const run = this.runs.some((r) => r.run === s.run) ? s.run : this.runs[0].run;
     const layers = this.runInfo(run).layers;
     const layer = layers.includes(s.layer) ? s.layer : layers[0];
-    this.store.state = { ...s, run, layer };
-    this.syncControls(this.store.state);
+    this.store.amend({ run, layer });
+    this.syncControls(this.store.get());
     await this.loadEpochs();
   }
 
@@ -322,7 +322,13 @@ class App {
       return;
     }
     if (token !== this.loadToken) return;
+    const previous = this.epochs;
     this.epochs = resp.epochs || [];
+    // Watching the latest epoch while training runs: stay on the latest when a reload brings a newer one.
+    const current = this.store.get().epoch;
+    if (previous.length && current === previous[previous.length - 1] && this.epochs.length > previous.length) {
+      this.store.amend({ epoch: this.epochs[this.epochs.length - 1] });
+    }
     this.slider.max = String(Math.max(0, this.epochs.length - 1));
     this.slider.disabled = this.epochs.length < 2;
     this.playBtn.disabled = this.epochs.length < 2;
@@ -331,7 +337,7 @@ class App {
       return;
     }
     const epoch = snapEpoch(this.epochs, this.store.get().epoch);
-    this.store.state = { ...this.store.get(), epoch };
+    this.store.amend({ epoch });
     this.syncControls(this.store.get());
     this.loadMetrics(run, layer);
     await this.showEpoch();
@@ -350,7 +356,7 @@ class App {
     fillSelect(this.metricSel, names);
     const s = this.store.get();
     if (!names.includes(s.metric)) {
-      this.store.state = { ...s, metric: names.includes("purity") ? "purity" : names[0] || "" };
+      this.store.amend({ metric: names.includes("purity") ? "purity" : names[0] || "" });
     }
     this.metricSel.value = this.store.get().metric;
     this.drawChart();
@@ -406,7 +412,7 @@ class App {
     const tDrawn = performance.now();
     this.viewA.caption.textContent = `A · ${s.run} / ${s.layer} · epoch ${s.epoch}`;
     if (node !== s.node) {
-      this.store.state = { ...this.store.get(), node };
+      this.store.amend({ node });
       this.writeHash(this.store.get());
     }
     this.restyle();
@@ -452,7 +458,7 @@ class App {
     const values = modes.map((m) => m[0]);
     this.colorSel.textContent = "";
     for (const [v, t] of modes) this.colorSel.add(new Option(t, v));
-    if (!values.includes(current)) this.store.state = { ...this.store.get(), color: values[0] };
+    if (!values.includes(current)) this.store.amend({ color: values[0] });
     this.colorSel.value = this.store.get().color;
   }
 

@@ -302,6 +302,13 @@ export class Store {
     const changed = Object.keys(patch).filter((k) => !sameValue(before[k], this.state[k]));
     if (changed.length) for (const fn of this.listeners) fn(this.state, new Set(changed), before);
   }
+  /**
+   * Corrects the state without notifying: for values the controller derives while it is already acting on a
+   * change (a run's default layer, an epoch snapped to the logged ones), which must not trigger that work again.
+   */
+  amend(patch) {
+    this.state = { ...this.state, ...patch };
+  }
   subscribe(fn) {
     this.listeners.add(fn);
     return () => this.listeners.delete(fn);
