@@ -270,6 +270,23 @@ def test_class_highlight_search_and_drag(server, browser):
     frame.fill("[data-testid=search]", "")
     assert frame.evaluate(focus) is None
 
+    # The edge threshold hides edges whose Jaccard weight is below it.
+    drawn = "() => { const v = window.__topoact.app.viewA; v.drawNow(); return v.drawnEdges }"
+    assert frame.evaluate(drawn) == len(graph["edges"])
+    frame.fill("[data-testid=edge-threshold]", "0.3")
+    assert frame.evaluate(drawn) == sum(e["jaccard"] >= 0.3 for e in graph["edges"]) < len(graph["edges"])
+    frame.fill("[data-testid=edge-threshold]", "0")
+
+    # The mouse wheel zooms.
+    frame.evaluate("() => window.__topoact.settle()")  # the layout has ended and is framed
+    k0 = frame.evaluate("() => window.__topoact.app.viewA.transform.k")
+    box = frame.locator("canvas[data-testid=graph-a]").bounding_box()  # page coordinates already
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -300)
+    frame.wait_for_function("(k) => window.__topoact.app.viewA.transform.k > k * 1.2", arg=k0)
+    frame.click("[data-testid=fit]")  # and Fit brings the whole graph back
+    assert abs(frame.evaluate("() => window.__topoact.app.viewA.transform.k") - k0) < 1e-6 * k0
+
     # Drag a node with the mouse: it moves, and a drag is not a click (nothing gets selected).
     frame.evaluate("() => window.__topoact.settle()")
     nid = graph["nodes"][0]["id"]

@@ -427,6 +427,7 @@ export class GraphView {
       ctx.strokeStyle = `rgba(${this.theme.edge}, ${alpha})`;
       ctx.stroke();
     };
+    this.drawnEdges = faint.length + buckets.reduce((n, b) => n + b.length, 0);
     strokeBatch(faint, 0.6, 0.12);
     buckets.forEach((list, b) => strokeBatch(list, 0.7 + 1.2 * b, 0.35 + 0.15 * b));
 
