@@ -1,3 +1,4 @@
+// TopoAct TensorBoard plugin (MIT). Bundles d3 modules (ISC): see THIRD_PARTY_LICENSES.txt.
 var xn=`/* Light theme by default; body.dark follows TensorBoard's dark mode (or the OS preference outside it). */
 :root, body {
   --bg: #ffffff;
