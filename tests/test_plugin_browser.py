@@ -270,6 +270,17 @@ def test_class_highlight_search_and_drag(server, browser):
     frame.fill("[data-testid=search]", "")
     assert frame.evaluate(focus) is None
 
+    # Enter on a list of sample ids tracks them: the nodes holding them are ringed, the table lists every epoch.
+    a, b = graph["nodes"][0]["members"][0], graph["nodes"][1]["members"][-1]
+    frame.fill("[data-testid=search]", f"{a}, s{b}")
+    frame.press("[data-testid=search]", "Enter")
+    frame.wait_for_selector("[data-testid=track-table]")
+    tracked = frame.evaluate("() => [...window.__topoact.app.viewA.style.tracked].sort((a, b) => a - b)")
+    assert tracked == [i for i, n in enumerate(graph["nodes"]) if {a, b} & set(n["members"])]
+    assert len(tracked) >= 2 and frame.evaluate("() => window.__topoact.state.track") == [a, b]
+    frame.click("[data-testid=track-clear]")
+    assert frame.evaluate("() => window.__topoact.app.viewA.style.tracked") is None
+
     # The edge threshold hides edges whose Jaccard weight is below it.
     drawn = "() => { const v = window.__topoact.app.viewA; v.drawNow(); return v.drawnEdges }"
     assert frame.evaluate(drawn) == len(graph["edges"])

@@ -66,7 +66,7 @@ class App {
     this.thrLabel = c("span", { cls: "thr-label", testid: "edge-threshold-label" });
     this.search = c("input", {
       testid: "search",
-      attrs: { type: "search", placeholder: "class, sample id or #node", "aria-label": "Search" },
+      attrs: { type: "search", placeholder: "class, sample, #node; Enter on ids: track", "aria-label": "Search" },
     });
     this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
     this.refreshBtn = c("button", { text: "⟳", testid: "refresh", title: "Reload data" });
@@ -155,6 +155,14 @@ class App {
     this.sizeSel.addEventListener("change", () => s.set({ size: this.sizeSel.value }));
     this.thr.addEventListener("input", () => s.set({ thr: Number(this.thr.value) }));
     this.search.addEventListener("input", () => s.set({ q: this.search.value }));
+    this.search.addEventListener("keydown", (ev) => {
+      // Enter on a list of sample ids ("12, 40, s7") tracks those samples across epochs.
+      if (ev.key !== "Enter") return;
+      const tokens = this.search.value.split(/[\s,]+/).filter(Boolean);
+      if (!tokens.length || !tokens.every((t) => /^s?\d+$/i.test(t))) return;
+      const samples = [...new Set(tokens.map((t) => parseInt(t.replace(/^s/i, ""), 10)))];
+      s.set({ track: samples, q: "" });
+    });
     this.compareBtn.addEventListener("click", () => s.set({ cmp: !s.get().cmp }));
     this.refreshBtn.addEventListener("click", () => this.reload());
     this.fitBtn.addEventListener("click", () => {
