@@ -246,7 +246,7 @@ class Points:
         return out
 
 
-def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int = 1) -> np.ndarray:
+def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int = 2) -> np.ndarray:
     """The top ``k`` right singular vectors of ``S`` as a ``(D, k)`` float32 array.
 
     Randomized subspace iteration (Halko, Martinsson, Tropp 2011) with 16 extra directions, orthonormalised by
@@ -432,9 +432,17 @@ def native_dbscan_params(clusterer: Any) -> dict[str, Any] | None:
 
 # -------------------------------------------------------------------------------------------- k-NN and auto eps
 def kth_neighbor_distance(
-    points: Points, k: int, query_index: np.ndarray, *, block_size: int = 512
+    points: Points, k: int, query_index: np.ndarray, *, block_size: int = 256, n_threads: int | None = None
 ) -> np.ndarray:
-    """Distance from each point ``query_index`` to its ``k``-th nearest other point (float32, not verified)."""
+    """Distance from each point ``query_index`` to its ``k``-th nearest other point (float32, not verified).
+
+    Query blocks run on ``n_threads`` threads (default: every available core) with single-threaded BLAS, which
+    keeps a busy machine's cores working instead of waiting on each other.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    from threadpoolctl import threadpool_limits
+
     n = points.n
     query_index = np.asarray(query_index, dtype=np.int64)
     k_eff = min(int(k) + 1, n)  # the query itself sorts first
@@ -443,16 +451,36 @@ def kth_neighbor_distance(
         out[:] = 0.0
         return out
     everything = slice(0, n)
-    for s in _block_ranges(len(query_index), block_size):
+
+    def one(s: slice) -> None:
         q = query_index[s]
         d = points.block(q, everything)
         d[np.arange(len(q)), q] = -1.0
-        kth = np.partition(d, k_eff - 1, axis=1)[:, k_eff - 1]
-        kth = np.maximum(kth, 0.0)
+        kth = np.maximum(np.partition(d, k_eff - 1, axis=1)[:, k_eff - 1], 0.0)
         if points.sq is not None:
             kth = np.sqrt(kth) if points.metric == "euclidean" else kth / 2.0
         out[s] = kth
+
+    blocks = _block_ranges(len(query_index), block_size)
+    threads = available_cores() if n_threads is None else n_threads
+    with threadpool_limits(limits=1, user_api="blas"):
+        if threads > 1 and len(blocks) > 1:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(one, blocks))
+        else:
+            for s in blocks:
+                one(s)
     return out
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on."""
+    import os
+
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
 
 
 def _unit(X: np.ndarray) -> np.ndarray:
@@ -483,6 +511,7 @@ def auto_eps(
     *,
     sample: int = 1000,
     random_state: int | None = 0,
+    n_threads: int | None = None,
 ) -> float:
     """DBSCAN eps from the data: the knee of the sorted k-distance curve (Ester et al. 1996; TopoBERT).
 
@@ -496,5 +525,5 @@ def auto_eps(
     n = points.n
     rng = np.random.default_rng(random_state)
     q = np.sort(rng.choice(n, size=min(sample, n), replace=False)) if n > sample else np.arange(n)
-    kd = kth_neighbor_distance(points, max(int(min_samples) - 1, 1), q)
+    kd = kth_neighbor_distance(points, max(int(min_samples) - 1, 1), q, n_threads=n_threads)
     return max(knee(kd), float(np.finfo(np.float32).tiny))

@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import numbers
-import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -22,7 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning.clustering import METRICS, Points, auto_eps, dbscan, native_dbscan_params
+from topoact_lightning.clustering import (
+    METRICS,
+    Points,
+    auto_eps,
+    available_cores,
+    dbscan,
+    native_dbscan_params,
+)
 from topoact_lightning.covers import COVERS, cover_elements
 from topoact_lightning.errors import TopoActConfigError
 from topoact_lightning.graph import MapperGraph, nerve_edges
@@ -275,6 +281,7 @@ class Mapper:
                     metric,
                     sample=int(self.eps_sample),
                     random_state=self.random_state,
+                    n_threads=_n_threads(self.n_jobs),
                 )
                 eps_rule = "knee"
             else:
@@ -399,12 +406,7 @@ _PARAM_NAMES = tuple(
 
 
 def _n_threads(n_jobs: int | None) -> int:
-    if n_jobs is not None:
-        return int(n_jobs)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        return os.cpu_count() or 1
+    return available_cores() if n_jobs is None else int(n_jobs)
 
 
 def _run_elements(run, elements: list[np.ndarray], todo: list[int], n_threads: int) -> list[np.ndarray]:
