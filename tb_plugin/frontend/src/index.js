@@ -666,10 +666,13 @@ class App {
     this.graph2 = g2;
     this.compare = cmp;
     // B starts where its nodes' counterparts sit in A (or where they sat in the previous B), then relaxes.
-    const seeds = prevB && this.viewB.nodes.length
-      ? seedPositions(prevB, this.viewB.positions(), g2)
-      : seedPositions(this.graph, this.viewA.positions(), g2);
-    this.viewB.setGraph(g2, seeds, { relax: 0.3 });
+    if (g2 !== prevB) {
+      const seeds =
+        prevB && this.viewB.nodes.length
+          ? seedPositions(prevB, this.viewB.positions(), g2)
+          : seedPositions(this.graph, this.viewA.positions(), g2);
+      this.viewB.setGraph(g2, seeds, { relax: 0.3 });
+    }
     if (!prevB) this.viewB.setTransform(this.viewA.transform);
     this.viewA.caption.textContent = `A · ${s.run} / ${s.layer} · epoch ${s.epoch}`;
     this.viewB.caption.textContent = `B · ${b.run} / ${b.layer} · epoch ${b.epoch}`;
