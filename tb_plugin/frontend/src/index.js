@@ -66,7 +66,8 @@ class App {
     this.thrLabel = c("span", { cls: "thr-label", testid: "edge-threshold-label" });
     this.search = c("input", {
       testid: "search",
-      attrs: { type: "search", placeholder: "class, sample, #node; Enter on ids: track", "aria-label": "Search" },
+      title: "A class name, a sample id (12 or s12) or a node (#5). Enter on sample ids (12, 40) tracks them.",
+      attrs: { type: "search", placeholder: "class, sample id, #node", "aria-label": "Search" },
     });
     this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
     this.refreshBtn = c("button", { text: "⟳", testid: "refresh", title: "Reload data" });
