@@ -123,3 +123,36 @@ def test_low_rank_points_are_exact_on_low_rank_data():
     from sklearn.metrics import adjusted_rand_score
 
     assert adjusted_rand_score(expected, got) > 0.99
+
+
+def test_single_threaded_blas_is_restored_once_by_the_last_thread():
+    import threading
+
+    from threadpoolctl import threadpool_info
+
+    from topoact_lightning.clustering import single_threaded_blas
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    entered, leave = threading.Event(), threading.Event()
+
+    def other():
+        with single_threaded_blas():
+            entered.set()
+            leave.wait(10)
+
+    t = threading.Thread(target=other)
+    t.start()
+    entered.wait(10)
+    with single_threaded_blas():
+        leave.set()
+        t.join(
+            10
+        )  # the other thread left first: this one still holds the limit, restored only when it leaves
+        import topoact_lightning.clustering as clustering
+
+        assert clustering._blas_depth == 1 and clustering._blas_limiter is not None
+    assert clustering._blas_depth == 0 and clustering._blas_limiter is None
+    assert blas_threads() == before

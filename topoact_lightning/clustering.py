@@ -27,6 +27,9 @@ Example:
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -253,12 +256,10 @@ def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int
     Cholesky QR on float64 Gram matrices (small ``k x k`` factorizations only), single-threaded: OpenBLAS threads
     only add synchronisation cost to products this small (up to 80x on a busy machine).
     """
-    from threadpoolctl import threadpool_limits
-
     rng = np.random.default_rng(random_state)
     S = np.asarray(S, dtype=np.float32)
     width = min(k + 16, min(S.shape))
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         Y = S @ rng.standard_normal((S.shape[1], width)).astype(np.float32)
         for _ in range(n_iter):
             Y = S @ (S.T @ _orthonormal(Y))
@@ -441,8 +442,6 @@ def kth_neighbor_distance(
     """
     from concurrent.futures import ThreadPoolExecutor
 
-    from threadpoolctl import threadpool_limits
-
     n = points.n
     query_index = np.asarray(query_index, dtype=np.int64)
     k_eff = min(int(k) + 1, n)  # the query itself sorts first
@@ -463,7 +462,7 @@ def kth_neighbor_distance(
 
     blocks = _block_ranges(len(query_index), block_size)
     threads = available_cores() if n_threads is None else n_threads
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         if threads > 1 and len(blocks) > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 list(pool.map(one, blocks))
@@ -471,6 +470,37 @@ def kth_neighbor_distance(
             for s in blocks:
                 one(s)
     return out
+
+
+_blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limiter: Any = None
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """numpy/scipy's BLAS limited to one thread per call while any thread is inside this block.
+
+    On a busy machine multi-threaded BLAS calls spend most of their time waiting for each other; running our own
+    threads over independent pieces (cover elements, query blocks) with single-threaded BLAS keeps every core busy.
+    Reference-counted across threads, so concurrent and nested uses restore the original setting exactly once, when
+    the last one leaves (threadpoolctl on its own would restore out of order). torch's thread pools are untouched.
+    """
+    global _blas_depth, _blas_limiter
+    with _blas_lock:
+        if _blas_depth == 0:
+            from threadpoolctl import threadpool_limits
+
+            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+        _blas_depth += 1
+    try:
+        yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
+            if _blas_depth == 0:
+                _blas_limiter.restore_original_limits()
+                _blas_limiter = None
 
 
 def available_cores() -> int:

@@ -30,9 +30,8 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
-from topoact_lightning.clustering import Points, kth_neighbor_distance
+from topoact_lightning.clustering import Points, kth_neighbor_distance, single_threaded_blas
 
 #: Lens names accepted by :func:`compute_lens` and :class:`topoact_lightning.Mapper`.
 LENSES = ("l2norm", "pca", "pca2", "knn_distance", "eccentricity")
@@ -77,13 +76,15 @@ def principal_basis(X: np.ndarray, n_components: int, *, random_state: int | Non
     centred = X - X.mean(axis=0, dtype=np.float64).astype(np.float32)
     if d <= _COVARIANCE_MAX_DIM:
         cov = (centred.T @ centred).astype(np.float64)
-        with threadpool_limits(1):  # a threaded eigh of a small matrix is many times slower on a busy machine
+        with (
+            single_threaded_blas()
+        ):  # a threaded eigh of a small matrix is many times slower on a busy machine
             vals, vecs = np.linalg.eigh(cov)
         basis = vecs[:, ::-1][:, :k]
     else:
         from sklearn.utils.extmath import randomized_svd
 
-        with threadpool_limits(1):
+        with single_threaded_blas():
             _, _, vt = randomized_svd(centred, k, n_iter=7, random_state=random_state)
         basis = vt.T.astype(np.float64)
     if k < n_components:

@@ -28,6 +28,7 @@ from topoact_lightning.clustering import (
     available_cores,
     dbscan,
     native_dbscan_params,
+    single_threaded_blas,
 )
 from topoact_lightning.covers import COVERS, cover_elements
 from topoact_lightning.errors import TopoActConfigError
@@ -411,11 +412,9 @@ def _n_threads(n_jobs: int | None) -> int:
 
 def _run_elements(run, elements: list[np.ndarray], todo: list[int], n_threads: int) -> list[np.ndarray]:
     """``run(elements[k])`` for every ``k`` in ``todo`` (results in that order), on ``n_threads`` threads."""
-    from threadpoolctl import threadpool_limits
-
     # Largest first, so that no thread is left with one big element at the end.
     by_size = sorted(todo, key=lambda k: -len(elements[k]))
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         if n_threads > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
                 out = dict(zip(by_size, pool.map(lambda k: run(elements[k]), by_size), strict=True))
