@@ -1,0 +1,104 @@
+"""The background graph worker: order, bounded queue, failures turned into results, distances between steps."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+
+from topoact_lightning.graph import MapperGraph
+from topoact_lightning.worker import GraphBuilder, GraphJob, GraphResult, GraphWorker, build_graph
+
+
+def _job(step, x, previous_step=None, **params):
+    return GraphJob(
+        step=step,
+        layer="fc1",
+        activations=x,
+        labels=np.arange(len(x)) % 3,
+        class_names=["a", "b", "c"],
+        extras={"loss": np.linspace(0, 1, len(x), dtype=np.float32)},
+        mapper_params=params,
+        previous_step=previous_step,
+    )
+
+
+def _blobs(n=300, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(scale=8, size=(3, 6))
+    return (centres[np.arange(n) % 3] + rng.normal(size=(n, 6))).astype(np.float32)
+
+
+def test_build_graph_gives_a_graph_metrics_and_diagnostics():
+    r = build_graph(_job(0, _blobs(), n_intervals=8))
+    assert r.error is None and r.graph_bytes is not None
+    g = MapperGraph.from_bytes(r.graph_bytes)
+    assert g.class_names == ["a", "b", "c"] and set(g.extras) == {"loss"} and g.params["n_intervals"] == 8
+    assert r.scalars["nodes"] == g.n_nodes and 0 < r.scalars["effective_rank"] <= 1
+    assert r.scalars["dead_units"] == 0 and np.isnan(r.scalars["distance"])
+
+
+def test_distance_only_against_the_previous_logged_step():
+    builder = GraphBuilder()
+    x = _blobs()
+    builder(_job(0, x))
+    assert builder(_job(1, x, previous_step=0)).scalars["distance"] == 0.0  # same activations, same graph
+    # Step 1 is the last graph built; a job claiming step 2 came before it gets no distance.
+    assert np.isnan(builder(_job(3, _blobs(seed=1), previous_step=2)).scalars["distance"])
+    d = builder(_job(4, _blobs(seed=2), previous_step=3)).scalars["distance"]
+    assert 0 < d <= 1
+    # Checkpointed graphs come back in a new builder.
+    restored = GraphBuilder()
+    restored.restore(builder.previous_bytes())
+    assert restored.previous["fc1"][0] == 4
+
+
+def test_failures_become_results_not_exceptions():
+    x = _blobs()
+    bad_lens = build_graph(_job(2, x, lens=np.zeros(5)))  # a lens of the wrong length
+    assert bad_lens.graph_bytes is None and bad_lens.error and bad_lens.step == 2
+    x[7, 3] = np.inf
+    nan = build_graph(_job(3, x))
+    assert nan.graph_bytes is None and "1 of 300 probe samples have NaN or infinite" in nan.error
+
+
+def test_worker_runs_in_order_survives_exceptions_and_drains():
+    seen = []
+
+    def fn(job):
+        if job == 2:
+            raise RuntimeError("boom")
+        seen.append(job)
+        return job
+
+    w = GraphWorker(fn, maxsize=1)
+    for k in range(5):
+        w.submit(k)
+    results = w.drain(timeout=10)
+    w.close()
+    assert seen == [0, 1, 3, 4]
+    assert results[:2] == [0, 1] and isinstance(results[2], RuntimeError) and results[3:] == [3, 4]
+    assert w.pending == 0
+
+
+def test_bounded_queue_makes_submit_wait():
+    gate = threading.Event()
+    w = GraphWorker(lambda job: gate.wait(5) and job, maxsize=1)
+    w.submit(0)  # taken by the worker, blocked on the gate
+    time.sleep(0.05)
+    w.submit(1)  # fills the queue
+    t = threading.Thread(target=w.submit, args=(2,))
+    t.start()
+    time.sleep(0.1)
+    assert t.is_alive()  # the third submission waits for room
+    gate.set()
+    t.join(5)
+    assert not t.is_alive()
+    assert w.drain(timeout=5) == [0, 1, 2]
+    w.close()
+
+
+def test_result_dataclass_defaults():
+    r = GraphResult(1, "x", None)
+    assert r.scalars == {} and r.problem is None
