@@ -72,10 +72,12 @@ class Mapper:
             element's own top ``n_components`` principal directions (randomized SVD of at most 2000 of its points)
             while squared norms stay exact: ``|x-y|^2 ~ |x|^2 + |y|^2 - 2 <Px, Py>`` on centred rows
             (:meth:`topoact_lightning.clustering.Points.low_rank`). The error is the dropped residual term
-            ``2 <Qx, Qy>``, small when what the projection leaves out is noise. eps (given or automatic) is the
-            same as in exact mode. About 10x faster than KeplerMapper at 50k x 512 with an adjusted Rand index of
-            about 0.95 against the exact graph (BENCHMARKS.md); with other clusterers the elements are reduced the
-            same way before ``fit_predict``.
+            ``2 <Qx, Qy>``: while the mean ``|Qx|^2`` exceeds 15% of ``eps^2`` the number of directions is doubled,
+            and past a quarter of the width the element keeps whole rows (``graph_.params["fast_dims"]`` records
+            the dimension each element used). eps (given or automatic) is the same as in exact mode. 9-11x faster
+            than KeplerMapper at 50k x 512 with an adjusted Rand index of 0.95 against the exact graph on low-rank
+            activation-like data; no gain on full-rank noise (BENCHMARKS.md). With other clusterers, elements are
+            projected on their principal directions the same way before ``fit_predict``.
         n_components: dimensions kept by ``fast``.
         n_jobs: threads clustering cover elements in parallel, largest elements first; None uses every core
             available to the process. While they run, numpy's BLAS is limited to one thread per call: on a busy
