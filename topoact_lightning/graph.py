@@ -37,6 +37,9 @@ from topoact_lightning import metrics as _metrics
 FORMAT_NAME = "topoact-mapper-graph"
 FORMAT_VERSION = 1
 
+#: Per-sample extras that hold class indices: a mean of them means nothing, so no ``mean_<name>`` statistic.
+CATEGORICAL_EXTRAS = frozenset({"prediction"})
+
 
 class GraphFormatError(ValueError):
     """A serialized graph is corrupt, of another format, or of a newer version than this package reads."""
@@ -230,7 +233,7 @@ class MapperGraph:
         return self._incidence_cache
 
     def node_stats(self) -> dict[str, np.ndarray]:
-        """Per-node statistics: size, mean lens, purity, and the mean of every extra (``mean_<name>``)."""
+        """Per-node statistics: size, mean lens, purity, and the mean of every numeric extra (``mean_<name>``)."""
         stats: dict[str, np.ndarray] = {
             "size": self.node_sizes,
             "mean_lens": self.node_mean(self.lens),
@@ -238,7 +241,8 @@ class MapperGraph:
         if self.n_classes:
             stats["purity"] = self.node_purity()
         for name, v in self.extras.items():
-            stats[f"mean_{name}"] = self.node_mean(v)
+            if name not in CATEGORICAL_EXTRAS:
+                stats[f"mean_{name}"] = self.node_mean(v)
         return stats
 
     def metrics(self) -> dict[str, float]:

@@ -576,7 +576,6 @@ export function renderNodePanel(container, g, index, { thumbnailUrl, onTrack, on
     ["mean lens", fmt(n.mean_lens), "lens"],
     ["purity", fmt(n.purity), "purity"],
   ];
-  if (n.mean_prediction !== undefined) rows.push(["mean prediction", fmt(n.mean_prediction), "prediction"]);
   const table = el("table", { cls: "kv" });
   for (const [k, v, id] of rows) {
     table.appendChild(el("tr", {}, [el("th", { text: k }), el("td", { text: v, testid: `panel-${id}` })]));
