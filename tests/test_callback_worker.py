@@ -102,3 +102,37 @@ def test_bounded_queue_makes_submit_wait():
 def test_result_dataclass_defaults():
     r = GraphResult(1, "x", None)
     assert r.scalars == {} and r.problem is None
+
+
+def test_graph_process_builds_the_same_graphs_as_the_thread_and_keeps_state():
+    from topoact_lightning.worker import GraphProcess
+
+    proc = GraphProcess(niceness=0)
+    try:
+        local = GraphBuilder()
+        for step, seed in ((0, 0), (1, 1)):
+            job = _job(step, _blobs(seed=seed), previous_step=step - 1 if step else None, n_intervals=8)
+            a, b = proc(job), local(job)
+            assert proc.failure is None and a.error is None
+            assert MapperGraph.from_bytes(a.graph_bytes) == MapperGraph.from_bytes(b.graph_bytes)
+            assert a.scalars == b.scalars or all(
+                (np.isnan(a.scalars[k]) and np.isnan(b.scalars[k])) or a.scalars[k] == b.scalars[k]
+                for k in a.scalars
+            )
+        assert 0 < a.scalars["distance"] <= 1  # the child kept step 0's graph
+        assert proc.previous_bytes()["fc1"][0] == 1
+    finally:
+        proc.close()
+
+
+def test_graph_process_death_falls_back_to_a_thread():
+    from topoact_lightning.worker import GraphProcess
+
+    proc = GraphProcess(niceness=0)
+    proc(_job(0, _blobs(), n_intervals=8))
+    proc._proc.kill()
+    proc._proc.wait()
+    r = proc(_job(1, _blobs(seed=1), previous_step=0, n_intervals=8))
+    assert proc.failure and "graph process stopped" in proc.failure
+    assert r.graph_bytes is not None and 0 < r.scalars["distance"] <= 1  # state carried over to the fallback
+    proc.close()

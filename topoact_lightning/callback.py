@@ -46,7 +46,7 @@ from topoact_lightning.capture import (
 from topoact_lightning.errors import TopoActConfigError
 from topoact_lightning.probe import Probe, build_probe, thumbnails
 from topoact_lightning.schedule import Schedule
-from topoact_lightning.worker import GraphBuilder, GraphJob, GraphResult, GraphWorker
+from topoact_lightning.worker import GraphBuilder, GraphJob, GraphProcess, GraphResult, GraphWorker
 
 STATE_VERSION = 1
 
@@ -128,8 +128,12 @@ class TopoActMonitor(Callback):
         max_pending: graphs waiting to be built before the training loop waits for the worker.
         dead_threshold: warn when at least this share of a layer's units is dead.
         collapse_dims: warn when a layer's probe activations use fewer effective directions than this.
-        worker_niceness: how much to lower the graph worker thread's CPU priority (Linux), so training wins
-            when cores are busy; 0 keeps it equal.
+        worker_niceness: how much to lower the graph worker's CPU priority (Linux), so training wins when
+            cores are busy; 0 keeps it equal.
+        worker: ``"process"`` builds graphs in a child Python process (``python -m topoact_lightning.worker``),
+            so the engine never holds the training loop's GIL; ``"thread"`` builds them in a thread of the
+            training process (no child process, but it slows training more; see BENCHMARKS.md). If the child
+            cannot start or dies, the callback falls back to a thread and warns.
 
     Raises:
         TopoActConfigError: for parameters that cannot work (here), and for layers or probes that do not fit
@@ -157,6 +161,7 @@ class TopoActMonitor(Callback):
         dead_threshold: float = 0.5,
         collapse_dims: float = 1.5,
         worker_niceness: int = 10,
+        worker: str = "process",
     ) -> None:
         super().__init__()
         if isinstance(layers, str):
@@ -187,6 +192,7 @@ class TopoActMonitor(Callback):
         self.dead_threshold = dead_threshold
         self.collapse_dims = collapse_dims
         self.worker_niceness = worker_niceness
+        self.worker = worker
         self._validate()
 
         # Run state (checkpointed).
@@ -211,6 +217,8 @@ class TopoActMonitor(Callback):
             )
         if not isinstance(self.probe_batch_size, int) or self.probe_batch_size < 1:
             raise TopoActConfigError("probe_batch_size must be a positive int")
+        if self.worker not in ("process", "thread"):
+            raise TopoActConfigError('worker must be "process" (a child Python process) or "thread"')
         if not isinstance(self.max_pending, int) or self.max_pending < 1:
             raise TopoActConfigError("max_pending must be a positive int")
         if not 0 < float(self.dead_threshold) <= 1:
@@ -265,7 +273,7 @@ class TopoActMonitor(Callback):
         self.probe_: Probe | None = None
         self._modules: dict[str, nn.Module] = {}
         self._worker: GraphWorker | None = None
-        self._builder: GraphBuilder | None = None
+        self._builder: GraphBuilder | GraphProcess | None = None
         self._writers: list[Any] = []
         self._active = False
         self._last_epoch_step: int | None = None
@@ -317,8 +325,11 @@ class TopoActMonitor(Callback):
                     "written (only their metrics); add lightning.pytorch.loggers.TensorBoardLogger to the Trainer."
                 )
             if self._active:
-                self._builder = GraphBuilder()
-                self._builder.restore(self._restored_previous)
+                if self.worker == "process":
+                    self._builder = GraphProcess(self.worker_niceness, restore=self._restored_previous)
+                else:
+                    self._builder = GraphBuilder()
+                    self._builder.restore(self._restored_previous)
                 self._worker = GraphWorker(
                     self._builder, maxsize=self.max_pending, niceness=self.worker_niceness
                 )
@@ -669,6 +680,10 @@ class TopoActMonitor(Callback):
             )
         worker.close()
         self._worker = None
+        if isinstance(self._builder, GraphProcess):
+            self._builder.close()
+            if self._builder.failure:
+                rank_zero_warn(f"TopoActMonitor: graphs were built in a thread: {self._builder.failure}")
         for logger in trainer.loggers:
             try:
                 logger.save()

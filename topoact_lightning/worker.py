@@ -234,3 +234,137 @@ class GraphWorker:
         if self._thread.is_alive():
             self._jobs.put(_STOP)
             self._thread.join(timeout)
+
+
+# ------------------------------------------------------------------------------------------ child process
+# Building graphs in a thread of the training process costs far more than its CPU time: the engine's Python-level
+# work holds the GIL that the training loop needs between torch ops (benchmarks/bench_callback.py --contention:
+# a busy worker thread slowed training steps by ~65%, a busy worker process by ~10%). So by default the worker
+# thread only ships jobs to a child Python process and waits on the pipe, which releases the GIL.
+# The child is started with `python -m topoact_lightning.worker` rather than multiprocessing's spawn, which would
+# re-import (and re-run) the user's training script.
+
+
+def _send(stream: Any, obj: Any) -> None:
+    import pickle
+    import struct
+
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(struct.pack("<Q", len(data)))
+    stream.write(data)
+    stream.flush()
+
+
+def _recv(stream: Any) -> Any:
+    import pickle
+    import struct
+
+    head = stream.read(8)
+    if len(head) < 8:
+        raise EOFError("graph process closed its pipe")
+    (n,) = struct.unpack("<Q", head)
+    data = stream.read(n)
+    if len(data) < n:
+        raise EOFError("graph process closed its pipe")
+    return pickle.loads(data)
+
+
+class GraphProcess:
+    """A callable like :class:`GraphBuilder` whose work runs in a child Python process.
+
+    Falls back to building in the calling thread (and says so in the result's ``error``-free path) if the child
+    cannot start or dies.
+    """
+
+    def __init__(self, niceness: int = 10, restore: dict[str, tuple[int, bytes]] | None = None) -> None:
+        import subprocess
+        import sys
+
+        self.niceness = niceness
+        self.fallback: GraphBuilder | None = None
+        self.failure: str | None = None
+        self._last: dict[str, tuple[int, bytes]] = dict(restore or {})
+        env = dict(os.environ)
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = "1"  # the training process owns the cores; one thread is plenty for 1e3-1e4 points
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-m", "topoact_lightning.worker", str(int(niceness))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+            _send(self._proc.stdin, ("restore", dict(self._last)))
+        except Exception as e:  # no interpreter, no pipes: build in-process
+            self._fail(f"{type(e).__name__}: {e}")
+
+    def _fail(self, why: str) -> None:
+        self.failure = why
+        self.fallback = GraphBuilder()
+        self.fallback.restore(self._last)
+        self._proc = None
+
+    def previous_bytes(self) -> dict[str, tuple[int, bytes]]:
+        if self.fallback is not None:
+            return self.fallback.previous_bytes()
+        return dict(self._last)
+
+    def __call__(self, job: GraphJob) -> GraphResult:
+        result = None
+        if self._proc is not None:
+            try:
+                _send(self._proc.stdin, ("job", job))
+                result = _recv(self._proc.stdout)
+            except Exception as e:
+                self._fail(f"the graph process stopped ({type(e).__name__}: {e}); building in a thread instead")
+        if result is None:
+            assert self.fallback is not None
+            result = self.fallback(job)
+        if isinstance(result, GraphResult) and result.graph_bytes is not None:
+            self._last[result.layer] = (result.step, result.graph_bytes)
+        return result
+
+    def close(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        try:
+            _send(proc.stdin, ("stop", None))
+            proc.stdin.close()
+            proc.wait(timeout=10)
+        except Exception:
+            proc.kill()
+
+
+def _serve() -> None:
+    import sys
+
+    # The protocol owns the real stdout; anything the engine prints goes to stderr.
+    out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    inp = sys.stdin.buffer
+    niceness = int(sys.argv[1]) if len(sys.argv) > 1 else 0
+    if niceness and hasattr(os, "nice"):
+        try:
+            os.nice(niceness)
+        except OSError:
+            pass
+    builder = GraphBuilder()
+    while True:
+        try:
+            kind, payload = _recv(inp)
+        except EOFError:
+            return
+        if kind == "stop":
+            return
+        if kind == "restore":
+            builder.restore(payload)
+            continue
+        _send(out, builder(payload))
+
+
+if __name__ == "__main__":
+    # Run from the importable module, not __main__, so that pickled jobs and results name the same classes.
+    from topoact_lightning.worker import _serve as serve
+
+    serve()
