@@ -185,6 +185,7 @@ def main() -> None:
     ap.add_argument("--memory-epochs", type=int, default=12, help="epochs of the memory run (small data)")
     ap.add_argument("--samples", type=int, default=36_000, help="training samples (sets the epoch length)")
     ap.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
+    ap.add_argument("--worker", default="process", choices=["process", "thread"], help="TopoActMonitor(worker=...)")
     ap.add_argument("--contention", action="store_true", help="only the worker-contention micro-benchmark")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -199,7 +200,7 @@ def main() -> None:
     px, py = make_data(args.probe, seed=1)
     print(f"torch threads: {torch.get_num_threads()}, python {sys.version.split()[0]}, torch {torch.__version__}")
     print(f"reference: {len(x)} samples of 1x16x16, batch 64, {args.epochs} epochs; probe {args.probe}, "
-          f"layers {LAYERS}, every epoch + step 0; worker niceness {args.niceness}")
+          f"layers {LAYERS}, every epoch + step 0; worker {args.worker}, niceness {args.niceness}")
 
     plain_times, monitored_times, blocking, builds, forwards = [], [], [], [], []
     plain_cpu: list[float] = []
@@ -212,7 +213,9 @@ def main() -> None:
         fit(DataLoader(TensorDataset(x[:256], y[:256]), batch_size=64), 1, warm, Path(tmp) / "warm")
         for r in range(args.repeats):
             # ABBA order: a load change during the run biases neither side.
-            monitor = TopoActMonitor(layers=LAYERS, probe=(px, py), worker_niceness=args.niceness)
+            monitor = TopoActMonitor(
+                layers=LAYERS, probe=(px, py), worker_niceness=args.niceness, worker=args.worker
+            )
             if r % 2 == 0:
                 t_plain, model, p_plain = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
                 t_mon, _, p_mon = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")

@@ -237,10 +237,11 @@ class GraphWorker:
 
 
 # ------------------------------------------------------------------------------------------ child process
-# Building graphs in a thread of the training process costs far more than its CPU time: the engine's Python-level
+# Building graphs in a thread of the training process can cost more than its CPU time: the engine's Python-level
 # work holds the GIL that the training loop needs between torch ops (benchmarks/bench_callback.py --contention:
-# a busy worker thread slowed training steps by ~65%, a busy worker process by ~10%). So by default the worker
-# thread only ships jobs to a child Python process and waits on the pipe, which releases the GIL.
+# a continuously busy worker thread slowed training steps by ~65%, a busy worker process by ~10%). With
+# worker="process" the worker thread only ships jobs to a child Python process and waits on the pipe, which
+# releases the GIL. (In whole fits on 2 cores the thread was still cheaper; see BENCHMARKS.md.)
 # The child is started with `python -m topoact_lightning.worker` rather than multiprocessing's spawn, which would
 # re-import (and re-run) the user's training script.
 
