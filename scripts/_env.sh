@@ -20,8 +20,14 @@ ensure_python_deps() {
   local extra="$1" stamp="$VENV/.deps-$1"
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-ci.txt -nt "$stamp" ]; then
     echo "== installing Python dependencies ($extra)"
-    # torch first, pinned to the CPU wheel; then the project, whose range torch==2.13.0 already satisfies.
-    "$PY" -m pip install -q -r requirements-ci.txt
+    # torch first: by default the CI pin (on this project's machines, a CPU wheel on disk); TOPOACT_TORCH
+    # lets a user pick another build for the demo, e.g. TOPOACT_TORCH="torch" for their platform's default.
+    # Then the project, whose torch range the pin already satisfies.
+    if [ -n "${TOPOACT_TORCH:-}" ]; then
+      "$PY" -m pip install -q "$TOPOACT_TORCH"
+    else
+      "$PY" -m pip install -q -r requirements-ci.txt
+    fi
     "$PY" -m pip install -q -e ".[$extra]"
     touch "$stamp"
   fi

@@ -130,11 +130,12 @@ class TopoActMonitor(Callback):
         collapse_dims: warn when a layer's probe activations use fewer effective directions than this.
         worker_niceness: how much to lower the graph worker's CPU priority (Linux), so training wins when
             cores are busy; 0 keeps it equal.
-        worker: ``"thread"`` builds graphs in a background thread of the training process; ``"process"`` in a
-            child Python process (``python -m topoact_lightning.worker``), so the engine never holds the training
-            loop's GIL, at the cost of starting an interpreter. On the 2-core reference the thread was cheaper
-            (BENCHMARKS.md); try ``"process"`` when training is GIL-bound. If the child cannot start or dies, the
-            callback falls back to a thread and warns.
+        worker: ``"process"`` builds graphs in a child Python process (``python -m topoact_lightning.worker``),
+            so the engine never holds the training loop's GIL; ``"thread"`` in a background thread of the
+            training process (no extra interpreter, but it competes for the GIL). On the 2-core reference the
+            process cost 1.05x wall time against 1.10x for the thread (BENCHMARKS.md). If the child cannot start
+            or dies, the callback falls back to a thread and warns. Either way the engine runs on one core
+            unless ``mapper_params`` sets ``n_jobs``.
 
     Raises:
         TopoActConfigError: for parameters that cannot work (here), and for layers or probes that do not fit
@@ -162,7 +163,7 @@ class TopoActMonitor(Callback):
         dead_threshold: float = 0.5,
         collapse_dims: float = 1.5,
         worker_niceness: int = 10,
-        worker: str = "thread",
+        worker: str = "process",
     ) -> None:
         super().__init__()
         if isinstance(layers, str):

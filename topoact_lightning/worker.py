@@ -102,6 +102,9 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         from topoact_lightning.mapper import Mapper
 
         params = dict(job.mapper_params)
+        # Monitoring takes at most one core unless the user asks for more: on small machines a second engine
+        # thread competes with the training loop's intra-op threads, which wait for their slowest member.
+        params.setdefault("n_jobs", 1)
         if (
             builder is not None
             and params.get("lens") in ("pca", "pca2")
