@@ -16,13 +16,10 @@ Run: ``.venv/bin/python benchmarks/bench_plugin.py`` (about a minute; ``--quick`
 from __future__ import annotations
 
 import argparse
-import contextlib
 import gzip
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +43,8 @@ from topoact_lightning import summary
 from topoact_lightning.graph import MapperGraph
 
 RUN, LAYER = "bench", "features"
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # for tests._tensorboard, the tensorboard-process helper the tests use too
 
 
 def big_graph(seed: int, n_nodes: int = 1000, n_samples: int = 10_000) -> MapperGraph:
@@ -190,12 +189,6 @@ def wsgi_seconds(dp, logdir: str, epochs: int, repeats: int) -> tuple[list[float
 
 
 # ------------------------------------------------------------------------------------------ real process
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def http_get(url: str) -> bytes:
     req = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
     with urllib.request.urlopen(req, timeout=60) as r:
@@ -203,34 +196,15 @@ def http_get(url: str) -> bytes:
         return gzip.decompress(body) if r.headers.get("Content-Encoding") == "gzip" else body
 
 
-@contextlib.contextmanager
-def tensorboard_process(logdir: str, *args: str):
-    port = free_port()
-    exe = Path(sys.executable).with_name("tensorboard")
-    cmd = [str(exe), "--logdir", logdir, "--host", "127.0.0.1", "--port", str(port), *args]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        yield f"http://127.0.0.1:{port}", proc
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def server_seconds(logdir: str, epochs: int, repeats: int, *args: str):
-    with tensorboard_process(logdir, *args) as (base, proc):
-        plugin = base + "/data/plugin/topoact/"
-        deadline = time.monotonic() + 90
-        while True:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"tensorboard {' '.join(args)} did not serve the logs")
-            with contextlib.suppress(OSError):
-                if len(json.loads(http_get(plugin + f"epochs?run={RUN}&layer={LAYER}"))["epochs"]) == epochs:
-                    break
-            time.sleep(0.3)
+    from tests._tensorboard import tensorboard_process
+
+    with tensorboard_process(logdir, *args) as tb:
+        plugin = tb.base + "/data/plugin/topoact/"
+        tb.wait_for(
+            lambda: len(json.loads(http_get(plugin + f"epochs?run={RUN}&layer={LAYER}"))["epochs"]) == epochs,
+            f"tensorboard {' '.join(args)} to serve every epoch",
+        )
         floor = [timed(lambda: http_get(plugin + "runs")) for _ in range(repeats)]
         cold = [
             timed(lambda e=e: http_get(plugin + f"graph?run={RUN}&layer={LAYER}&epoch={e}"))

@@ -15,16 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from tests._tensorboard import fetch, tensorboard_process
 
 CHROMIUM = os.environ.get("TOPOACT_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -37,21 +33,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-START_TIMEOUT = 90.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str, timeout: float = 5.0) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
 
 
 @contextlib.contextmanager
@@ -61,49 +42,14 @@ def serve_tensorboard(logdir: Path, *args: str, wait_for_runs: bool = True) -> I
     Waits until the TopoAct plugin answers, and with ``wait_for_runs`` until it lists at least one run (so
     both data back ends have loaded the logs). ``args`` are extra flags, e.g. ``"--load_fast=false"``.
     """
-    script = Path(sys.executable).with_name("tensorboard")
-    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
-    port = free_port()
-    log = Path(tempfile.mkstemp(prefix=f"tensorboard-{port}-", suffix=".log")[1])
-    cmd += [
-        "--logdir",
-        str(logdir),
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--reload_interval",
-        "2",
-        *args,
-    ]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"tensorboard exited with {proc.returncode}:\n{log.read_text()}")
-            with contextlib.suppress(OSError):
-                if _get(base + "/data/plugin/topoact/runs") == 200:
-                    if not wait_for_runs:
-                        break
-                    with urllib.request.urlopen(base + "/data/plugin/topoact/runs", timeout=5) as r:
-                        if r.read().strip() not in (b"", b"[]"):
-                            break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"tensorboard did not serve TopoAct runs in time:\n{log.read_text()}")
-            time.sleep(0.3)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        with contextlib.suppress(OSError):
-            log.unlink()
+    with tensorboard_process(logdir, "--reload_interval", "2", *args) as tb:
+
+        def ready() -> bool:
+            status, _, body = fetch(tb.base + "/data/plugin/topoact/runs", timeout=5.0)
+            return status == 200 and (not wait_for_runs or body.strip() not in (b"", b"[]"))
+
+        tb.wait_for(ready, "the TopoAct runs")
+        yield tb.base
 
 
 @contextlib.contextmanager

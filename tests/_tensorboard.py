@@ -1,0 +1,111 @@
+"""A real ``tensorboard`` process on a free port, for the server and browser tests and the plugin benchmarks.
+
+Example::
+
+    with tensorboard_process(logdir, "--load_fast=false") as tb:
+        tb.wait_for(lambda: fetch(tb.base + "/data/plugin/topoact/runs")[0] == 200, "the TopoAct routes")
+        status, content_type, body = fetch(tb.base + "/data/plugins_listing")
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+# Both back ends load the logdir in the background; on two busy cores a first load can take tens of seconds.
+START_TIMEOUT = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url: str, timeout: float = 10.0) -> tuple[int, str, bytes]:
+    """(status, content type, body) of a GET; HTTP errors are answers here, not exceptions."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.headers.get("Content-Type", ""), r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.headers.get("Content-Type", ""), e.read()
+
+
+def tensorboard_command() -> list[str]:
+    """The venv's ``tensorboard`` script (the one whose entry points include this plugin)."""
+    script = Path(sys.executable).with_name("tensorboard")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
+
+
+@dataclass
+class TensorBoard:
+    base: str
+    """Base URL, including any ``--path_prefix``."""
+    proc: subprocess.Popen
+    log: Path
+    """The server's combined stdout and stderr."""
+
+    def wait_for(self, predicate: Callable[[], Any], what: str, timeout: float = START_TIMEOUT) -> Any:
+        """Poll ``predicate`` until it returns a truthy value, which is returned.
+
+        Fails with the server's log if the server exits or the time runs out; connection errors while it
+        starts count as "not yet".
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"tensorboard exited with {self.proc.returncode} while waiting for {what}:\n"
+                    f"{self.log.read_text()}"
+                )
+            with contextlib.suppress(OSError):
+                value = predicate()
+                if value:
+                    return value
+            time.sleep(0.3)
+        raise RuntimeError(f"timed out waiting for {what}:\n{self.log.read_text()}")
+
+
+@contextlib.contextmanager
+def tensorboard_process(
+    logdir: Path | str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    prefix: str = "",
+) -> Iterator[TensorBoard]:
+    """``tensorboard --logdir logdir *args`` on 127.0.0.1, yielded once its HTTP server answers.
+
+    ``prefix`` is the ``--path_prefix`` given in ``args``, so that ``base`` includes it. The process runs in
+    its own session and is terminated (killed if it lingers) on exit; its log file is removed.
+    """
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix=f"tensorboard-{port}-", suffix=".log")[1])
+    cmd = [*tensorboard_command(), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), *args]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
+        )
+    tb = TensorBoard(f"http://127.0.0.1:{port}{prefix}", proc, log)
+    try:
+        tb.wait_for(lambda: fetch(tb.base + "/data/plugins_listing")[0] == 200, "the server")
+        yield tb
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        with contextlib.suppress(OSError):
+            log.unlink()
