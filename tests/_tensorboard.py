@@ -41,6 +41,23 @@ def fetch(url: str, timeout: float = 10.0) -> tuple[int, str, bytes]:
         return e.code, e.headers.get("Content-Type", ""), e.read()
 
 
+def later_writer(run_dir: Path | str):
+    """A ``SummaryWriter`` for ``run_dir`` whose event file TensorBoard reads after the run's existing ones.
+
+    For tests that add an epoch to a run TensorBoard is already reading. Its Python back end reads a run's event
+    files in name order and never goes back to a name that sorts earlier; torch names them
+    ``events.out.tfevents.<second>.<host>.<pid>.<counter>``, so within one second counter 12 sorts before 9 and
+    the new file would be skipped for good. Starting the writer in a later second than every existing file
+    puts it last.
+    """
+    from torch.utils.tensorboard import SummaryWriter
+
+    seconds = [int(p.name.split(".")[3]) for p in Path(run_dir).glob("events.out.tfevents.*")]
+    while seconds and time.time() < max(seconds) + 1:
+        time.sleep(0.05)
+    return SummaryWriter(str(run_dir))
+
+
 def tensorboard_command() -> list[str]:
     """The venv's ``tensorboard`` script (the one whose entry points include this plugin)."""
     script = Path(sys.executable).with_name("tensorboard")

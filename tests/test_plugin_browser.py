@@ -431,8 +431,7 @@ def test_reload_refreshes_and_keeps_the_selection(server, browser):
 def test_reload_brings_a_new_epoch_into_view(trained_logdir, tmp_path, browser):
     """Training goes on while the tab is open: after TensorBoard's Reload the slider has the new epoch and a view
     that was on the latest epoch moves to it."""
-    from torch.utils.tensorboard import SummaryWriter
-
+    from tests._tensorboard import later_writer
     from tests._training import read_run
     from topoact_lightning import summary
 
@@ -442,7 +441,7 @@ def test_reload_brings_a_new_epoch_into_view(trained_logdir, tmp_path, browser):
         page, frame, watch = open_topoact(browser, base, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
         assert frame.evaluate("() => window.__topoact.epoch") == 3
         graph = read_run(logdir / "run")["graphs"]["fc1"][3]
-        writer = SummaryWriter(str(logdir / "run"))
+        writer = later_writer(logdir / "run")
         summary.write_summary(writer, summary.graph_summary("fc1", graph.to_bytes()), 4)
         writer.close()
         for _ in range(30):  # the server re-reads the logdir every 2 s; press Reload until it has

@@ -29,6 +29,7 @@ from torch.utils.tensorboard import SummaryWriter
 from werkzeug import test as werkzeug_test
 from werkzeug import wrappers
 
+from tests._tensorboard import later_writer
 from topoact_lightning import summary
 from topoact_lightning.graph import MapperGraph
 
@@ -263,7 +264,7 @@ def test_graphs_are_cached_and_new_epochs_still_appear(tmp_path):
         get_json(c, "graph", run="run_a", layer="fc1", epoch=1)
     assert (plugin.store.graphs.misses, plugin.store.graphs.hits) == (1, 1)
     # Another epoch arrives while TensorBoard runs: the next reload shows it (listings are never cached).
-    writer = SummaryWriter(str(tmp_path / "run_a"))
+    writer = later_writer(tmp_path / "run_a")
     summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(3).to_bytes()), 3)
     writer.close()
     mux = plugin.store.data_provider._multiplexer

@@ -10,9 +10,8 @@ import os
 
 import pytest
 from test_plugin_routes import N_EPOCHS, synthetic_graph, write_logs
-from torch.utils.tensorboard import SummaryWriter
 
-from tests._tensorboard import fetch, tensorboard_process
+from tests._tensorboard import fetch, later_writer, tensorboard_process
 from topoact_lightning import summary
 
 pytestmark = pytest.mark.slow
@@ -73,7 +72,7 @@ def test_plugin_in_a_real_tensorboard(logdir, backend, prefix):
         assert fetch(plugin + "static/../loader.py")[0] == 404
 
         # Training goes on while TensorBoard runs: the next reload brings the new epoch to the routes.
-        writer = SummaryWriter(str(logdir / "run_a"))
+        writer = later_writer(logdir / "run_a")
         summary.write_summary(
             writer, summary.graph_summary("fc1", synthetic_graph(N_EPOCHS).to_bytes()), N_EPOCHS
         )
