@@ -8,7 +8,9 @@ same server. Nodes are clicked and hovered with the real mouse at the positions 
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import struct
 import urllib.parse
 import urllib.request
 import warnings
@@ -29,6 +31,8 @@ from tests._browser import (
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
 ROOT = Path(__file__).resolve().parent.parent
+# The README's picture; refreshed from this run with TOPOACT_UPDATE_SCREENSHOT=1, so a test run leaves the
+# checkout clean.
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 XSS_RUN = "<i>xss</i>"
 XSS_CLASSES = ['<img src=x onerror="window.__xss=1">', "<b>bold</b>", "a & b"] + [
@@ -202,7 +206,7 @@ def test_epoch_slider_and_play_change_the_graph(server, browser):
     page.context.close()
 
 
-def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser):
+def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser, tmp_path):
     """Click the largest node: the panel's size, class counts and percentages, accuracy and members are those of
     the graph route; member thumbnails load; tracking its members highlights the nodes holding them."""
     page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
@@ -237,8 +241,10 @@ def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser):
     frame.evaluate("() => window.__topoact.settle()")
     page.mouse.move(5, 200)  # off the graph: no tooltip over the picture
     page.wait_for_timeout(200)
-    SCREENSHOT.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(SCREENSHOT))
+    shot = page.screenshot(path=str(tmp_path / "screenshot.png"))
+    assert shot[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", shot[16:24]) == (1400, 900)
+    if os.environ.get("TOPOACT_UPDATE_SCREENSHOT") == "1":
+        SCREENSHOT.write_bytes(shot)
 
     frame.click("[data-testid=panel-track]")
     frame.wait_for_selector("[data-testid=track-table]")
