@@ -15,10 +15,14 @@ ensure_venv() {
   fi
 }
 
-# $1: the extra to install ("test" or "demo").
+# True when the stamp $1 exists and is newer than what decides the dependencies.
+_deps_fresh() { [ -f "$1" ] && [ ! pyproject.toml -nt "$1" ] && [ ! requirements-ci.txt -nt "$1" ]; }
+
+# $1: the extra to install ("test" or "demo"). The test extra includes the demo's, so after scripts/test the
+# demo installs nothing more.
 ensure_python_deps() {
   local extra="$1" stamp="$VENV/.deps-$1"
-  if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ requirements-ci.txt -nt "$stamp" ]; then
+  if ! _deps_fresh "$stamp" && ! { [ "$extra" = demo ] && _deps_fresh "$VENV/.deps-test"; }; then
     echo "== installing Python dependencies ($extra)"
     # torch first: by default the CI pin (on this project's machines, a CPU wheel on disk); TOPOACT_TORCH
     # lets a user pick another build for the demo, e.g. TOPOACT_TORCH="torch" for their platform's default.

@@ -1,0 +1,76 @@
+"""``scripts/demo``, the README's first command: it serves a trained demo with the TopoAct tab and prints the URL.
+
+Training the demo is ``examples/digits_cnn.py``, run in ``test_examples.py``; here the log dir already holds a real
+trained run, so the script takes its serving path, in the test suite's own virtual environment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from tests._tensorboard import TensorBoard, fetch, free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+DEMO = ROOT / "scripts" / "demo"
+
+
+def demo_env() -> dict[str, str]:
+    # The suite's venv (sys.prefix), whose test extra includes the demo's: the script installs nothing.
+    return dict(os.environ, TOPOACT_VENV=sys.prefix)
+
+
+@pytest.mark.slow
+def test_demo_serves_a_trained_demo_and_prints_its_url(trained_logdir, tmp_path):
+    logdir = tmp_path / "demo logs"  # a space, as a user's path may hold
+    shutil.copytree(trained_logdir / "run", logdir / "digits_cnn" / "version_0")
+    port = free_port()
+    log = Path(tempfile.mkstemp(prefix="demo-", suffix=".log", dir=tmp_path)[1])
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            ["bash", str(DEMO), "--logdir", "demo logs", "--port", str(port), "--host", "127.0.0.1"],
+            cwd=tmp_path,  # --logdir is relative to where the user runs the script, not to the repository
+            env=demo_env(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    tb = TensorBoard(base, proc, log)
+    try:
+        text = tb.wait_for(lambda: "serving TensorBoard" in (t := log.read_text()) and t, "the demo's URL")
+        assert f"open http://127.0.0.1:{port}/#topoact" in text
+        assert "already holds a trained demo" in text and "training the demo" not in text
+        assert "installing" not in text
+
+        def runs():
+            status, _, body = fetch(base + "/data/plugin/topoact/runs")
+            return status == 200 and json.loads(body)
+
+        (run,) = tb.wait_for(runs, "the demo's run in the TopoAct tab")
+        assert run["run"] == "digits_cnn/version_0"
+        epochs = json.loads(fetch(base + "/data/plugin/topoact/epochs?run=digits_cnn/version_0&layer=fc1")[2])
+        assert epochs["epochs"] == [0, 1, 2, 3]
+        status, _, body = fetch(base + "/data/plugin/topoact/graph?run=digits_cnn/version_0&layer=fc1&epoch=3")
+        assert status == 200 and len(json.loads(body)["nodes"]) > 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+
+
+def test_demo_refuses_an_unknown_argument():
+    proc = subprocess.run(
+        ["bash", str(DEMO), "--prot", "6006"], capture_output=True, text=True, env=demo_env(), timeout=60
+    )
+    assert proc.returncode == 2
+    assert re.search(r"unknown argument: --prot \(expected --port N", proc.stderr)
