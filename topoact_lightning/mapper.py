@@ -74,10 +74,11 @@ class Mapper:
             (:meth:`topoact_lightning.clustering.Points.low_rank`). The error is the dropped residual term
             ``2 <Qx, Qy>``: while the mean ``|Qx|^2`` exceeds 15% of ``eps^2`` the number of directions is doubled,
             and past a quarter of the width the element keeps whole rows (``graph_.params["fast_dims"]`` records
-            the dimension each element used). eps (given or automatic) is the same as in exact mode. 9-11x faster
-            than KeplerMapper at 50k x 512 with an adjusted Rand index of 0.95 against the exact graph on low-rank
-            activation-like data; no gain on full-rank noise (BENCHMARKS.md). With other clusterers, elements are
-            projected on their principal directions the same way before ``fit_predict``.
+            the dimension each element used). eps (given or automatic) is the same as in exact mode. About 7x
+            faster than KeplerMapper at 50k x 512 (exact mode: about 4x) with an adjusted Rand index of 0.95
+            against the exact graph on low-rank activation-like data; no gain on full-rank noise (BENCHMARKS.md).
+            With other clusterers, elements are projected on their principal directions the same way before
+            ``fit_predict``.
         n_components: dimensions kept by ``fast``.
         n_jobs: threads clustering cover elements in parallel, largest elements first; None uses every core
             available to the process. While they run, numpy's BLAS is limited to one thread per call: on a busy
