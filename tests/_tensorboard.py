@@ -1,4 +1,5 @@
-"""A real ``tensorboard`` process on a free port, for the server and browser tests and the plugin benchmarks.
+"""A real ``tensorboard`` process on a free port, for the server, browser and demo tests and the plugin benchmarks;
+and ``later_writer``, for tests that add an epoch to a run such a process is reading.
 
 Example::
 
@@ -10,6 +11,8 @@ Example::
 from __future__ import annotations
 
 import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -62,6 +65,19 @@ def tensorboard_command() -> list[str]:
     """The venv's ``tensorboard`` script (the one whose entry points include this plugin)."""
     script = Path(sys.executable).with_name("tensorboard")
     return [str(script)] if script.exists() else [sys.executable, "-m", "tensorboard.main"]
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """End a server started with ``start_new_session=True``: its whole process group, killed if it lingers."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
 
 
 @dataclass
@@ -118,11 +134,6 @@ def tensorboard_process(
         tb.wait_for(lambda: fetch(tb.base + "/data/plugins_listing")[0] == 200, "the server")
         yield tb
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
         with contextlib.suppress(OSError):
             log.unlink()

@@ -10,15 +10,13 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
 
-from tests._tensorboard import TensorBoard, fetch, free_port
+from tests._tensorboard import TensorBoard, fetch, free_port, stop
 
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "scripts" / "demo"
@@ -34,7 +32,7 @@ def test_demo_serves_a_trained_demo_and_prints_its_url(trained_logdir, tmp_path)
     logdir = tmp_path / "demo logs"  # a space, as a user's path may hold
     shutil.copytree(trained_logdir / "run", logdir / "digits_cnn" / "version_0")
     port = free_port()
-    log = Path(tempfile.mkstemp(prefix="demo-", suffix=".log", dir=tmp_path)[1])
+    log = tmp_path / "demo.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             ["bash", str(DEMO), "--logdir", "demo logs", "--port", str(port), "--host", "127.0.0.1"],
@@ -63,9 +61,7 @@ def test_demo_serves_a_trained_demo_and_prints_its_url(trained_logdir, tmp_path)
         status, _, body = fetch(base + "/data/plugin/topoact/graph?run=digits_cnn/version_0&layer=fc1&epoch=3")
         assert status == 200 and len(json.loads(body)["nodes"]) > 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=15)
+        stop(proc)
 
 
 def test_demo_refuses_an_unknown_argument():
