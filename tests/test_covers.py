@@ -119,7 +119,8 @@ def test_every_point_is_covered_and_inside_its_elements(lens, cover, n, overlap)
         inside = np.flatnonzero(np.all((lens64 >= box[:, 0]) & (lens64 <= box[:, 1]), axis=1))
         assert m.tolist() == inside.tolist()  # exactly the points within the bounds
         covered[m] = True
-    if not (cover == "kmapper" and overlap == 0):  # KeplerMapper's own rounding can lose extremes there
+    # KeplerMapper's own rounding can lose extremes without overlap (or one too small to move a bound).
+    if not (cover == "kmapper" and overlap < 1e-12):
         assert covered.all()
 
 

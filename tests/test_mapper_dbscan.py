@@ -118,7 +118,8 @@ def test_low_rank_points_are_exact_on_low_rank_data():
     eps = float((D[400] + D[401]) / 2)
     expected = DBSCAN(eps=eps, min_samples=4).fit_predict(X.astype(np.float64))
     fast = Points.low_rank(X, "euclidean", 16)
-    assert fast.work.shape == (1200, 16) and fast.sorted_by_pc1
+    # 16 directions asked, 30 kept: 30 + the 2 augmented columns fill the padded block width of 32.
+    assert fast.work.shape == (1200, 30) and fast.sorted_by_pc1
     got = dbscan(fast, eps, 4)
     from sklearn.metrics import adjusted_rand_score
 
@@ -156,3 +157,57 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
         assert clustering._blas_depth == 1 and clustering._blas_limiter is not None
     assert clustering._blas_depth == 0 and clustering._blas_limiter is None
     assert blas_threads() == before
+
+
+@given(st.integers(1, 300))
+def test_fill_width_is_the_smallest_padded_width(k):
+    from topoact_lightning.clustering import _fill_width
+
+    w = _fill_width(k)
+    assert w >= k and (w + 2) % 16 == 0 and w - 16 < k
+
+
+def factor_data(n: int = 3000, d: int = 256, seed: int = 5) -> np.ndarray:
+    """8 classes, each varying along its own 6 directions: near neighbours share residual structure."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 8, n)
+    factors = rng.normal(size=(8, 6, d)) / np.sqrt(6)
+    X = rng.normal(size=(8, d))[y] + np.einsum("nr,nrd->nd", rng.normal(size=(n, 6)), factors[y]) * 0.8
+    return np.maximum(X + rng.normal(size=X.shape) * 0.1, 0).astype(np.float32)
+
+
+def test_residual_weight_matches_the_exact_count_of_near_pairs():
+    from topoact_lightning.clustering import _residual_weight, _top_directions
+
+    X = factor_data()
+    S = X[:1000] - X[:1000].mean(axis=0)
+    V, _ = _top_directions(S, 30, 0)
+    WS = S @ V
+    eps = auto_eps(X, 5)
+    thr = eps * eps
+    w = _residual_weight(S, WS, thr, np.random.default_rng(1))
+    assert 0.0 < w < 1.0  # neighbours share part of their residual, so the full residual overestimates
+    # The same probes again (same seed): with the weight, the estimate counts as many near pairs as the truth.
+    a = np.random.default_rng(1).choice(1000, size=64, replace=False)
+    sq, kept = (S * S).sum(1), (WS * WS).sum(1)
+    exact = ((S[a, None, :] - S[None, :, :]) ** 2).sum(-1)
+    est = ((WS[a, None, :] - WS[None, :, :]) ** 2).sum(-1) + w * ((sq - kept)[a, None] + (sq - kept)[None, :])
+    other = a[:, None] != np.arange(1000)[None, :]
+    n_exact, n_est = np.sum((exact <= thr) & other), np.sum((est <= thr) & other)
+    assert n_exact >= 10 and abs(int(n_est) - int(n_exact)) <= 2
+
+
+def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypatch):
+    from sklearn.metrics import adjusted_rand_score
+
+    import topoact_lightning.clustering as clustering
+
+    X = factor_data()
+    eps = auto_eps(X, 5)
+    exact = dbscan(X, eps, 5)
+    fast = Points.low_rank(X, n_components=30, eps=eps)
+    assert fast.work.shape[1] < 256  # the reduced route
+    calibrated = adjusted_rand_score(exact, dbscan(fast, eps, 5))
+    monkeypatch.setattr(clustering, "_residual_weight", lambda *args, **kwargs: 1.0)
+    plain = adjusted_rand_score(exact, dbscan(Points.low_rank(X, n_components=30, eps=eps), eps, 5))
+    assert calibrated > plain + 0.01 and calibrated >= 0.9

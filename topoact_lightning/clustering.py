@@ -151,45 +151,59 @@ class Points:
         *,
         eps: float | None = None,
         residual_share: float = 0.15,
-        sample: int = 2000,
+        sample: int = 1000,
         random_state: int | None = 0,
         device: str | None = None,
     ) -> Points:
         """Fast mode: dot products on the top principal directions of ``X`` only.
 
-        ``|x - y|^2 ~ |x|^2 + |y|^2 - 2 <Px, Py>`` on the centred rows (cosine: on the centred unit rows, with
-        ``cosine = |x' - y'|^2 / 2``), with exact norms and ``P`` the projection on the principal directions of at
-        most ``sample`` random rows (randomized SVD). Exact when the rows lie in the kept subspace; otherwise the
-        error is the dropped term ``2 <Qx, Qy>`` of the residuals. ``n_components`` directions are tried first;
-        while the mean squared residual ``|Qx|^2`` of the sample exceeds ``residual_share`` of ``eps^2`` (the
-        squared chord ``2 eps`` for cosine; of the mean squared norm without eps) the number is doubled, and past
-        a quarter of the width (no speed left to gain) the rows are used whole. Meant for one cover element at a
-        time. Zero rows under the cosine metric are kept apart from everything (their cosine distance is 1).
+        ``|x - y|^2 ~ |Px - Py|^2 + w (|Qx|^2 + |Qy|^2)`` on the centred rows (cosine: on the centred unit rows,
+        with ``cosine = |x' - y'|^2 / 2``), where ``P`` projects on the principal directions of at most ``sample``
+        random rows (randomized subspace iteration), ``|Qx|^2 = |x|^2 - |Px|^2`` is the exact residual norm and
+        ``w`` (at most 1) is calibrated on the sample so that the estimate finds as many pairs within ``eps`` as
+        the exact distances do (:func:`_residual_weight`; ``w = 1`` without ``eps``). Exact when the rows lie in
+        the kept subspace; otherwise the error is ``w (|Qx|^2 + |Qy|^2) - |Qx - Qy|^2``.
+
+        At least ``n_components`` directions are kept, rounded up to fill the width the distance blocks are
+        padded to anyway (64 becomes 78). While the mean squared residual ``|Qx|^2`` of the sample exceeds
+        ``residual_share`` of ``eps^2`` (the squared chord ``2 eps`` for cosine; of the mean squared norm without
+        eps) the number is doubled, and past a third of the width (little speed left to gain) the rows are used
+        whole. Meant for one cover element at a time. Zero rows under the cosine metric are kept apart from
+        everything (their cosine distance is 1).
         """
         X = np.ascontiguousarray(X, dtype=np.float32)
-        base = _unit(X) if metric == "cosine" else X
-        base = base - base.mean(axis=0, dtype=np.float64).astype(np.float32)
+        base = _unit(X) if metric == "cosine" else X.copy()
+        # Any common centre leaves the distances unchanged (norms and products come from the same rows), so a
+        # float32 mean is as good as a float64 one here.
+        base -= base.mean(axis=0)
         n, d = base.shape
         work, pc = base, False
-        k = int(n_components)
+        k = _fill_width(int(n_components))
         if n > k:
             rng = np.random.default_rng(random_state)
             rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else slice(None)
             S = base[rows]
-            total = float(np.einsum("ij,ij->", S, S, dtype=np.float64))
+            cov = S.T @ S if _covariance_is_cheaper(S.shape, k) else None
+            if cov is not None:
+                total = float(np.trace(cov, dtype=np.float64))
+            else:
+                total = float(np.einsum("ij,ij->", S, S, dtype=np.float64))
             # The dropped term 2 <Qx, Qy> is at most |Qx|^2 + |Qy|^2: keep the mean |Qx|^2 a small share of the
             # squared radius (without eps: of the mean squared norm).
             scale = (eps * eps if metric == "euclidean" else 2 * eps) if eps is not None else total / len(S)
             limit = residual_share * scale
-            while k <= d // 4:
-                V = _top_directions(S, k, random_state)
-                kept = S @ V
-                residual = (total - float(np.einsum("ij,ij->", kept, kept, dtype=np.float64))) / len(S)
-                if residual <= limit:
+            while k <= d // 3:
+                V, kept = _top_directions(S, k, random_state, cov=cov)
+                if (total - kept) / len(S) <= limit:
                     work, pc = base @ V, True
                     break
-                k *= 2
-        sq = np.einsum("ij,ij->i", base, base, dtype=np.float64).astype(np.float32)
+                k = _fill_width(2 * k)
+        sq = np.einsum("ij,ij->i", base, base)
+        if pc and eps is not None:
+            weight = _residual_weight(S, work[rows], scale, rng)
+            if weight != 1.0:
+                kept_sq = np.einsum("ij,ij->i", work, work)
+                sq = kept_sq + np.float32(weight) * (sq - kept_sq)
         if metric == "cosine":
             # Zero rows: a norm that puts them beyond reach of everything (unit rows are within 2 of the mean).
             sq[~X.any(axis=1)] = 16.0
@@ -249,26 +263,92 @@ class Points:
         return out
 
 
-def _top_directions(S: np.ndarray, k: int, random_state: int | None, n_iter: int = 2) -> np.ndarray:
-    """The top ``k`` right singular vectors of ``S`` as a ``(D, k)`` float32 array.
+def _residual_weight(S: np.ndarray, WS: np.ndarray, thr: float, rng: np.random.Generator, probes: int = 64) -> float:
+    """How much of the dropped residual norms fast mode should count, calibrated on the SVD sample.
+
+    With ``P`` the kept directions, ``|x - y|^2 = |Px - Py|^2 + |Qx - Qy|^2``, and fast mode replaces the second
+    term by ``w (|Qx|^2 + |Qy|^2)``. For unrelated points ``w = 1`` is right on average, but near neighbours
+    share part of their residual (they lie on the same structure beyond the kept directions), so ``w = 1``
+    overestimates exactly the distances DBSCAN decides on and loses pairs. The weight returned is the one for
+    which the estimate finds as many pairs within the threshold as the exact distances do, between ``probes``
+    sample rows and the whole sample (``S``: centred rows, ``WS``: their kept coordinates); 1 when the sample
+    has too few such pairs to tell, and never above 1.
+    """
+    m = len(S)
+    a = rng.choice(m, size=min(probes, m), replace=False)
+    sq = np.einsum("ij,ij->i", S, S)
+    kept = np.einsum("ij,ij->i", WS, WS)
+    exact = sq[a, None] + sq[None, :] - 2 * (S[a] @ S.T)
+    proj = kept[a, None] + kept[None, :] - 2 * (WS[a] @ WS.T)
+    res = (sq - kept)[a, None] + (sq - kept)[None, :]
+    other = a[:, None] != np.arange(m)[None, :]
+    n_true = int(np.count_nonzero((exact <= thr) & other))
+    if n_true < 10:
+        return 1.0
+    # A pair counts as near for every weight up to (thr - proj) / res.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        flip = np.where(res > 0, (thr - proj) / res, np.where(proj <= thr, np.inf, -np.inf))[other]
+    weight = np.partition(flip, len(flip) - n_true)[len(flip) - n_true]
+    return float(np.clip(weight, 0.0, 1.0))
+
+
+def _fill_width(k: int) -> int:
+    """``k`` rounded up so that ``k`` plus the two augmented columns is a multiple of 16.
+
+    The distance blocks are padded to that width anyway (see :class:`Points`), so the extra directions cost
+    nothing there and make fast mode's distances more accurate.
+    """
+    return -(-(k + 2) // 16) * 16 - 2
+
+
+def _covariance_is_cheaper(shape: tuple[int, int], k: int, n_iter: int = 3) -> bool:
+    """Whether ``S.T @ S`` (about ``m d^2 / 2`` multiply-adds) beats ``2 n_iter`` products of ``S`` with ``k + 16``
+    columns (subspace iteration on ``S`` itself)."""
+    m, d = shape
+    return d * d / 2 < 2 * n_iter * d * (k + 16) and d <= m
+
+
+def _top_directions(
+    S: np.ndarray,
+    k: int,
+    random_state: int | None,
+    n_iter: int = 3,
+    *,
+    cov: np.ndarray | None = None,
+) -> tuple[np.ndarray, float]:
+    """The top ``k`` right singular vectors of ``S`` as a ``(D, k)`` float32 array, and the energy they keep.
 
     Randomized subspace iteration (Halko, Martinsson, Tropp 2011) with 16 extra directions, orthonormalised by
-    Cholesky QR on float64 Gram matrices (small ``k x k`` factorizations only), single-threaded: OpenBLAS threads
-    only add synchronisation cost to products this small (up to 80x on a busy machine).
+    Cholesky QR on float64 Gram matrices (small factorizations only), single-threaded: OpenBLAS threads only add
+    synchronisation cost to products this small (up to 80x on a busy machine). Given ``cov = S.T @ S`` the
+    iterations run on that ``D x D`` matrix instead of on ``S``: for 1000 rows of width 512 one covariance
+    product (a symmetric rank update) costs about what two passes over ``S`` would, and then each iteration is
+    almost free (see :func:`_covariance_is_cheaper`). ``n_iter`` counts the products with ``S.T S``.
+    The energy is the sum of the Ritz values, ``sum |Q^T S v|^2 <= |S V|_F^2``: a lower bound, so the residual
+    ``|S|_F^2 - energy`` it implies errs on the safe side.
     """
     rng = np.random.default_rng(random_state)
     S = np.asarray(S, dtype=np.float32)
     width = min(k + 16, min(S.shape))
     with single_threaded_blas():
-        Y = S @ rng.standard_normal((S.shape[1], width)).astype(np.float32)
-        for _ in range(n_iter):
-            Y = S @ (S.T @ _orthonormal(Y))
-        Q = _orthonormal(Y)
-        B = (Q.T @ S).astype(np.float64)  # width x D; its top right singular vectors are S's
-        vals, vecs = np.linalg.eigh(B @ B.T)
-        top = np.argsort(vals)[::-1][:k]
-        V = B.T @ vecs[:, top] / np.sqrt(np.maximum(vals[top], 1e-300))
-    return np.ascontiguousarray(V, dtype=np.float32)
+        if cov is not None:
+            Y = cov @ rng.standard_normal((cov.shape[0], width)).astype(np.float32)
+            for _ in range(n_iter - 1):
+                Y = cov @ _orthonormal(Y)
+            Q = _orthonormal(Y).astype(np.float64)
+            vals, vecs = np.linalg.eigh(Q.T @ (cov @ Q.astype(np.float32)).astype(np.float64))
+            top = np.argsort(vals)[::-1][:k]
+            V = Q @ vecs[:, top]
+        else:
+            Y = S @ rng.standard_normal((S.shape[1], width)).astype(np.float32)
+            for _ in range(n_iter - 1):
+                Y = S @ (S.T @ _orthonormal(Y))
+            Q = _orthonormal(Y)
+            B = (Q.T @ S).astype(np.float64)  # width x D; its top right singular vectors are S's
+            vals, vecs = np.linalg.eigh(B @ B.T)
+            top = np.argsort(vals)[::-1][:k]
+            V = B.T @ vecs[:, top] / np.sqrt(np.maximum(vals[top], 1e-300))
+    return np.ascontiguousarray(V, dtype=np.float32), float(np.maximum(vals[top], 0.0).sum())
 
 
 def _orthonormal(Y: np.ndarray) -> np.ndarray:
@@ -287,31 +367,36 @@ def _block_ranges(n: int, size: int) -> list[slice]:
 def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of ``points`` within distance ``eps``, as two int64 arrays.
 
-    No matrix larger than ``block_size x block_size`` is ever held. With more than one block the points are first
-    sorted along their main principal direction ``u``: since ``|<u, x - y>| <= |x - y|``, a pair of blocks whose
-    coordinates are farther apart than the threshold (plus rounding margins) cannot hold a pair and is skipped.
+    No matrix of more than ``block_size ** 2`` entries is ever held. With more than ``block_size`` points they
+    are first sorted along their main principal direction ``u``: since ``|<u, x - y>| <= |x - y|``, a point can
+    only pair with the points whose coordinates lie within reach of its own, so each block of rows is compared
+    with that window of columns only (the rows that follow it, up to the reach of its last row).
     """
     thr = points.threshold(eps)
     order = None
     coord = None
     reach = np.inf
-    if points.n > block_size:
+    n = points.n
+    if n > block_size:
         if points.sorted_by_pc1:
             coord = points.work[:, 0]
         else:
             rng = np.random.default_rng(0)
-            sample = rng.choice(points.n, size=min(points.n, 1000), replace=False)
-            coord = points.work @ _top_directions(points.work[sample], 1, 0)[:, 0]
+            sample = rng.choice(n, size=min(n, 1000), replace=False)
+            coord = points.work @ _top_directions(points.work[sample], 1, 0)[0][:, 0]
         order = np.argsort(coord, kind="stable")
         coord = coord[order]
         points = points.take(order)
         reach = _reach(points, thr)
+    # Narrow row blocks keep the window tight; a quarter of block_size still makes efficient matrix products.
+    row_size = max(block_size // 4, 1) if coord is not None else block_size
+    ends = None if coord is None else np.searchsorted(coord, coord + reach, side="right")
     rows_out, cols_out = [], []
-    blocks = _block_ranges(points.n, block_size)
-    for bi, r in enumerate(blocks):
-        for c in blocks[bi:]:
-            if coord is not None and coord[c.start] - coord[r.stop - 1] > reach:
-                break  # sorted coordinates: every later block is farther still
+    for r in _block_ranges(n, row_size):
+        end = n if ends is None else int(ends[r.stop - 1])
+        col_chunk = max(block_size * block_size // (r.stop - r.start), 1)
+        for start in range(r.start, end, col_chunk):
+            c = slice(start, min(start + col_chunk, end))
             d = points.block(r, c)
             ncols = c.stop - c.start
             if points.verified:
@@ -320,8 +405,9 @@ def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tup
             else:
                 flat = np.flatnonzero(d <= np.float32(thr))
             i, j = np.divmod(flat, ncols)
-            if c.start == r.start:
-                upper = i < j  # diagonal block: each pair once, self-pairs are counted by the caller
+            if c.start < r.stop:
+                # Columns overlapping the rows: each pair once, self-pairs are counted by the caller.
+                upper = j + c.start > i + r.start
                 flat, i, j = flat[upper], i[upper], j[upper]
             if points.verified:
                 vals = d.ravel()[flat]

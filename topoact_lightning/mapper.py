@@ -69,16 +69,18 @@ class Mapper:
         lens_k: ``k`` of the ``"knn_distance"`` lens.
         fast: approximate DBSCAN distances, float32 without the exact check at eps. In every cover element of at
             least 1000 points (when the layer is wider than ``2 * n_components``), dot products are taken on the
-            element's own top ``n_components`` principal directions (randomized SVD of at most 2000 of its points)
-            while squared norms stay exact: ``|x-y|^2 ~ |x|^2 + |y|^2 - 2 <Px, Py>`` on centred rows
-            (:meth:`topoact_lightning.clustering.Points.low_rank`). The error is the dropped residual term
-            ``2 <Qx, Qy>``: while the mean ``|Qx|^2`` exceeds 15% of ``eps^2`` the number of directions is doubled,
-            and past a quarter of the width the element keeps whole rows (``graph_.params["fast_dims"]`` records
-            the dimension each element used). eps (given or automatic) is the same as in exact mode. About 7x
-            faster than KeplerMapper at 50k x 512 (exact mode: about 4x) with an adjusted Rand index of 0.95
-            against the exact graph on low-rank activation-like data; no gain on full-rank noise (BENCHMARKS.md).
-            With other clusterers, elements are projected on their principal directions the same way before
-            ``fit_predict``.
+            element's own top principal directions (randomized subspace iteration on the covariance of at most
+            1000 of its points) while squared norms stay exact: ``|x-y|^2 ~ |Px-Py|^2 + w (|Qx|^2 + |Qy|^2)``
+            on centred rows, with the residual weight ``w <= 1`` calibrated on that sample so that the estimate
+            finds as many pairs within eps as exact distances do (neighbours share part of their residual)
+            (:meth:`topoact_lightning.clustering.Points.low_rank`). At least ``n_components`` directions are
+            kept, rounded up to fill the padded width of the distance blocks (64 becomes 78); while the mean
+            ``|Qx|^2`` exceeds 15% of ``eps^2`` the number is doubled, and past a third of the width the element
+            keeps whole rows (``graph_.params["fast_dims"]`` records the dimension each element used). eps (given
+            or automatic) is the same as in exact mode. On low-rank activation-like data at 50k x 512, fast mode
+            agrees with the exact graph to an adjusted Rand index of about 0.97; it is no faster than exact mode
+            on full-rank noise (figures against KeplerMapper in BENCHMARKS.md). With other clusterers, elements
+            are projected on their principal directions the same way before ``fit_predict``.
         n_components: dimensions kept by ``fast``.
         n_jobs: threads clustering cover elements in parallel, largest elements first; None uses every core
             available to the process. While they run, numpy's BLAS is limited to one thread per call: on a busy
