@@ -275,6 +275,28 @@ def test_fast_mode_reduces_large_elements():
     assert membership_ari(exact, g) >= 0.9
 
 
+def test_fast_mode_computes_one_basis_per_pair_of_neighbouring_elements(monkeypatch):
+    import topoact_lightning.mapper as mapper_module
+
+    calls = []
+    real = mapper_module.fast_basis
+
+    def counting(S, *args, **kwargs):
+        calls.append(len(S))
+        return real(S, *args, **kwargs)
+
+    monkeypatch.setattr(mapper_module, "fast_basis", counting)
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 4, 6000)
+    factors = rng.normal(size=(4, 6, 256))
+    X = rng.normal(size=(4, 256))[y] * 2 + np.einsum("nr,nrd->nd", rng.normal(size=(6000, 6)), factors[y]) * 0.5
+    X = np.maximum(X + rng.normal(size=X.shape) * 0.05, 0).astype(np.float32)
+    lens = np.arange(6000, dtype=np.float32)  # 5 elements of 1500-1800 points: groups {0, 1}, {2, 3}, {4}
+    g = Mapper(lens=lens, n_intervals=5, overlap=0.2, fast=True, n_components=16, n_jobs=2).fit(X).graph_
+    assert len(calls) == 3 and all(n == 1000 for n in calls)
+    assert len(g.params["fast_dims"]) == 5 and all(d < 256 for d in g.params["fast_dims"])
+
+
 def cover_members(g):
     lens = g.lens.astype(np.float64)
     return [np.flatnonzero((lens >= b[0, 0]) & (lens <= b[0, 1])) for b in g.cover_bounds]

@@ -86,35 +86,40 @@ class Points:
         # centring (relative 2^-24 per coordinate), the dot product (gamma_D = D 2^-24) and the three additions,
         # doubled for safety.
         self.rel_tol = (4 * dim + 40) * _U32
+        # The augmented rows the blocks are made of, built on first use: points that are only reordered (see
+        # radius_pairs) never need their own.
+        self._left: np.ndarray | None = None
+        self._right: np.ndarray | None = None
+        self._torch_left = self._torch_right = None
+
+    def _augment(self) -> None:
         # Distances come straight out of one matrix product of augmented rows (no elementwise passes):
         # [x, |x|^2, 1] . [-2y, 1, |y|^2] = |x - y|^2, and [x, 1] . [-y, 1] = 1 - <x, y> for unit rows.
-        n = len(work)
+        work, sq = self.work, self.sq
+        n, k = work.shape
         # Widths padded with zeros to a multiple of 16: OpenBLAS sgemm runs at half speed on odd widths.
-        width = -(-(work.shape[1] + 2) // 16) * 16
+        width = -(-(k + 2) // 16) * 16
+        left = np.zeros((n, width), dtype=np.float32)
+        right = np.zeros_like(left)
+        left[:, :k] = work
         if sq is None:
-            self._left = np.zeros((n, width), dtype=np.float32)
-            self._right = np.zeros_like(self._left)
-            k = work.shape[1]
-            self._left[:, :k] = work
-            np.negative(work, out=self._right[:, :k])
-            self._left[:, k] = 1.0
-            self._right[:, k] = 1.0
+            np.negative(work, out=right[:, :k])
+            left[:, k] = 1.0
+            right[:, k] = 1.0
         else:
-            self._left = np.zeros((n, width), dtype=np.float32)
-            self._right = np.zeros_like(self._left)
-            k = work.shape[1]
-            self._left[:, :k] = work
-            self._left[:, k] = sq
-            self._left[:, k + 1] = 1.0
-            np.multiply(work, -2.0, out=self._right[:, :k])
-            self._right[:, k] = 1.0
-            self._right[:, k + 1] = sq
-        self._torch_left = None
-        if device is not None:
+            left[:, k] = sq
+            left[:, k + 1] = 1.0
+            np.multiply(work, -2.0, out=right[:, :k])
+            right[:, k] = 1.0
+            right[:, k + 1] = sq
+        if self.device is not None:
             import torch
 
-            self._torch_left = torch.from_numpy(self._left).to(device)
-            self._torch_right = torch.from_numpy(self._right).to(device)
+            self._torch_left = torch.from_numpy(left).to(self.device)
+            self._torch_right = torch.from_numpy(right).to(self.device)
+        # _left last: block() checks it, so a thread that sees it also sees the rest.
+        self._right = right
+        self._left = left
 
     @property
     def verified(self) -> bool:
@@ -154,6 +159,8 @@ class Points:
         sample: int = 1000,
         random_state: int | None = 0,
         device: str | None = None,
+        copy: bool = True,
+        basis: np.ndarray | None = None,
     ) -> Points:
         """Fast mode: dot products on the top principal directions of ``X`` only.
 
@@ -169,38 +176,32 @@ class Points:
         ``residual_share`` of ``eps^2`` (the squared chord ``2 eps`` for cosine; of the mean squared norm without
         eps) the number is doubled, and past a third of the width (little speed left to gain) the rows are used
         whole. Meant for one cover element at a time. Zero rows under the cosine metric are kept apart from
-        everything (their cosine distance is 1).
+        everything (their cosine distance is 1). ``copy=False`` lets it centre a float32 ``X`` in place (for
+        callers that pass a fresh copy, such as one cover element's rows). ``basis``: directions computed
+        beforehand by :func:`fast_basis` (for instance on neighbouring cover elements together); only the
+        residual weight is then calibrated here.
         """
         X = np.ascontiguousarray(X, dtype=np.float32)
-        base = _unit(X) if metric == "cosine" else X.copy()
+        if metric == "cosine":
+            base = unit_rows(X)
+        else:
+            base = X.copy() if copy else X
         # Any common centre leaves the distances unchanged (norms and products come from the same rows), so a
         # float32 mean is as good as a float64 one here.
         base -= base.mean(axis=0)
-        n, d = base.shape
-        work, pc = base, False
-        k = _fill_width(int(n_components))
-        if n > k:
-            rng = np.random.default_rng(random_state)
-            rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else slice(None)
-            S = base[rows]
-            cov = S.T @ S if _covariance_is_cheaper(S.shape, k) else None
-            if cov is not None:
-                total = float(np.trace(cov, dtype=np.float64))
-            else:
-                total = float(np.einsum("ij,ij->", S, S, dtype=np.float64))
-            # The dropped term 2 <Qx, Qy> is at most |Qx|^2 + |Qy|^2: keep the mean |Qx|^2 a small share of the
-            # squared radius (without eps: of the mean squared norm).
-            scale = (eps * eps if metric == "euclidean" else 2 * eps) if eps is not None else total / len(S)
-            limit = residual_share * scale
-            while k <= d // 3:
-                V, kept = _top_directions(S, k, random_state, cov=cov)
-                if (total - kept) / len(S) <= limit:
-                    work, pc = base @ V, True
-                    break
-                k = _fill_width(2 * k)
+        n = len(base)
+        rng = np.random.default_rng(random_state)
+        rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
+        S = base[rows]
+        V = basis
+        if V is None and n > _fill_width(int(n_components)):
+            V = fast_basis(
+                S, metric, n_components, eps=eps, residual_share=residual_share, random_state=random_state
+            )
+        work = base if V is None else base @ V
         sq = np.einsum("ij,ij->i", base, base)
-        if pc and eps is not None:
-            weight = _residual_weight(S, work[rows], scale, rng)
+        if V is not None and eps is not None:
+            weight = _residual_weight(S, work[rows], eps * eps if metric == "euclidean" else 2 * eps, rng)
             if weight != 1.0:
                 kept_sq = np.einsum("ij,ij->i", work, work)
                 sq = kept_sq + np.float32(weight) * (sq - kept_sq)
@@ -208,7 +209,7 @@ class Points:
             # Zero rows: a norm that puts them beyond reach of everything (unit rows are within 2 of the mean).
             sq[~X.any(axis=1)] = 16.0
         points = cls(np.ascontiguousarray(work, dtype=np.float32), sq, metric, device=device)
-        points.sorted_by_pc1 = pc
+        points.sorted_by_pc1 = V is not None
         return points
 
     def subset(self, idx: np.ndarray) -> Points:
@@ -238,6 +239,8 @@ class Points:
 
     def block(self, rows, cols) -> np.ndarray:
         """Distances (squared euclidean, or cosine) between the points ``rows`` and ``cols`` (slices or arrays)."""
+        if self._left is None:
+            self._augment()
         if self._torch_left is not None:
             return (self._torch_left[rows] @ self._torch_right[cols].T).cpu().numpy()
         return self._left[rows] @ self._right[cols].T
@@ -261,6 +264,39 @@ class Points:
                 xa -= xb
                 out[s : s + len(a)] = np.einsum("ij,ij->i", xa, xa)
         return out
+
+
+def fast_basis(
+    S: np.ndarray,
+    metric: str = "euclidean",
+    n_components: int = 64,
+    *,
+    eps: float | None = None,
+    residual_share: float = 0.15,
+    random_state: int | None = 0,
+) -> np.ndarray | None:
+    """The principal directions fast mode projects rows like ``S`` on (``(D, k)`` float32), or None for whole rows.
+
+    ``S``: a sample of centred rows (for cosine: of centred unit rows). The rule of :meth:`Points.low_rank`:
+    at least ``n_components`` directions (filling the padded block width), doubled while the mean squared
+    residual of ``S`` exceeds ``residual_share`` of the squared threshold, None past a third of the width.
+    """
+    S = np.ascontiguousarray(S, dtype=np.float32)
+    m, d = S.shape
+    k = _fill_width(int(n_components))
+    if m <= k:
+        return None
+    cov = S.T @ S if _covariance_is_cheaper(S.shape, k) else None
+    total = float(np.trace(cov, dtype=np.float64) if cov is not None else np.einsum("ij,ij->", S, S, dtype=np.float64))
+    # The dropped term 2 <Qx, Qy> is at most |Qx|^2 + |Qy|^2: keep the mean |Qx|^2 a small share of the
+    # squared radius (without eps: of the mean squared norm).
+    scale = (eps * eps if metric == "euclidean" else 2 * eps) if eps is not None else total / m
+    while k <= d // 3:
+        V, kept = _top_directions(S, k, random_state, cov=cov)
+        if (total - kept) / m <= residual_share * scale:
+            return V
+        k = _fill_width(2 * k)
+    return None
 
 
 def _residual_weight(S: np.ndarray, WS: np.ndarray, thr: float, rng: np.random.Generator, probes: int = 64) -> float:
@@ -332,7 +368,7 @@ def _top_directions(
     width = min(k + 16, min(S.shape))
     with single_threaded_blas():
         if cov is not None:
-            Y = cov @ rng.standard_normal((cov.shape[0], width)).astype(np.float32)
+            Y = cov @ rng.standard_normal((cov.shape[0], width), dtype=np.float32)
             for _ in range(n_iter - 1):
                 Y = cov @ _orthonormal(Y)
             Q = _orthonormal(Y).astype(np.float64)
@@ -340,7 +376,7 @@ def _top_directions(
             top = np.argsort(vals)[::-1][:k]
             V = Q @ vecs[:, top]
         else:
-            Y = S @ rng.standard_normal((S.shape[1], width)).astype(np.float32)
+            Y = S @ rng.standard_normal((S.shape[1], width), dtype=np.float32)
             for _ in range(n_iter - 1):
                 Y = S @ (S.T @ _orthonormal(Y))
             Q = _orthonormal(Y)
@@ -357,7 +393,7 @@ def _orthonormal(Y: np.ndarray) -> np.ndarray:
     G = Y64.T @ Y64
     G[np.diag_indices_from(G)] += 1e-12 * max(np.trace(G), 1e-300)
     L = np.linalg.cholesky(G)
-    return solve_triangular(L, Y64.T, lower=True).T.astype(np.float32)
+    return solve_triangular(L, Y64.T, lower=True, check_finite=False).T.astype(np.float32)
 
 
 def _block_ranges(n: int, size: int) -> list[slice]:
@@ -475,7 +511,8 @@ def dbscan(
     if not core.any():
         return labels
     both = core[i] & core[j]
-    adj = sparse.coo_matrix((np.ones(both.sum(), dtype=np.int8), (i[both], j[both])), shape=(n, n))
+    # float64 CSR is what connected_components works on: anything else is converted first (measured: 1.5x).
+    adj = sparse.csr_matrix((np.ones(int(both.sum())), (i[both], j[both])), shape=(n, n))
     _, comp = connected_components(adj, directed=False)
     core_idx = np.flatnonzero(core)
     first = np.full(comp.max() + 1, n, dtype=np.int64)
@@ -548,6 +585,7 @@ def kth_neighbor_distance(
 
     blocks = _block_ranges(len(query_index), block_size)
     threads = available_cores() if n_threads is None else n_threads
+    points.block(slice(0, 1), slice(0, 1))  # builds the augmented rows once, before the threads share them
     with single_threaded_blas():
         if threads > 1 and len(blocks) > 1:
             with ThreadPoolExecutor(max_workers=threads) as pool:
@@ -599,7 +637,8 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def _unit(X: np.ndarray) -> np.ndarray:
+def unit_rows(X: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, float32 (rows of near-zero norm are left as they are, as scikit-learn does)."""
     norms = np.sqrt(np.einsum("ij,ij->i", X, X, dtype=np.float64))
     norms[norms < _TINY_NORM] = 1.0
     return (X / norms[:, None]).astype(np.float32)

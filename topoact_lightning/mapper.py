@@ -14,6 +14,7 @@ Example:
 from __future__ import annotations
 
 import numbers
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,8 +28,10 @@ from topoact_lightning.clustering import (
     auto_eps,
     available_cores,
     dbscan,
+    fast_basis,
     native_dbscan_params,
     single_threaded_blas,
+    unit_rows,
 )
 from topoact_lightning.covers import COVERS, cover_elements
 from topoact_lightning.errors import TopoActConfigError
@@ -68,11 +71,12 @@ class Mapper:
             agree with it, so the lens does not mirror from one epoch to the next.
         lens_k: ``k`` of the ``"knn_distance"`` lens.
         fast: approximate DBSCAN distances, float32 without the exact check at eps. In every cover element of at
-            least 1000 points (when the layer is wider than ``2 * n_components``), dot products are taken on the
-            element's own top principal directions (randomized subspace iteration on the covariance of at most
-            1000 of its points) while squared norms stay exact: ``|x-y|^2 ~ |Px-Py|^2 + w (|Qx|^2 + |Qy|^2)``
-            on centred rows, with the residual weight ``w <= 1`` calibrated on that sample so that the estimate
-            finds as many pairs within eps as exact distances do (neighbours share part of their residual)
+            least 1000 points (when the layer is wider than ``2 * n_components``), dot products are taken on
+            top principal directions shared by each pair of neighbouring cover elements (randomized subspace
+            iteration on the covariance of 1000 of their points) while squared norms stay exact:
+            ``|x-y|^2 ~ |Px-Py|^2 + w (|Qx|^2 + |Qy|^2)`` on centred rows, with the residual weight ``w <= 1``
+            calibrated on 1000 of the element's points so that the estimate finds as many pairs within eps as
+            exact distances do (neighbours share part of their residual)
             (:meth:`topoact_lightning.clustering.Points.low_rank`). At least ``n_components`` directions are
             kept, rounded up to fill the padded width of the distance blocks (64 becomes 78); while the mean
             ``|Qx|^2`` exceeds 15% of ``eps^2`` the number is doubled, and past a third of the width the element
@@ -293,10 +297,10 @@ class Mapper:
             else:
                 eps_used = float(native["eps"])
                 eps_rule = "given"
-            run = _native_runner(X, eps_used, min_points, metric, self, dims)
+            run = _native_runner(X, eps_used, min_points, metric, self, elements, dims)
         else:
             min_points = _min_cluster_samples(self.clusterer)
-            run = _estimator_runner(self.clusterer, X, self)
+            run = _estimator_runner(self.clusterer, X, self, elements)
 
         todo = [k for k, idx in enumerate(elements) if len(idx) >= min_points]
         results = _run_elements(run, elements, todo, _n_threads(self.n_jobs))
@@ -332,8 +336,8 @@ class Mapper:
             "metric": native["metric"] if native is not None else None,
             "fast": bool(self.fast),
             "n_components": int(self.n_components) if self.fast else None,
-            # Fast mode: the dimension each clustered element was clustered in, by element (largest first).
-            "fast_dims": [d for _, d in sorted(dims.items(), reverse=True)] if self.fast and dims else None,
+            # Fast mode: the dimension each clustered element was clustered in, in cover order.
+            "fast_dims": [dims[k] for k in sorted(dims)] if self.fast and dims else None,
             "n_samples": n,
             "n_features": int(X.shape[1]),
             "n_elements": len(elements),
@@ -416,15 +420,15 @@ def _n_threads(n_jobs: int | None) -> int:
 
 
 def _run_elements(run, elements: list[np.ndarray], todo: list[int], n_threads: int) -> list[np.ndarray]:
-    """``run(elements[k])`` for every ``k`` in ``todo`` (results in that order), on ``n_threads`` threads."""
+    """``run(k)`` for every ``k`` in ``todo`` (results in that order), on ``n_threads`` threads."""
     # Largest first, so that no thread is left with one big element at the end.
     by_size = sorted(todo, key=lambda k: -len(elements[k]))
     with single_threaded_blas():
         if n_threads > 1 and len(todo) > 1:
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
-                out = dict(zip(by_size, pool.map(lambda k: run(elements[k]), by_size), strict=True))
+                out = dict(zip(by_size, pool.map(run, by_size), strict=True))
         else:
-            out = {k: run(elements[k]) for k in by_size}
+            out = {k: run(k) for k in by_size}
     return [out[k] for k in todo]
 
 
@@ -482,33 +486,99 @@ def _check_side_data(
 
 # Below this many points a cover element is cheaper to cluster in full dimension than to reduce first.
 _FAST_MIN_POINTS = 1000
+# Fast mode computes one basis for this many consecutive cover elements (neighbours along the lens), from a
+# sample of their union: at 50k x 512 pairs cost 6-8% less CPU than one basis per element, with the same
+# agreement with the exact graph (ARI 0.969 vs 0.968); triples lost agreement (0.967).
+_ELEMENTS_PER_BASIS = 2
+# Rows sampled per basis and per element's residual-weight calibration.
+_FAST_SAMPLE = 1000
 
 
-def _native_runner(X: np.ndarray, eps: float, min_samples: int, metric: str, mapper: Mapper, dims: dict):
+class _SharedBases:
+    """Fast mode's principal directions, computed once per group of neighbouring cover elements, on demand.
+
+    Thread-safe: the first thread that needs a group's basis computes it while the others wait for it.
+    """
+
+    def __init__(
+        self, X: np.ndarray, elements: list[np.ndarray], metric: str, eps: float, mapper: Mapper
+    ) -> None:
+        self.X, self.elements, self.metric, self.eps, self.mapper = X, elements, metric, eps, mapper
+        self._locks: dict[int, threading.Lock] = {}
+        self._bases: dict[int, np.ndarray | None] = {}
+        self._guard = threading.Lock()
+
+    def get(self, element: int) -> np.ndarray | None:
+        group = element // _ELEMENTS_PER_BASIS
+        with self._guard:
+            lock = self._locks.setdefault(group, threading.Lock())
+        with lock:
+            if group not in self._bases:
+                self._bases[group] = self._compute(group)
+            return self._bases[group]
+
+    def _compute(self, group: int) -> np.ndarray | None:
+        start = group * _ELEMENTS_PER_BASIS
+        members = [
+            idx for idx in self.elements[start : start + _ELEMENTS_PER_BASIS] if len(idx) >= _FAST_MIN_POINTS
+        ]
+        union = np.unique(np.concatenate(members))
+        rng = np.random.default_rng(self.mapper.random_state)
+        rows = np.sort(rng.choice(union, size=min(_FAST_SAMPLE, len(union)), replace=False))
+        S = self.X[rows]
+        S = unit_rows(S) if self.metric == "cosine" else S.copy()
+        S -= S.mean(axis=0)
+        return fast_basis(
+            S, self.metric, int(self.mapper.n_components), eps=self.eps, random_state=self.mapper.random_state
+        )
+
+
+def _native_runner(
+    X: np.ndarray,
+    eps: float,
+    min_samples: int,
+    metric: str,
+    mapper: Mapper,
+    elements: list[np.ndarray],
+    dims: dict[int, int],
+):
     reduce = mapper.fast and X.shape[1] > 2 * mapper.n_components
+    bases = _SharedBases(X, elements, metric, eps, mapper) if reduce else None
 
-    def run(idx: np.ndarray) -> np.ndarray:
+    def run(k: int) -> np.ndarray:
+        idx = elements[k]
         Xe = X[idx]
-        if reduce and len(idx) >= _FAST_MIN_POINTS:  # low_rank itself keeps full rows if they need to be
-            k = int(mapper.n_components)
-            element = Points.low_rank(
-                Xe, metric, k, eps=eps, random_state=mapper.random_state, device=mapper.device
+        if bases is not None and len(idx) >= _FAST_MIN_POINTS:
+            basis = bases.get(k)
+            element = (
+                Points.unverified(Xe, metric, device=mapper.device)
+                if basis is None  # too much residual even with the most directions worth keeping
+                else Points.low_rank(
+                    Xe,
+                    metric,
+                    eps=eps,
+                    sample=_FAST_SAMPLE,
+                    random_state=mapper.random_state,
+                    device=mapper.device,
+                    copy=False,
+                    basis=basis,
+                )
             )
         elif mapper.fast:
             element = Points.unverified(Xe, metric, device=mapper.device)
         else:
             element = Points.exact(Xe, metric, device=mapper.device)
-        dims[len(idx), int(idx[0])] = int(element.work.shape[1])  # keyed per element: safe across threads
+        dims[k] = int(element.work.shape[1])  # keyed per element: safe across threads
         return dbscan(element, eps, min_samples)
 
     return run
 
 
-def _estimator_runner(clusterer: Any, X: np.ndarray, mapper: Mapper):
+def _estimator_runner(clusterer: Any, X: np.ndarray, mapper: Mapper, elements: list[np.ndarray]):
     from sklearn.base import clone
 
-    def run(idx: np.ndarray) -> np.ndarray:
-        data = X[idx]
+    def run(k: int) -> np.ndarray:
+        data = X[elements[k]]
         if mapper.fast:
             data = Points.low_rank(
                 data, "euclidean", int(mapper.n_components), random_state=mapper.random_state
