@@ -72,6 +72,8 @@ def test_large_element_uses_blocks_and_sorting():
     eps = auto_eps(X, 5)
     expected = DBSCAN(eps=eps, min_samples=5).fit_predict(X)
     assert dbscan(X, eps, 5, block_size=256).tolist() == expected.tolist()
+    # Tiny blocks: windows span many column chunks, whose pairs must come back in row order for the CSR graph.
+    assert dbscan(X, eps, 5, block_size=64).tolist() == expected.tolist()
     zero = X.copy()
     zero[:20] = 0  # zero rows: cosine distance 1 to everything
     expected = DBSCAN(eps=0.05, min_samples=5, metric="cosine").fit_predict(zero)
@@ -211,3 +213,21 @@ def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypat
     monkeypatch.setattr(clustering, "_residual_weight", lambda *args, **kwargs: 1.0)
     plain = adjusted_rand_score(exact, dbscan(Points.low_rank(X, n_components=30, eps=eps), eps, 5))
     assert calibrated > plain + 0.01 and calibrated >= 0.9
+
+
+@pytest.mark.parametrize("block_size", [32, 128, 4096])
+def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
+    from scipy.spatial.distance import squareform
+
+    from topoact_lightning.clustering import _sorted_radius_pairs
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(600, 8)).astype(np.float32)
+    eps = 2.0
+    order, i, j = _sorted_radius_pairs(Points.exact(X), eps, block_size=block_size)
+    assert np.all(np.diff(i) >= 0) and np.all(i < j)  # CSR rows without a sort
+    index = np.arange(600) if order is None else order
+    got = {(min(a, b), max(a, b)) for a, b in zip(index[i].tolist(), index[j].tolist(), strict=True)}
+    D = squareform(pdist(X.astype(np.float64)))
+    want = {(a, b) for a, b in zip(*np.nonzero(np.triu(D <= eps, k=1)), strict=True)}
+    assert got == want

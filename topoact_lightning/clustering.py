@@ -159,7 +159,6 @@ class Points:
         sample: int = 1000,
         random_state: int | None = 0,
         device: str | None = None,
-        copy: bool = True,
         basis: np.ndarray | None = None,
     ) -> Points:
         """Fast mode: dot products on the top principal directions of ``X`` only.
@@ -176,35 +175,37 @@ class Points:
         ``residual_share`` of ``eps^2`` (the squared chord ``2 eps`` for cosine; of the mean squared norm without
         eps) the number is doubled, and past a third of the width (little speed left to gain) the rows are used
         whole. Meant for one cover element at a time. Zero rows under the cosine metric are kept apart from
-        everything (their cosine distance is 1). ``copy=False`` lets it centre a float32 ``X`` in place (for
-        callers that pass a fresh copy, such as one cover element's rows). ``basis``: directions computed
+        everything (their cosine distance is 1). ``basis``: directions computed
         beforehand by :func:`fast_basis` (for instance on neighbouring cover elements together); only the
         residual weight is then calibrated here.
         """
         X = np.ascontiguousarray(X, dtype=np.float32)
-        if metric == "cosine":
-            base = unit_rows(X)
-        else:
-            base = X.copy() if copy else X
-        # Any common centre leaves the distances unchanged (norms and products come from the same rows), so a
-        # float32 mean is as good as a float64 one here.
-        base -= base.mean(axis=0)
+        base = unit_rows(X) if metric == "cosine" else X
+        # Distances do not depend on the centre, but float32 rounding does: the rows are centred on their mean
+        # (in the projection and the norms, without a centred copy of the rows; the norms lose about
+        # 2^-24 |x|^2 to cancellation, far below the error fast mode accepts anyway).
+        mean = base.mean(axis=0)
         n = len(base)
         rng = np.random.default_rng(random_state)
         rows = np.sort(rng.choice(n, size=sample, replace=False)) if n > sample else np.arange(n)
-        S = base[rows]
+        S = base[rows] - mean
         V = basis
         if V is None and n > _fill_width(int(n_components)):
             V = fast_basis(
                 S, metric, n_components, eps=eps, residual_share=residual_share, random_state=random_state
             )
-        work = base if V is None else base @ V
-        sq = np.einsum("ij,ij->i", base, base)
-        if V is not None and eps is not None:
-            weight = _residual_weight(S, work[rows], eps * eps if metric == "euclidean" else 2 * eps, rng)
-            if weight != 1.0:
-                kept_sq = np.einsum("ij,ij->i", work, work)
-                sq = kept_sq + np.float32(weight) * (sq - kept_sq)
+        sq = np.einsum("ij,ij->i", base, base) - 2 * (base @ mean) + np.dot(mean, mean)
+        if V is None:
+            work = base - mean
+        else:
+            work = base @ V
+            work -= mean @ V
+        if V is not None:
+            kept_sq = np.einsum("ij,ij->i", work, work)
+            weight = 1.0
+            if eps is not None:
+                weight = _residual_weight(S, work[rows], eps * eps if metric == "euclidean" else 2 * eps, rng)
+            sq = kept_sq + np.float32(weight) * np.maximum(sq - kept_sq, 0.0)
         if metric == "cosine":
             # Zero rows: a norm that puts them beyond reach of everything (unit rows are within 2 of the mean).
             sq[~X.any(axis=1)] = 16.0
@@ -403,6 +404,21 @@ def _block_ranges(n: int, size: int) -> list[slice]:
 def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of ``points`` within distance ``eps``, as two int64 arrays.
 
+    See :func:`_sorted_radius_pairs`, which finds them.
+    """
+    order, i, j = _sorted_radius_pairs(points, eps, block_size=block_size)
+    if order is not None:
+        i, j = order[i], order[j]
+        i, j = np.minimum(i, j), np.maximum(i, j)
+    return i, j
+
+
+def _sorted_radius_pairs(
+    points: Points, eps: float, *, block_size: int = _BLOCK
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """``(order, i, j)``: the pairs within ``eps`` as positions ``i < j`` in the order ``order`` (positions to
+    indices; None when the points were not reordered), with ``i`` non-decreasing.
+
     No matrix of more than ``block_size ** 2`` entries is ever held. With more than ``block_size`` points they
     are first sorted along their main principal direction ``u``: since ``|<u, x - y>| <= |x - y|``, a point can
     only pair with the points whose coordinates lie within reach of its own, so each block of rows is compared
@@ -431,6 +447,7 @@ def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tup
     for r in _block_ranges(n, row_size):
         end = n if ends is None else int(ends[r.stop - 1])
         col_chunk = max(block_size * block_size // (r.stop - r.start), 1)
+        first_chunk = len(rows_out)
         for start in range(r.start, end, col_chunk):
             c = slice(start, min(start + col_chunk, end))
             d = points.block(r, c)
@@ -455,13 +472,14 @@ def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tup
                     i, j = i[keep], j[keep]
             rows_out.append(i + r.start)
             cols_out.append(j + c.start)
+        if len(rows_out) - first_chunk > 1:  # several column chunks: put this row block's pairs back in row order
+            bi, bj = np.concatenate(rows_out[first_chunk:]), np.concatenate(cols_out[first_chunk:])
+            by_row = np.argsort(bi, kind="stable")
+            rows_out[first_chunk:] = [bi[by_row]]
+            cols_out[first_chunk:] = [bj[by_row]]
     if not rows_out:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    i, j = np.concatenate(rows_out), np.concatenate(cols_out)
-    if order is not None:
-        i, j = order[i], order[j]
-        i, j = np.minimum(i, j), np.maximum(i, j)
-    return i, j
+        return order, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    return order, np.concatenate(rows_out), np.concatenate(cols_out)
 
 
 def _reach(points: Points, thr: float) -> float:
@@ -505,22 +523,28 @@ def dbscan(
     labels = np.full(n, -1, dtype=np.int64)
     if n == 0:
         return labels
-    i, j = radius_pairs(points, eps, block_size=block_size)
+    # Everything below works on positions in the sorted order of the pairs (rows of a CSR matrix without a sort);
+    # only the cluster numbering looks at the original indices.
+    order, i, j = _sorted_radius_pairs(points, eps, block_size=block_size)
+    index = np.arange(n) if order is None else order
     counts = np.bincount(i, minlength=n) + np.bincount(j, minlength=n) + 1
     core = counts >= min_samples
     if not core.any():
         return labels
     both = core[i] & core[j]
-    # float64 CSR is what connected_components works on: anything else is converted first (measured: 1.5x).
-    adj = sparse.csr_matrix((np.ones(int(both.sum())), (i[both], j[both])), shape=(n, n))
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(i[both], minlength=n), out=indptr[1:])
+    # float64 CSR is what connected_components works on: anything else is converted first.
+    adj = sparse.csr_matrix((np.ones(int(indptr[-1])), j[both], indptr), shape=(n, n))
     _, comp = connected_components(adj, directed=False)
-    core_idx = np.flatnonzero(core)
+    core_pos = np.flatnonzero(core)
     first = np.full(comp.max() + 1, n, dtype=np.int64)
-    np.minimum.at(first, comp[core_idx], core_idx)
+    np.minimum.at(first, comp[core_pos], index[core_pos])
     used = np.flatnonzero(first < n)
     rank = np.full(len(first), -1, dtype=np.int64)
     rank[used[np.argsort(first[used], kind="stable")]] = np.arange(len(used))
-    labels[core_idx] = rank[comp[core_idx]]
+    found = np.full(n, -1, dtype=np.int64)
+    found[core_pos] = rank[comp[core_pos]]
     # Border points: the smallest cluster label among their core neighbours.
     border_ij = core[i] & ~core[j]
     border_ji = core[j] & ~core[i]
@@ -528,9 +552,10 @@ def dbscan(
         src = np.concatenate([i[border_ij], j[border_ji]])
         dst = np.concatenate([j[border_ij], i[border_ji]])
         best = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(best, dst, labels[src])
+        np.minimum.at(best, dst, found[src])
         hit = best < np.iinfo(np.int64).max
-        labels[hit] = best[hit]
+        found[hit] = best[hit]
+    labels[index] = found
     return labels
 
 

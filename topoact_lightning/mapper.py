@@ -560,7 +560,6 @@ def _native_runner(
                     sample=_FAST_SAMPLE,
                     random_state=mapper.random_state,
                     device=mapper.device,
-                    copy=False,
                     basis=basis,
                 )
             )
