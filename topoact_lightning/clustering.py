@@ -34,7 +34,6 @@ from typing import Any
 
 import numpy as np
 from scipy import sparse
-from scipy.linalg import solve_triangular
 from scipy.sparse.csgraph import connected_components
 
 #: Metrics the built-in DBSCAN, the automatic eps and the k-NN lens support.
@@ -394,6 +393,8 @@ def _orthonormal(Y: np.ndarray) -> np.ndarray:
     G = Y64.T @ Y64
     G[np.diag_indices_from(G)] += 1e-12 * max(np.trace(G), 1e-300)
     L = np.linalg.cholesky(G)
+    from scipy.linalg import solve_triangular  # only fast mode gets here: spare the import (0.15 s) otherwise
+
     return solve_triangular(L, Y64.T, lower=True, check_finite=False).T.astype(np.float32)
 
 
@@ -532,11 +533,15 @@ def dbscan(
     if not core.any():
         return labels
     both = core[i] & core[j]
-    indptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(i[both], minlength=n), out=indptr[1:])
-    # float64 CSR is what connected_components works on: anything else is converted first.
-    adj = sparse.csr_matrix((np.ones(int(indptr[-1])), j[both], indptr), shape=(n, n))
-    _, comp = connected_components(adj, directed=False)
+    comp = None
+    if np.count_nonzero(both) < _SMALL_GRAPH:
+        comp = _components(n, i[both], j[both])
+    if comp is None:
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(i[both], minlength=n), out=indptr[1:])
+        # float64 CSR is what connected_components works on: anything else is converted first.
+        adj = sparse.csr_matrix((np.ones(int(indptr[-1])), j[both], indptr), shape=(n, n))
+        _, comp = connected_components(adj, directed=False)
     core_pos = np.flatnonzero(core)
     first = np.full(comp.max() + 1, n, dtype=np.int64)
     np.minimum.at(first, comp[core_pos], index[core_pos])
@@ -557,6 +562,35 @@ def dbscan(
         found[hit] = best[hit]
     labels[index] = found
     return labels
+
+
+# Below this many edges numpy's union-find beats building a sparse matrix for scipy (whose fixed cost, about
+# 0.4 ms a call, dominated the small graphs the callback builds); above it scipy's compiled search wins.
+_SMALL_GRAPH = 20000
+
+
+def _components(n: int, i: np.ndarray, j: np.ndarray, max_rounds: int = 64) -> np.ndarray | None:
+    """Connected components of the undirected graph on ``range(n)`` with edges ``(i, j)``: each vertex's label is
+    the smallest vertex of its component. None if ``max_rounds`` rounds did not settle it (callers fall back).
+
+    Union-find in whole-array steps: every edge hooks the larger of its two roots onto the smaller one, then
+    pointer jumping brings every vertex to its root; repeated until no edge joins two roots. Every vertex points
+    to a smaller or equal one, so the roots are the smallest vertices of their components.
+    """
+    parent = np.arange(n)
+    for _ in range(max_rounds):
+        ri, rj = parent[i], parent[j]
+        apart = ri != rj
+        if not apart.any():
+            return parent
+        ri, rj = ri[apart], rj[apart]
+        np.minimum.at(parent, np.maximum(ri, rj), np.minimum(ri, rj))
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    return None
 
 
 def native_dbscan_params(clusterer: Any) -> dict[str, Any] | None:
@@ -622,6 +656,19 @@ def kth_neighbor_distance(
 
 
 _blas_lock = threading.Lock()
+_controller: Any = None
+
+
+def _blas_controller() -> Any:
+    # Finding the loaded BLAS libraries scans the process's memory map (about 2 ms): do it once. numpy's and
+    # scipy's OpenBLAS are loaded with numpy, before any call here.
+    global _controller
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
+
+        _controller = ThreadpoolController()
+    return _controller
+
 _blas_depth = 0
 _blas_limiter: Any = None
 
@@ -638,9 +685,7 @@ def single_threaded_blas() -> Iterator[None]:
     global _blas_depth, _blas_limiter
     with _blas_lock:
         if _blas_depth == 0:
-            from threadpoolctl import threadpool_limits
-
-            _blas_limiter = threadpool_limits(limits=1, user_api="blas")
+            _blas_limiter = _blas_controller().limit(limits=1, user_api="blas")
         _blas_depth += 1
     try:
         yield
