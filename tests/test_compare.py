@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topoact_lightning import Mapper, MapperGraph, compare_graphs
-from topoact_lightning.compare import jaccard_matrix, membership_ari
+from topoact_lightning.compare import jaccard_pairs, membership_ari
 
 N = 40
 
@@ -88,10 +88,12 @@ def test_large_graphs_are_handled_sparsely():
     n = 20_000
     members = [np.sort(rng.choice(n, size=50, replace=False)) for _ in range(2000)]
     g = graph(members, n)
-    J = jaccard_matrix(g.members, g.members, n)
-    assert J.nnz < 2000 * 2000 / 4
+    rows, _, _ = jaccard_pairs(g.members, g.members)
+    assert len(rows) < 2000 * 2000 / 4  # only pairs that share a sample are formed
     c = compare_graphs(g, g)
     assert len(c.matches) == 2000 and c.distance == 0.0
+    J = c.jaccard  # the scipy view of the same pairs
+    assert J.shape == (2000, 2000) and J.nnz == len(rows) and np.allclose(J.diagonal(), 1.0)
 
 
 def test_mapper_graphs_of_two_epochs_and_membership_ari():

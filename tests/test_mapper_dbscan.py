@@ -233,33 +233,6 @@ def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
     assert got == want
 
 
-@given(
-    n=st.integers(1, 60),
-    edges=st.lists(st.tuples(st.integers(0, 59), st.integers(0, 59)), max_size=120),
-)
-@settings(max_examples=80, deadline=None)
-def test_union_find_components_match_scipy(n, edges):
-    from scipy import sparse
-    from scipy.sparse.csgraph import connected_components
-
-    from topoact_lightning.clustering import _components
-
-    e = np.array([(a % n, b % n) for a, b in edges], dtype=np.int64).reshape(-1, 2)
-    got = _components(n, e[:, 0], e[:, 1])
-    _, want = connected_components(sparse.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
-    # The same partition, labelled by each component's smallest vertex.
-    assert got.tolist() == [int(np.flatnonzero(want == want[v])[0]) for v in range(n)]
-
-
-def test_union_find_settles_a_long_shuffled_path_and_gives_up_when_told():
-    from topoact_lightning.clustering import _components
-
-    perm = np.random.default_rng(0).permutation(5000)
-    i, j = perm[:-1], perm[1:]
-    assert _components(5000, i, j).tolist() == [0] * 5000
-    assert _components(5000, i, j, max_rounds=1) is None
-
-
 def test_dbscan_is_the_same_through_either_component_search(monkeypatch):
     import topoact_lightning.clustering as clustering
 

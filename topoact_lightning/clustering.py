@@ -33,8 +33,8 @@ from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
+
+from topoact_lightning.memberships import connected_components
 
 #: Metrics the built-in DBSCAN, the automatic eps and the k-NN lens support.
 METRICS = ("euclidean", "cosine")
@@ -533,15 +533,17 @@ def dbscan(
     if not core.any():
         return labels
     both = core[i] & core[j]
-    comp = None
     if np.count_nonzero(both) < _SMALL_GRAPH:
-        comp = _components(n, i[both], j[both])
-    if comp is None:
+        comp = connected_components(n, i[both], j[both])
+    else:
+        from scipy import sparse
+        from scipy.sparse.csgraph import connected_components as scipy_components
+
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(i[both], minlength=n), out=indptr[1:])
-        # float64 CSR is what connected_components works on: anything else is converted first.
+        # float64 CSR is what scipy's search works on: anything else is converted first.
         adj = sparse.csr_matrix((np.ones(int(indptr[-1])), j[both], indptr), shape=(n, n))
-        _, comp = connected_components(adj, directed=False)
+        _, comp = scipy_components(adj, directed=False)
     core_pos = np.flatnonzero(core)
     first = np.full(comp.max() + 1, n, dtype=np.int64)
     np.minimum.at(first, comp[core_pos], index[core_pos])
@@ -565,32 +567,9 @@ def dbscan(
 
 
 # Below this many edges numpy's union-find beats building a sparse matrix for scipy (whose fixed cost, about
-# 0.4 ms a call, dominated the small graphs the callback builds); above it scipy's compiled search wins.
+# 0.4 ms a call, dominated the small graphs the callback builds, and whose import costs 0.3 s of CPU in the
+# graph worker); above it scipy's compiled search wins.
 _SMALL_GRAPH = 20000
-
-
-def _components(n: int, i: np.ndarray, j: np.ndarray, max_rounds: int = 64) -> np.ndarray | None:
-    """Connected components of the undirected graph on ``range(n)`` with edges ``(i, j)``: each vertex's label is
-    the smallest vertex of its component. None if ``max_rounds`` rounds did not settle it (callers fall back).
-
-    Union-find in whole-array steps: every edge hooks the larger of its two roots onto the smaller one, then
-    pointer jumping brings every vertex to its root; repeated until no edge joins two roots. Every vertex points
-    to a smaller or equal one, so the roots are the smallest vertices of their components.
-    """
-    parent = np.arange(n)
-    for _ in range(max_rounds):
-        ri, rj = parent[i], parent[j]
-        apart = ri != rj
-        if not apart.any():
-            return parent
-        ri, rj = ri[apart], rj[apart]
-        np.minimum.at(parent, np.maximum(ri, rj), np.minimum(ri, rj))
-        while True:
-            jumped = parent[parent]
-            if np.array_equal(jumped, parent):
-                break
-            parent = jumped
-    return None
 
 
 def native_dbscan_params(clusterer: Any) -> dict[str, Any] | None:

@@ -1,7 +1,7 @@
 """Comparing two Mapper graphs built over the same samples (two epochs, two layers, two parameter choices).
 
-Nodes are compared by the Jaccard index of their member sets, all at once from one sparse product of the two
-node-by-sample incidence matrices. Each node's *best partner* is the node of the other graph with the highest
+Nodes are compared by the Jaccard index of their member sets, all at once from the samples the two graphs' nodes
+share (:func:`topoact_lightning.memberships.shared_counts`). Each node's *best partner* is the node of the other graph with the highest
 Jaccard index (ties go to the lower index). From the best partners:
 
 - ``matches``: every pair ``(i, j)`` where ``j`` is ``i``'s best partner or ``i`` is ``j``'s, with Jaccard at
@@ -38,7 +38,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
+
+from topoact_lightning.memberships import shared_counts
 
 if TYPE_CHECKING:
     from topoact_lightning.graph import MapperGraph
@@ -46,9 +47,14 @@ if TYPE_CHECKING:
 
 @dataclass
 class GraphComparison:
-    """The result of :func:`compare_graphs` (see the module docstring for the definitions)."""
+    """The result of :func:`compare_graphs` (see the module docstring for the definitions).
 
-    jaccard: sparse.csr_matrix
+    ``pairs``: every pair of nodes sharing samples as ``(rows, cols, jaccard)`` arrays (node of ``a``, node of
+    ``b``, Jaccard index), sorted by row then column; :attr:`jaccard` is the same as a scipy sparse matrix.
+    """
+
+    pairs: tuple[np.ndarray, np.ndarray, np.ndarray] = field(repr=False)
+    shape: tuple[int, int]
     matches: list[tuple[int, int, float]]
     splits: list[dict[str, Any]]
     merges: list[dict[str, Any]]
@@ -58,6 +64,14 @@ class GraphComparison:
     min_jaccard: float
     best_a: np.ndarray = field(repr=False)
     best_b: np.ndarray = field(repr=False)
+
+    @property
+    def jaccard(self) -> Any:
+        """The ``(n_nodes_a, n_nodes_b)`` Jaccard indices as a ``scipy.sparse.csr_matrix`` (imports scipy)."""
+        from scipy import sparse
+
+        rows, cols, values = self.pairs
+        return sparse.csr_matrix((values, (rows, cols)), shape=self.shape)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: everything but the Jaccard matrix, plus each node's best partner and its Jaccard index."""
@@ -80,49 +94,32 @@ class GraphComparison:
         }
 
 
-def incidence(members: list[np.ndarray], n_samples: int) -> sparse.csr_matrix:
-    """The ``(n_nodes, n_samples)`` 0/1 matrix of node membership, int32."""
-    sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
-    indptr = np.concatenate([[0], np.cumsum(sizes)])
-    indices = np.concatenate(members).astype(np.int64) if len(members) else np.zeros(0, dtype=np.int64)
-    return sparse.csr_matrix(
-        (np.ones(len(indices), dtype=np.int32), indices, indptr), shape=(len(members), n_samples)
-    )
+def jaccard_pairs(
+    a_members: list[np.ndarray], b_members: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(rows, cols, jaccard)`` for every pair of a node of ``a`` and a node of ``b`` that share a sample, sorted
+    by row then column."""
+    rows, cols, inter = shared_counts(a_members, b_members)
+    size_a = np.fromiter((len(m) for m in a_members), dtype=np.int64, count=len(a_members))
+    size_b = np.fromiter((len(m) for m in b_members), dtype=np.int64, count=len(b_members))
+    return rows, cols, inter / (size_a[rows] + size_b[cols] - inter)
 
 
-def jaccard_matrix(
-    a_members: list[np.ndarray], b_members: list[np.ndarray], n_samples: int
-) -> sparse.csr_matrix:
-    """Sparse ``(len(a), len(b))`` matrix of Jaccard indices; only pairs sharing a sample are stored."""
-    A = incidence(a_members, n_samples)
-    B = incidence(b_members, n_samples)
-    inter = (A @ B.T).tocsr()
-    inter.sort_indices()
-    size_a = np.asarray(A.sum(axis=1)).ravel()
-    size_b = np.asarray(B.sum(axis=1)).ravel()
-    rows = np.repeat(np.arange(inter.shape[0]), np.diff(inter.indptr))
-    union = size_a[rows] + size_b[inter.indices] - inter.data
-    return sparse.csr_matrix((inter.data / union, inter.indices, inter.indptr), shape=inter.shape)
-
-
-def _best(J: sparse.csr_matrix) -> np.ndarray:
-    """Per row: ``[best column, its value]`` (``[-1, 0]`` for a row with no stored entry); ties to lower column."""
-    n = J.shape[0]
+def _best(rows: np.ndarray, cols: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Per row ``0..n-1``: ``[best column, its value]`` (``[-1, 0]`` for a row with no pair); ties to the lower
+    column. ``rows`` must be sorted, and ``cols`` sorted within each row."""
     out = np.zeros((n, 2))
     out[:, 0] = -1
-    counts = np.diff(J.indptr)
-    has = counts > 0
-    if not has.any():
+    if len(rows) == 0:
         return out
-    starts = J.indptr[:-1][has]
-    row_max = np.zeros(n)
-    row_max[has] = np.maximum.reduceat(J.data, starts)
-    rows = np.repeat(np.arange(n), counts)
-    # Column indices are sorted within each row, so the first position holding the row's maximum is the lowest column.
-    pos = np.where(J.data == row_max[rows], np.arange(len(J.data)), len(J.data))
-    pick = np.minimum.reduceat(pos, starts)
-    out[has, 0] = J.indices[pick]
-    out[has, 1] = J.data[pick]
+    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    has = rows[starts]
+    row_max = np.maximum.reduceat(values, starts)
+    # Within a row, columns ascend: the first position holding the row's maximum is the lowest column.
+    at_max = values == np.repeat(row_max, np.diff(np.r_[starts, len(values)]))
+    pick = np.minimum.reduceat(np.where(at_max, np.arange(len(values)), len(values)), starts)
+    out[has, 0] = cols[pick]
+    out[has, 1] = values[pick]
     return out
 
 
@@ -139,10 +136,10 @@ def compare_graphs(a: MapperGraph, b: MapperGraph, min_jaccard: float = 0.1) -> 
         )
     if not 0 < min_jaccard <= 1:
         raise ValueError(f"min_jaccard must be in (0, 1], got {min_jaccard}")
-    J = jaccard_matrix(a.members, b.members, a.n_samples)
-    JT = J.T.tocsr()
-    JT.sort_indices()
-    best_a, best_b = _best(J), _best(JT)
+    rows, cols, values = jaccard_pairs(a.members, b.members)
+    by_col = np.lexsort((rows, cols))
+    best_a = _best(rows, cols, values, a.n_nodes)
+    best_b = _best(cols[by_col], rows[by_col], values[by_col], b.n_nodes)
 
     pairs: dict[tuple[int, int], float] = {}
     for i, (j, w) in enumerate(best_a.tolist()):
@@ -160,7 +157,8 @@ def compare_graphs(a: MapperGraph, b: MapperGraph, min_jaccard: float = 0.1) -> 
 
     distance = _distance(a.node_sizes, best_a[:, 1], b.node_sizes, best_b[:, 1])
     return GraphComparison(
-        jaccard=J,
+        pairs=(rows, cols, values),
+        shape=(a.n_nodes, b.n_nodes),
         matches=matches,
         splits=splits,
         merges=merges,

@@ -29,9 +29,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy import sparse
 
 from topoact_lightning import metrics as _metrics
+from topoact_lightning.memberships import membership_pairs, shared_counts
 
 #: Identifies the serialized payload; bump :data:`FORMAT_VERSION` on any incompatible change.
 FORMAT_NAME = "topoact-mapper-graph"
@@ -48,23 +48,23 @@ class GraphFormatError(ValueError):
 def nerve_edges(members: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of nodes that share at least one sample, with the number of samples they share.
 
-    One sparse product of the node-by-sample incidence matrix with its transpose gives every intersection size at
-    once, instead of comparing every pair of nodes.
+    Each sample lies in a few nodes at most, so joining the ``(node, sample)`` memberships on the sample gives
+    every intersection size at once, instead of comparing every pair of nodes
+    (:func:`topoact_lightning.memberships.shared_counts`).
 
     Returns:
         ``edges`` of shape ``(n_edges, 2)`` with ``i < j``, sorted lexicographically, and ``intersection`` sizes.
     """
-    n_nodes = len(members)
-    if n_nodes < 2:
+    if len(members) < 2:
         return np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64)
-    incidence = incidence_matrix(members, n_samples)
-    shared = sparse.triu(incidence @ incidence.T, k=1).tocoo()
-    order = np.lexsort((shared.col, shared.row))
-    edges = np.stack([shared.row[order], shared.col[order]], axis=1).astype(np.int64)
-    return edges, shared.data[order].astype(np.int64)
+    rows, cols, counts = shared_counts(members, members, upper=True)
+    return np.stack([rows, cols], axis=1), counts
 
 
-def incidence_matrix(members: Sequence[np.ndarray], n_samples: int) -> sparse.csr_matrix:
+def incidence_matrix(members: Sequence[np.ndarray], n_samples: int) -> Any:
+    """The ``(n_nodes, n_samples)`` 0/1 membership matrix as a ``scipy.sparse.csr_matrix`` (imports scipy)."""
+    from scipy import sparse
+
     sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
     indptr = np.concatenate([[0], np.cumsum(sizes)])
     indices = np.concatenate(members).astype(np.int64) if len(members) else np.zeros(0, dtype=np.int64)
@@ -202,11 +202,11 @@ class MapperGraph:
         k = self.n_classes
         if self.labels is None or k == 0 or not self.n_nodes:
             return np.zeros((self.n_nodes, k), dtype=np.int64)
-        known = np.flatnonzero((self.labels >= 0) & (self.labels < k))
-        onehot = sparse.csr_matrix(
-            (np.ones(len(known), dtype=np.int64), (known, self.labels[known])), shape=(self.n_samples, k)
-        )
-        return np.asarray((self._incidence() @ onehot).todense(), dtype=np.int64)
+        nodes, samples = self._memberships()
+        labels = self.labels[samples]
+        known = (labels >= 0) & (labels < k)
+        counts = np.bincount(nodes[known] * k + labels[known], minlength=self.n_nodes * k)
+        return counts.reshape(self.n_nodes, k).astype(np.int64)
 
     def node_purity(self) -> np.ndarray:
         """``1 - H(p) / log K`` per node, with ``p`` the node's class distribution (1 = one class only)."""
@@ -219,18 +219,19 @@ class MapperGraph:
             values = values[:, 0]
         if not self.n_nodes:
             return np.zeros(0)
-        ok = ~np.isnan(values)
-        incidence = self._incidence()
-        total = incidence @ np.where(ok, values, 0.0)
-        count = incidence @ ok.astype(np.float64)
+        nodes, samples = self._memberships()
+        v = values[samples]
+        ok = ~np.isnan(v)
+        total = np.bincount(nodes[ok], weights=v[ok], minlength=self.n_nodes)
+        count = np.bincount(nodes[ok], minlength=self.n_nodes)
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(count > 0, total / count, np.nan)
 
-    def _incidence(self) -> sparse.csr_matrix:
-        """The node-by-sample membership matrix (built once; a graph is not mutated after construction)."""
-        if getattr(self, "_incidence_cache", None) is None:
-            self._incidence_cache = incidence_matrix(self.members, self.n_samples)
-        return self._incidence_cache
+    def _memberships(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(node, sample)`` of every membership (built once; a graph is not mutated after construction)."""
+        if getattr(self, "_memberships_cache", None) is None:
+            self._memberships_cache = membership_pairs(self.members)
+        return self._memberships_cache
 
     def node_stats(self) -> dict[str, np.ndarray]:
         """Per-node statistics: size, mean lens, purity, and the mean of every numeric extra (``mean_<name>``)."""

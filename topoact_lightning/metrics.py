@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy import sparse
-from scipy.sparse.csgraph import connected_components
+
+from topoact_lightning.memberships import connected_components
 
 if TYPE_CHECKING:
     from topoact_lightning.graph import MapperGraph
@@ -62,8 +62,8 @@ def n_components(n_nodes: int, edges: np.ndarray) -> int:
     if n_nodes == 0:
         return 0
     edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
-    adj = sparse.coo_matrix((np.ones(len(edges)), (edges[:, 0], edges[:, 1])), shape=(n_nodes, n_nodes))
-    return int(connected_components(adj, directed=False)[0])
+    roots = connected_components(n_nodes, edges[:, 0], edges[:, 1])
+    return int(np.count_nonzero(roots == np.arange(n_nodes)))
 
 
 def graph_metrics(graph: MapperGraph) -> dict[str, float]:

@@ -1,0 +1,97 @@
+"""Set-membership arithmetic on node member lists and edge lists, in plain numpy (no sparse matrices).
+
+Mapper nodes are sets of sample indices, and each sample lies in a handful of nodes at most (one per cover
+element that holds it). Everything the graph needs from memberships (shared samples between nodes, per-node
+sums, connected components) is therefore a small sort or a ``bincount`` over the ``(node, sample)`` pairs,
+without a sparse matrix library: the graph worker never imports scipy, whose import costs about 0.3 s of CPU
+in every new process.
+
+Example:
+    >>> import numpy as np
+    >>> members = [np.array([0, 1, 2]), np.array([2, 3]), np.array([3, 4])]
+    >>> rows, cols, counts = shared_counts(members, members, upper=True)
+    >>> rows.tolist(), cols.tolist(), counts.tolist()
+    ([0, 1], [1, 2], [1, 1])
+    >>> connected_components(5, np.array([0, 3]), np.array([1, 4])).tolist()
+    [0, 0, 2, 3, 3]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+
+def membership_pairs(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(node, sample)`` of every membership, as two int64 arrays, node by node."""
+    sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
+    nodes = np.repeat(np.arange(len(members), dtype=np.int64), sizes)
+    samples = np.concatenate(members).astype(np.int64, copy=False) if len(members) else np.zeros(0, np.int64)
+    return nodes, samples
+
+
+def shared_counts(
+    a_members: Sequence[np.ndarray], b_members: Sequence[np.ndarray], *, upper: bool = False
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every pair ``(i, j)`` of a node of ``a`` and a node of ``b`` that share samples, and how many they share.
+
+    Returned as ``rows, cols, counts`` (int64), sorted by row then column. With ``upper=True`` (``a`` and ``b``
+    the same graph) only pairs ``i < j`` are kept: the nerve's edges. Members must be unique within a node.
+    """
+    na, sa = membership_pairs(a_members)
+    nb, sb = membership_pairs(b_members)
+    empty = np.zeros(0, dtype=np.int64)
+    if len(sa) == 0 or len(sb) == 0:
+        return empty, empty, empty
+    # Join the memberships on the sample: each membership of b meets the run of a's memberships of its sample.
+    by_sample = np.argsort(sa, kind="stable")
+    sa, na = sa[by_sample], na[by_sample]
+    lo = np.searchsorted(sa, sb, side="left")
+    run = np.searchsorted(sa, sb, side="right") - lo
+    total = int(run.sum())
+    if total == 0:
+        return empty, empty, empty
+    starts = np.repeat(lo - np.cumsum(run) + run, run)
+    rows = na[starts + np.arange(total)]
+    cols = np.repeat(nb, run)
+    if upper:
+        keep = rows < cols
+        rows, cols = rows[keep], cols[keep]
+    n_cols = max(len(b_members), 1)
+    keys, counts = np.unique(rows * n_cols + cols, return_counts=True)
+    return keys // n_cols, keys % n_cols, counts.astype(np.int64)
+
+
+def connected_components(n: int, i: np.ndarray, j: np.ndarray, max_rounds: int = 64) -> np.ndarray:
+    """Connected components of the undirected graph on ``range(n)`` with edges ``(i, j)``: each vertex's label is
+    the smallest vertex of its component.
+
+    Union-find in whole-array steps: every edge hooks the larger of its two roots onto the smaller one, then
+    pointer jumping brings every vertex to its root; repeated until no edge joins two roots. Every vertex points
+    to a smaller or equal one, so the roots are the smallest vertices of their components. A graph that has
+    not settled after ``max_rounds`` rounds (never seen; a shuffled path of 20,000 vertices takes 9) is handed
+    to scipy.
+    """
+    i = np.asarray(i, dtype=np.int64)
+    j = np.asarray(j, dtype=np.int64)
+    parent = np.arange(n)
+    for _ in range(max_rounds):
+        ri, rj = parent[i], parent[j]
+        apart = ri != rj
+        if not apart.any():
+            return parent
+        ri, rj = ri[apart], rj[apart]
+        np.minimum.at(parent, np.maximum(ri, rj), np.minimum(ri, rj))
+        while True:
+            jumped = parent[parent]
+            if np.array_equal(jumped, parent):
+                break
+            parent = jumped
+    from scipy import sparse
+    from scipy.sparse.csgraph import connected_components as scipy_components
+
+    _, labels = scipy_components(sparse.coo_matrix((np.ones(len(i)), (i, j)), shape=(n, n)), directed=False)
+    first = np.full(labels.max() + 1 if n else 0, n, dtype=np.int64)
+    np.minimum.at(first, labels, np.arange(n))
+    return first[labels]
