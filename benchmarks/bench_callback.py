@@ -109,12 +109,22 @@ def fit(train: DataLoader, epochs: int, monitor: TopoActMonitor | None, logdir: 
         log_every_n_steps=50,
     )
     t0, c0, m0 = time.perf_counter(), time.process_time(), time.thread_time()
+    k0 = _children_cpu()
     trainer.fit(model, train)
     probe.cpu_seconds = time.process_time() - c0  # every thread of this process, the graph worker included
+    # The graph worker process (waited for when fit returns): the CPU it took from the machine.
+    probe.child_cpu_seconds = _children_cpu() - k0
     # The training loop's own thread (all of torch's work with --torch-threads 1): what the loop pays when the
     # worker has a core of its own, and robust to other jobs on the machine.
     probe.loop_cpu_seconds = time.thread_time() - m0
     return time.perf_counter() - t0, model, probe
+
+
+def _children_cpu() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def plain_probe_forward(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> float:
@@ -207,6 +217,7 @@ def main() -> None:
     monitored_cpu: list[float] = []
     plain_loop: list[float] = []
     monitored_loop: list[float] = []
+    child_cpu: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up (thread pools, lazy imports, first Trainer) so that neither side pays it.
         warm = TopoActMonitor(layers=LAYERS, probe=(px[:300], py[:300]))
@@ -229,13 +240,14 @@ def main() -> None:
             monitored_cpu.append(p_mon.cpu_seconds)
             plain_loop.append(p_plain.loop_cpu_seconds)
             monitored_loop.append(p_mon.loop_cpu_seconds)
+            child_cpu.append(p_mon.child_cpu_seconds)
             blocking.extend(monitor.blocking_seconds)
             builds.extend(monitor.build_seconds)
             print(f"  repeat {r}: wall without {t_plain:.2f} s, with {t_mon:.2f} s (x{t_mon / t_plain:.3f}); "
                   f"CPU without {plain_cpu[-1]:.1f} s, with {monitored_cpu[-1]:.1f} s "
                   f"(x{monitored_cpu[-1] / plain_cpu[-1]:.3f}); training-thread CPU without {plain_loop[-1]:.1f} s, "
                   f"with {monitored_loop[-1]:.1f} s (x{monitored_loop[-1] / plain_loop[-1]:.3f}); "
-                  f"{len(monitor.build_seconds)} graphs", flush=True)
+                  f"worker process CPU {child_cpu[-1]:.2f} s; {len(monitor.build_seconds)} graphs", flush=True)
 
     plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
     print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
@@ -247,6 +259,8 @@ def main() -> None:
     print(f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
           f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
           f"one plain forward over the probe: {statistics.median(forwards) * 1e3:.0f} ms")
+    print(f"graph worker process CPU per monitored fit: median {statistics.median(child_cpu):.2f} s "
+          f"({statistics.median(child_cpu) / statistics.median(plain_cpu) * 100:.1f}% of the plain fit's CPU)")
     print(f"graph build in the worker: median {statistics.median(builds) * 1e3:.0f} ms per graph "
           f"(max {max(builds) * 1e3:.0f} ms)")
 
