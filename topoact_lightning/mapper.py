@@ -526,8 +526,9 @@ class _SharedBases:
         union = np.unique(np.concatenate(members))
         rng = np.random.default_rng(self.mapper.random_state)
         rows = np.sort(rng.choice(union, size=min(_FAST_SAMPLE, len(union)), replace=False))
-        S = self.X[rows]
-        S = unit_rows(S) if self.metric == "cosine" else S.copy()
+        S = self.X[rows]  # a copy already: centred in place below
+        if self.metric == "cosine":
+            S = unit_rows(S)
         S -= S.mean(axis=0)
         return fast_basis(
             S, self.metric, int(self.mapper.n_components), eps=self.eps, random_state=self.mapper.random_state
