@@ -252,6 +252,8 @@ def main() -> None:
     plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
     print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
           f"with {mon:.2f} s -> ratio {mon / plain:.3f}x")
+    pair = statistics.median(m / p for m, p in zip(monitored_times, plain_times, strict=True))
+    print(f"median of the per-pair ratios (each pair run back to back): {pair:.3f}x")
     cp, cm = statistics.median(plain_cpu), statistics.median(monitored_cpu)
     print(f"process CPU time (all threads), median: without {cp:.1f} s, with {cm:.1f} s -> ratio {cm / cp:.3f}x")
     lp, lm = statistics.median(plain_loop), statistics.median(monitored_loop)
