@@ -86,7 +86,7 @@ class Points:
         # doubled for safety.
         self.rel_tol = (4 * dim + 40) * _U32
         # The augmented rows the blocks are made of, built on first use: points that are only reordered (see
-        # radius_pairs) never need their own.
+        # _sorted_radius_pairs) never need their own.
         self._left: np.ndarray | None = None
         self._right: np.ndarray | None = None
         self._torch_left = self._torch_right = None

@@ -61,17 +61,6 @@ def nerve_edges(members: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarr
     return np.stack([rows, cols], axis=1), counts
 
 
-def incidence_matrix(members: Sequence[np.ndarray], n_samples: int) -> Any:
-    """The ``(n_nodes, n_samples)`` 0/1 membership matrix as a ``scipy.sparse.csr_matrix`` (imports scipy)."""
-    from scipy import sparse
-
-    sizes = np.fromiter((len(m) for m in members), dtype=np.int64, count=len(members))
-    indptr = np.concatenate([[0], np.cumsum(sizes)])
-    indices = np.concatenate(members).astype(np.int64) if len(members) else np.zeros(0, dtype=np.int64)
-    data = np.ones(len(indices), dtype=np.int32)
-    return sparse.csr_matrix((data, indices, indptr), shape=(len(members), n_samples))
-
-
 class MapperGraph:
     """A Mapper graph over ``n_samples`` fixed samples.
 
