@@ -247,7 +247,8 @@ def main() -> None:
                   f"CPU without {plain_cpu[-1]:.1f} s, with {monitored_cpu[-1]:.1f} s "
                   f"(x{monitored_cpu[-1] / plain_cpu[-1]:.3f}); training-thread CPU without {plain_loop[-1]:.1f} s, "
                   f"with {monitored_loop[-1]:.1f} s (x{monitored_loop[-1] / plain_loop[-1]:.3f}); "
-                  f"worker process CPU {child_cpu[-1]:.2f} s; {len(monitor.build_seconds)} graphs", flush=True)
+                  + (f"worker process CPU {child_cpu[-1]:.2f} s; " if args.worker == "process" else "")
+                  + f"{len(monitor.build_seconds)} graphs", flush=True)
 
     plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
     print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
@@ -261,8 +262,9 @@ def main() -> None:
     print(f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
           f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
           f"one plain forward over the probe: {statistics.median(forwards) * 1e3:.0f} ms")
-    print(f"graph worker process CPU per monitored fit: median {statistics.median(child_cpu):.2f} s "
-          f"({statistics.median(child_cpu) / statistics.median(plain_cpu) * 100:.1f}% of the plain fit's CPU)")
+    if args.worker == "process":  # a thread worker's CPU is in the process CPU above
+        print(f"graph worker process CPU per monitored fit: median {statistics.median(child_cpu):.2f} s "
+              f"({statistics.median(child_cpu) / statistics.median(plain_cpu) * 100:.1f}% of the plain fit's CPU)")
     print(f"graph build in the worker: median {statistics.median(builds) * 1e3:.0f} ms per graph "
           f"(max {max(builds) * 1e3:.0f} ms)")
 

@@ -616,7 +616,8 @@ def kth_neighbor_distance(
         q = query_index[s]
         d = points.block(q, everything)
         d[np.arange(len(q)), q] = -1.0
-        kth = np.maximum(np.partition(d, k_eff - 1, axis=1)[:, k_eff - 1], 0.0)
+        d.partition(k_eff - 1, axis=1)  # in place: the block is ours, and np.partition would copy it
+        kth = np.maximum(d[:, k_eff - 1], 0.0)
         if points.sq is not None:
             kth = np.sqrt(kth) if points.metric == "euclidean" else kth / 2.0
         out[s] = kth
