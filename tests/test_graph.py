@@ -144,6 +144,6 @@ def test_mapper_nodes_lie_in_their_cover_elements(seed, n_intervals, overlap):
     for node, m in enumerate(g.members):
         box = g.cover_bounds[g.node_cover[node]]
         assert np.all((lens[m] >= box[:, 0]) & (lens[m] <= box[:, 1]))
-    edges, inter = nerve_edges(g.members, g.n_samples)
+    edges, inter = nerve_edges(g.members)
     np.testing.assert_array_equal(edges, g.edges)
     assert MapperGraph.from_bytes(g.to_bytes()) == g

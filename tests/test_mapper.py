@@ -255,14 +255,19 @@ def test_fast_mode_is_close_to_exact():
     assert membership_ari(exact, exact) == 1.0
 
 
-def test_fast_mode_reduces_large_elements():
-    # Elements of about 2000 points, wider than 2 x n_components: the per-element PCA route is taken.
-    rng = np.random.default_rng(15)
-    y = rng.integers(0, 4, 3000)
+def low_rank_classes(n: int, seed: int) -> np.ndarray:
+    """4 classes in 256 dimensions, each a centre plus 6 factors: what fast mode's reduction is for."""
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 4, n)
     centres = rng.normal(size=(4, 256)) * 2
     factors = rng.normal(size=(4, 6, 256))
-    X = centres[y] + np.einsum("nr,nrd->nd", rng.normal(size=(3000, 6)), factors[y]) * 0.5
-    X = np.maximum(X + rng.normal(size=X.shape) * 0.05, 0).astype(np.float32)
+    X = centres[y] + np.einsum("nr,nrd->nd", rng.normal(size=(n, 6)), factors[y]) * 0.5
+    return np.maximum(X + rng.normal(size=X.shape) * 0.05, 0).astype(np.float32)
+
+
+def test_fast_mode_reduces_large_elements():
+    # Elements of about 2000 points, wider than 2 x n_components: the per-element PCA route is taken.
+    X = low_rank_classes(3000, seed=15)
     lens = np.linalg.norm(X, axis=1)
     eps = auto_eps(X, 5)
     exact = Mapper(lens=lens, n_intervals=2, overlap=0.3, cover="balanced", eps=eps).fit(X).graph_
@@ -286,11 +291,7 @@ def test_fast_mode_computes_one_basis_per_pair_of_neighbouring_elements(monkeypa
         return real(S, *args, **kwargs)
 
     monkeypatch.setattr(mapper_module, "fast_basis", counting)
-    rng = np.random.default_rng(4)
-    y = rng.integers(0, 4, 6000)
-    factors = rng.normal(size=(4, 6, 256))
-    X = rng.normal(size=(4, 256))[y] * 2 + np.einsum("nr,nrd->nd", rng.normal(size=(6000, 6)), factors[y]) * 0.5
-    X = np.maximum(X + rng.normal(size=X.shape) * 0.05, 0).astype(np.float32)
+    X = low_rank_classes(6000, seed=4)
     lens = np.arange(6000, dtype=np.float32)  # 5 elements of 1500-1800 points: groups {0, 1}, {2, 3}, {4}
     g = Mapper(lens=lens, n_intervals=5, overlap=0.2, fast=True, n_components=16, n_jobs=2).fit(X).graph_
     assert len(calls) == 3 and all(n == 1000 for n in calls)

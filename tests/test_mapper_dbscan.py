@@ -234,12 +234,12 @@ def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
 
 
 def test_dbscan_is_the_same_through_either_component_search(monkeypatch):
-    import topoact_lightning.clustering as clustering
+    import topoact_lightning.memberships as memberships
 
     rng = np.random.default_rng(4)
     X = np.concatenate([rng.normal(size=(700, 5)), rng.normal(size=(500, 5)) + 5]).astype(np.float32)
     eps = auto_eps(X, 5)
     expected = DBSCAN(eps=eps, min_samples=5).fit_predict(X)
     for limit in (0, 10**9):  # scipy's search only, union-find only
-        monkeypatch.setattr(clustering, "_SMALL_GRAPH", limit)
+        monkeypatch.setattr(memberships, "SMALL_GRAPH", limit)
         assert dbscan(X, eps, 5).tolist() == expected.tolist()

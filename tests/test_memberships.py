@@ -43,7 +43,13 @@ def test_union_find_components_match_scipy(n, edges):
     got = connected_components(n, e[:, 0], e[:, 1])
     _, want = scipy_components(sparse.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
     # The same partition, labelled by each component's smallest vertex.
-    assert got.tolist() == [int(np.flatnonzero(want == want[v])[0]) for v in range(n)]
+    expected = [int(np.flatnonzero(want == want[v])[0]) for v in range(n)]
+    assert got.tolist() == expected
+    # scipy's path (no union-find round), through a COO matrix and through a CSR built from rows in order.
+    assert connected_components(n, e[:, 0], e[:, 1], max_rounds=0).tolist() == expected
+    by_row = np.argsort(e[:, 0], kind="stable")
+    sorted_rows = connected_components(n, e[by_row, 0], e[by_row, 1], rows_sorted=True, max_rounds=0)
+    assert sorted_rows.tolist() == expected
 
 
 def test_union_find_settles_a_long_shuffled_path_and_falls_back_to_scipy_when_told():

@@ -533,17 +533,7 @@ def dbscan(
     if not core.any():
         return labels
     both = core[i] & core[j]
-    if np.count_nonzero(both) < _SMALL_GRAPH:
-        comp = connected_components(n, i[both], j[both])
-    else:
-        from scipy import sparse
-        from scipy.sparse.csgraph import connected_components as scipy_components
-
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(i[both], minlength=n), out=indptr[1:])
-        # float64 CSR is what scipy's search works on: anything else is converted first.
-        adj = sparse.csr_matrix((np.ones(int(indptr[-1])), j[both], indptr), shape=(n, n))
-        _, comp = scipy_components(adj, directed=False)
+    comp = connected_components(n, i[both], j[both], rows_sorted=True)
     core_pos = np.flatnonzero(core)
     first = np.full(comp.max() + 1, n, dtype=np.int64)
     np.minimum.at(first, comp[core_pos], index[core_pos])
@@ -564,12 +554,6 @@ def dbscan(
         found[hit] = best[hit]
     labels[index] = found
     return labels
-
-
-# Below this many edges numpy's union-find beats building a sparse matrix for scipy (whose fixed cost, about
-# 0.4 ms a call, dominated the small graphs the callback builds, and whose import costs 0.3 s of CPU in the
-# graph worker); above it scipy's compiled search wins.
-_SMALL_GRAPH = 20000
 
 
 def native_dbscan_params(clusterer: Any) -> dict[str, Any] | None:
@@ -636,6 +620,8 @@ def kth_neighbor_distance(
 
 
 _blas_lock = threading.Lock()
+_blas_depth = 0
+_blas_limiter: Any = None
 _controller: Any = None
 
 
@@ -648,9 +634,6 @@ def _blas_controller() -> Any:
 
         _controller = ThreadpoolController()
     return _controller
-
-_blas_depth = 0
-_blas_limiter: Any = None
 
 
 @contextmanager

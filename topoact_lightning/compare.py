@@ -1,8 +1,8 @@
 """Comparing two Mapper graphs built over the same samples (two epochs, two layers, two parameter choices).
 
-Nodes are compared by the Jaccard index of their member sets, all at once from the samples the two graphs' nodes
-share (:func:`topoact_lightning.memberships.shared_counts`). Each node's *best partner* is the node of the other graph with the highest
-Jaccard index (ties go to the lower index). From the best partners:
+Nodes are compared by the Jaccard index of their member sets, all at once from the samples the two graphs'
+nodes share (:func:`topoact_lightning.memberships.shared_counts`). Each node's *best partner* is the node of the
+other graph with the highest Jaccard index (ties go to the lower index). From the best partners:
 
 - ``matches``: every pair ``(i, j)`` where ``j`` is ``i``'s best partner or ``i`` is ``j``'s, with Jaccard at
   least ``min_jaccard``;

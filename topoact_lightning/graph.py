@@ -45,7 +45,7 @@ class GraphFormatError(ValueError):
     """A serialized graph is corrupt, of another format, or of a newer version than this package reads."""
 
 
-def nerve_edges(members: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+def nerve_edges(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """All pairs of nodes that share at least one sample, with the number of samples they share.
 
     Each sample lies in a few nodes at most, so joining the ``(node, sample)`` memberships on the sample gives
@@ -104,7 +104,7 @@ class MapperGraph:
         self.extras = {str(k): np.asarray(v, dtype=np.float32) for k, v in (extras or {}).items()}
         self.params = json.loads(json.dumps(dict(params or {}), default=_json_default))
         if edges is None:
-            edges, edge_intersection = nerve_edges(self.members, self.n_samples)
+            edges, edge_intersection = nerve_edges(self.members)
         self.edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
         self.edge_intersection = np.asarray(edge_intersection, dtype=np.int64).reshape(len(self.edges))
         self._validate()

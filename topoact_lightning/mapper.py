@@ -318,7 +318,7 @@ class Mapper:
             for c in np.unique(lab[lab >= 0]):
                 members.append(idx[lab == c])
                 node_cover.append(k)
-        edges, inter = nerve_edges(members, n)
+        edges, inter = nerve_edges(members)
         timings["nerve"] = time.perf_counter() - t3
 
         covered = np.zeros(n, dtype=bool)
