@@ -136,3 +136,33 @@ def test_graph_process_death_falls_back_to_a_thread():
     assert proc.failure and "graph process stopped" in proc.failure
     assert r.graph_bytes is not None and 0 < r.scalars["distance"] <= 1  # state carried over to the fallback
     proc.close()
+
+
+def test_graph_process_stays_lean_on_a_dense_cover_element():
+    """The graph process imports neither scipy nor scikit-learn, even when a cover element holds a dense
+    neighbourhood graph (300 identical samples: 44,850 pairs within any eps). Either import would cost the
+    training machine about 0.25 s of CPU per fit."""
+    import subprocess
+    import sys
+
+    code = """
+import sys
+import numpy as np
+from topoact_lightning.worker import GraphBuilder, GraphJob
+rng = np.random.default_rng(0)
+x = rng.normal(size=(1000, 16)).astype(np.float32)
+x[:300] = 3
+builder = GraphBuilder()
+for step in (0, 1):
+    job = GraphJob(step=step, previous_step=step - 1 if step else None, layer="fc1", activations=x,
+                   labels=np.arange(1000) % 10, class_names=None, extras={}, mapper_params={})
+    r = builder(job)
+    assert r.error is None, r.error
+print(max(len(m) for m in builder.previous["fc1"][2].members))
+print(sorted({m.split(".")[0] for m in sys.modules} & {"scipy", "sklearn", "torch"}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    largest_node, heavy = out.stdout.strip().splitlines()
+    assert int(largest_node) >= 300  # the duplicates really were clustered as one node
+    assert heavy == "[]"
