@@ -127,7 +127,7 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
-def plain_probe_forward(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> float:
+def plain_probe_forward(model: nn.Module, x: torch.Tensor, batch_size: int) -> float:
     model.eval()
     t0 = time.perf_counter()
     with torch.no_grad():
@@ -233,7 +233,8 @@ def main() -> None:
             else:
                 t_mon, _, p_mon = fit(train, args.epochs, monitor, Path(tmp) / f"r{r}")
                 t_plain, model, p_plain = fit(train, args.epochs, None, Path(tmp) / f"r{r}")
-            forwards.append(plain_probe_forward(model, px))
+            # At the monitor's own batch size: what the loop would pay for the forward pass alone.
+            forwards.append(plain_probe_forward(model, px, monitor.probe_.sizes[0]))
             plain_times.append(t_plain)
             monitored_times.append(t_mon)
             plain_cpu.append(p_plain.cpu_seconds)

@@ -136,6 +136,7 @@ def test_int_probe_draws_from_validation_data_and_no_tensorboard_logger_warns(tm
     nodes = {int(r["step"]): float(r["topoact/fc1/nodes"]) for r in rows if r.get("topoact/fc1/nodes")}
     assert sorted(nodes) == [1, 2] and all(v > 0 for v in nodes.values())
     assert monitor.probe_.n == 120 and monitor.probe_.labels is not None
+    assert monitor.probe_.sizes == [64, 56]  # the CPU default batch size
 
 
 @pytest.mark.slow
@@ -224,6 +225,7 @@ def test_impossible_mapper_params_fail_in_init():
         ({"reduction": {"fc9": "mean"}}, "not in layers"),
         ({"probe": 1}, "probe"),
         ({"probe_batch_size": 0}, "probe_batch_size"),
+        ({"probe_batch_size": True}, "probe_batch_size"),
         ({"logits": "yes"}, "logits"),
         ({"layers": []}, "layers"),
         ({"worker": "gpu"}, "worker"),

@@ -32,6 +32,24 @@ PROBE_HELP = (
     "samples to draw from the validation data)"
 )
 
+# The probe pass runs without gradients, so its batch size only trades per-call overhead against cache misses. On
+# the CPU small batches win: each layer's output stays in cache. Median no_grad forwards of 1,000 samples on 2
+# cores, batch 64 vs 256: the benchmark's digit CNN 57 vs 84 ms, a 64-channel CNN on 32x32 images 2.2 vs 3.6 s, a
+# 2-layer transformer encoder 238 vs 296 ms; only a small MLP preferred 256 (12.4 vs 15.6 ms). An accelerator
+# wants fewer, larger launches.
+CPU_BATCH_SIZE = 64
+ACCELERATOR_BATCH_SIZE = 256
+
+
+def default_batch_size(device: torch.device | str) -> int:
+    """The probe batch size used when none is given: 64 on the CPU, 256 on an accelerator.
+
+    Example:
+        >>> default_batch_size("cpu"), default_batch_size("cuda:0")
+        (64, 256)
+    """
+    return CPU_BATCH_SIZE if torch.device(device).type == "cpu" else ACCELERATOR_BATCH_SIZE
+
 
 @dataclass
 class Probe:
