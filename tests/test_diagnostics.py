@@ -64,6 +64,10 @@ def test_bounds_and_row_order_invariance(x):
     perm = np.random.default_rng(0).permutation(len(x))
     assert dead_unit_share(x[perm]) == d
     assert np.isclose(effective_dims(x[perm]), effective_dims(x), rtol=1e-6, atol=1e-6)
+    # The bundle the worker logs is the same numbers, from one eigendecomposition.
+    both = activation_diagnostics(x)
+    assert both["dead_units"] == d and both["effective_dims"] == effective_dims(x)
+    assert both["effective_rank"] == r or (np.isnan(r) and np.isnan(both["effective_rank"]))
 
 
 @given(x=matrices, c=finite)

@@ -83,18 +83,26 @@ def effective_rank(x: np.ndarray, rtol: float = 1e-6) -> float:
     x = np.asarray(x)
     if x.ndim != 2:
         raise ValueError("activations must be 2-D (samples x units)")
-    top = min(x.shape[0] - 1, x.shape[1])
+    return _rank_from_dims(effective_dims(x, rtol), x.shape)
+
+
+def _rank_from_dims(dims: float, shape: tuple[int, ...]) -> float:
+    top = min(shape[0] - 1, shape[1])
     if top < 1:
         return float("nan")
-    return float(min(effective_dims(x, rtol) / top, 1.0))
+    return float(min(dims / top, 1.0))
 
 
 def activation_diagnostics(x: np.ndarray) -> dict[str, float]:
     """``dead_units`` and ``effective_rank`` of one activation matrix, plus ``effective_dims`` for warnings."""
+    x = np.asarray(x)
+    if x.ndim != 2:
+        raise ValueError("activations must be 2-D (samples x units)")
+    dims = effective_dims(x)  # one eigendecomposition for both the rank and the collapse warning
     return {
         "dead_units": dead_unit_share(x),
-        "effective_rank": effective_rank(x),
-        "effective_dims": effective_dims(x),
+        "effective_rank": _rank_from_dims(dims, x.shape),
+        "effective_dims": dims,
     }
 
 
