@@ -281,6 +281,40 @@ def test_default_layers_are_the_last_hidden_linear_or_conv_layers():
     assert default_layers(DigitsCNN()) == ["features.2", "fc1"]
 
 
+def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_path, monkeypatch):
+    """With max_pending=1 and a worker that cannot finish a graph, the step-0 capture still hands over one graph
+    per layer and returns: the loop only waits when a whole earlier step is still pending."""
+    import threading
+
+    import lightning.pytorch as L
+
+    from topoact_lightning import worker
+
+    release = threading.Event()
+    build = worker.build_graph
+
+    def stuck(job, builder=None):
+        release.wait(timeout=20)  # bounds the test if the capture wrongly waits for this graph
+        return build(job, builder)
+
+    monkeypatch.setattr(worker, "build_graph", stuck)
+    pending_at_start = []
+
+    class Look(L.Callback):
+        def on_train_epoch_start(self, trainer, pl_module):
+            if not pending_at_start:
+                pending_at_start.append(monitor._worker.pending)
+                release.set()
+
+    layers = ["features.0", "features.3", "fc1"]
+    monitor = TopoActMonitor(
+        layers=layers, probe=probe_pair(), schedule=[1], thumbnails=False, worker="thread", max_pending=1
+    )
+    _quiet_fit(tmp_path, [monitor, Look()], epochs=1)
+    assert pending_at_start == [len(layers)]  # none finished, none waited for
+    assert sorted(read_run(tmp_path / "run")["graphs"]) == sorted(layers)
+
+
 @pytest.mark.slow
 def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
     monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process")

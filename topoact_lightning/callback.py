@@ -126,7 +126,8 @@ class TopoActMonitor(Callback):
         probe_batch_size: batch size of the probe pass; default 64 when the model is on the CPU (small batches keep
             activations in cache: 1.5x faster than 256 on the benchmark CNN), 256 on an accelerator.
         seed: seed of the probe draw and the random positions/tokens (fixed for the whole run).
-        max_pending: graphs waiting to be built before the training loop waits for the worker.
+        max_pending: logged steps (one graph per layer each) that may wait to be built before the training loop
+            waits for the worker; a step's graphs are always queued together, so the loop never waits inside one.
         dead_threshold: warn when at least this share of a layer's units is dead.
         collapse_dims: warn when a layer's probe activations use fewer effective directions than this.
         worker_niceness: how much to lower the graph worker's CPU priority (Linux), so training wins when
@@ -338,7 +339,9 @@ class TopoActMonitor(Callback):
                     self._builder = GraphBuilder()
                     self._builder.restore(self._restored_previous)
                 self._worker = GraphWorker(
-                    self._builder, maxsize=self.max_pending, niceness=self.worker_niceness
+                    self._builder,
+                    maxsize=self.max_pending * len(self.layers_),
+                    niceness=self.worker_niceness,
                 )
         # The untrained network, or (when it is not logged or already was, on resume) a check on one batch, so
         # that layers, probe and reductions that do not fit the model fail before the first training step.
