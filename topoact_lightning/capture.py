@@ -27,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -78,12 +79,15 @@ def _layer_seed(seed: int, layer: str, salt: str) -> int:
     return (int(seed) * 1_000_003 + zlib.crc32(f"{salt}:{layer}".encode())) % (2**63 - 1)
 
 
+# Every probe batch of every logged epoch asks for the same draw: make it once (callers only index it).
+@functools.lru_cache(maxsize=64)
 def random_positions(seed: int, layer: str, n_total: int, n_positions: int) -> torch.Tensor:
     """One position in ``range(n_positions)`` per probe sample; a pure function of its arguments."""
     g = torch.Generator().manual_seed(_layer_seed(seed, layer, f"pos{n_positions}"))
     return torch.randint(n_positions, (n_total,), generator=g)
 
 
+@functools.lru_cache(maxsize=64)
 def random_fractions(seed: int, layer: str, n_total: int) -> torch.Tensor:
     """One number in ``[0, 1)`` per probe sample, used to pick one of each sample's real tokens."""
     g = torch.Generator().manual_seed(_layer_seed(seed, layer, "token"))
