@@ -96,8 +96,6 @@ def _rank_from_dims(dims: float, shape: tuple[int, ...]) -> float:
 def activation_diagnostics(x: np.ndarray) -> dict[str, float]:
     """``dead_units`` and ``effective_rank`` of one activation matrix, plus ``effective_dims`` for warnings."""
     x = np.asarray(x)
-    if x.ndim != 2:
-        raise ValueError("activations must be 2-D (samples x units)")
     dims = effective_dims(x)  # one eigendecomposition for both the rank and the collapse warning
     return {
         "dead_units": dead_unit_share(x),

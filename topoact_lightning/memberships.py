@@ -66,7 +66,7 @@ def shared_counts(
 # Below this many edges the whole-array union-find is within about 1.4x of scipy's compiled search (which also
 # builds a sparse matrix first): 6.8 vs 4.8 ms for 233,000 edges on a dense 2-D radius graph, 18 vs 17 ms for
 # 457,000 in 3-D, 1.3 vs 1.5 ms on a shuffled 1-D one. Staying in numpy also spares a fresh process scipy.sparse's
-# import, about 0.25 s of CPU: the callback's graph process pays that at its first cover element of 20,000 edges.
+# import, about 0.25 s of CPU, which the callback's graph process used to pay at its first dense cover element.
 SMALL_GRAPH = 250_000
 
 
