@@ -262,7 +262,8 @@ def main() -> None:
     print(f"training-thread CPU time, median: without {lp:.1f} s, with {lm:.1f} s -> ratio {lm / lp:.3f}x")
     print(f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
           f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
-          f"one plain forward over the probe: {statistics.median(forwards) * 1e3:.0f} ms")
+          f"one plain forward over the probe (batch {monitor.probe_.sizes[0]}): "
+          f"{statistics.median(forwards) * 1e3:.0f} ms")
     if args.worker == "process":  # a thread worker's CPU is in the process CPU above
         print(f"graph worker process CPU per monitored fit: median {statistics.median(child_cpu):.2f} s "
               f"({statistics.median(child_cpu) / statistics.median(plain_cpu) * 100:.1f}% of the plain fit's CPU)")
