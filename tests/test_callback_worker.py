@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
 import numpy as np
+import pytest
 
 from topoact_lightning.graph import MapperGraph
 from topoact_lightning.worker import GraphBuilder, GraphJob, GraphResult, GraphWorker, build_graph
@@ -166,3 +169,48 @@ print(sorted({m.split(".")[0] for m in sys.modules} & {"scipy", "sklearn", "torc
     largest_node, heavy = out.stdout.strip().splitlines()
     assert int(largest_node) >= 300  # the duplicates really were clustered as one node
     assert heavy == "[]"
+
+
+def test_graph_process_lowers_its_priority_before_it_imports_numpy():
+    """The child's start-up (interpreter, numpy, this package) overlaps the step-0 probe pass; niced from its
+    first statement, it leaves the cores to that pass instead of slowing it (0.35 -> 0.17 s in the benchmark)."""
+    import subprocess
+    import sys
+
+    from topoact_lightning.worker import _CHILD_MAIN
+
+    code = f"""
+import os, sys
+real_nice = os.nice
+def nice(n):
+    print(n, "numpy" in sys.modules, flush=True)
+    return real_nice(n)
+os.nice = nice
+sys.argv = ["-c", "7"]
+exec({_CHILD_MAIN!r})
+"""
+    # stdin at EOF: the child's loop ends at once, as when the training process goes away.
+    out = subprocess.run(
+        [sys.executable, "-c", code], stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["7", "False"]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the niceness from /proc")
+def test_graph_process_child_runs_at_the_given_niceness_and_exits_cleanly():
+    from topoact_lightning.worker import GraphProcess
+
+    def nice_of(pid: int) -> int:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[16])  # field 19 of stat(5)
+
+    proc = GraphProcess(niceness=5)
+    child = proc._proc
+    try:
+        r = proc(_job(0, _blobs(), n_intervals=8))  # a job has been served: the child is past its start-up
+        assert r.error is None and r.graph_bytes is not None
+        assert nice_of(child.pid) == min(19, nice_of(os.getpid()) + 5)
+    finally:
+        proc.close()
+    assert child.returncode == 0

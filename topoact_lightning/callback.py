@@ -132,7 +132,7 @@ class TopoActMonitor(Callback):
         collapse_dims: warn when a layer's probe activations use fewer effective directions than this.
         worker_niceness: how much to lower the graph worker's CPU priority (Linux), so training wins when
             cores are busy; 0 keeps it equal.
-        worker: ``"process"`` builds graphs in a child Python process (``python -m topoact_lightning.worker``),
+        worker: ``"process"`` builds graphs in a child Python process (a fresh interpreter, not multiprocessing),
             so the engine never holds the training loop's GIL; ``"thread"`` in a background thread of the
             training process (no extra interpreter, but it competes for the GIL). On the 2-core reference the
             process cost 1.02-1.17x wall time (medians of noisy runs; about 1.05x from its measured parts); the
