@@ -281,19 +281,27 @@ class GraphProcess:
     """
 
     def __init__(self, niceness: int = 10, restore: dict[str, tuple[int, bytes]] | None = None) -> None:
-        import subprocess
-        import sys
-
         self.niceness = niceness
         self.fallback: GraphBuilder | None = None
         self.failure: str | None = None
         self._last: dict[str, tuple[int, bytes]] = dict(restore or {})
+        self._proc: Any = None
+        self._started = False
+
+    def start(self) -> None:
+        """Start the child (done by the first job, so that its start-up does not overlap the step-0 probe pass)."""
+        import subprocess
+        import sys
+
+        if self._started:
+            return
+        self._started = True
         env = dict(os.environ)
         for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
             env[var] = "1"  # the training process owns the cores; one thread is plenty for 1e3-1e4 points
         try:
             self._proc = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_MAIN, str(int(niceness))],
+                [sys.executable, "-c", _CHILD_MAIN, str(int(self.niceness))],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -314,6 +322,7 @@ class GraphProcess:
         return dict(self._last)
 
     def __call__(self, job: GraphJob) -> GraphResult:
+        self.start()
         result = None
         if self._proc is not None:
             try:
@@ -341,8 +350,8 @@ class GraphProcess:
 
 
 # The child lowers its priority before it imports anything: its start-up (interpreter, numpy, this package; about
-# 0.2 s of CPU) then fills idle time instead of slowing the step-0 probe pass it overlaps. _serve runs from the
-# importable module, not __main__, so that pickled jobs and results name the same classes.
+# 0.2 s of CPU) then takes what the training loop leaves rather than an equal share of the cores. _serve runs from
+# the importable module, not __main__, so that pickled jobs and results name the same classes.
 _CHILD_MAIN = (
     "import os, sys\n"
     "n = int(sys.argv[1])\n"
