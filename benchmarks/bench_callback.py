@@ -8,6 +8,9 @@ background load hits both alike; the ratio of median wall times is printed.
 Also printed: the time the training loop is blocked per logged epoch (the probe pass and hand-over) next to one
 plain forward pass over the probe, the graph-building time per graph (in the worker thread), and the process RSS
 after each logged epoch of a longer run, to show that memory does not grow with the number of graphs logged.
+Because single pairs of fits differ by up to 20% on a shared machine, the script also gives the monitor's parts
+within each monitored fit (the loop's time in its hooks plus the worker process's CPU, against the rest of that
+fit), and bootstrap intervals for both medians.
 
 Run: ``.venv/bin/python benchmarks/bench_callback.py [--epochs 3] [--repeats 2] [--niceness 10]``
 """
@@ -81,6 +84,64 @@ class EpochProbe(L.Callback):
     def on_train_epoch_end(self, trainer, pl_module):
         self.epoch_ends.append(time.perf_counter())
         self.rss_mib.append(rss_mib())
+
+
+class TimedMonitor(TopoActMonitor):
+    """``TopoActMonitor`` that adds up the wall time the training loop spends inside its hooks.
+
+    With the worker's CPU time, this gives the monitor's cost within one fit, as a share of that same fit: host
+    speed changes that make whole fits differ by 20% on a shared machine cancel out of it.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.hook_seconds = 0.0
+        #: Of that, the time the loop waited for the worker (a full queue, the last graphs at the end): the worker's
+        #: CPU in those moments does not also slow training.
+        self.wait_seconds = 0.0
+
+    def _waiting(self, fn):
+        def timed(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self.wait_seconds += time.perf_counter() - t0
+
+        return timed
+
+    def _timed(self, name: str, *args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return getattr(super(), name)(*args, **kwargs)
+        finally:
+            self.hook_seconds += time.perf_counter() - t0
+
+    def setup(self, *args, **kwargs):
+        return self._timed("setup", *args, **kwargs)
+
+    def on_fit_start(self, *args, **kwargs):
+        t0 = time.perf_counter()
+        super().on_fit_start(*args, **kwargs)
+        if self._worker is not None:  # wrapped after the step-0 pass, whose hand-over never waits (tested)
+            self._worker.submit = self._waiting(self._worker.submit)
+            self._worker.drain = self._waiting(self._worker.drain)
+        self.hook_seconds += time.perf_counter() - t0
+
+    def on_train_batch_end(self, *args, **kwargs):
+        return self._timed("on_train_batch_end", *args, **kwargs)
+
+    def on_train_epoch_end(self, *args, **kwargs):
+        return self._timed("on_train_epoch_end", *args, **kwargs)
+
+    def on_train_end(self, *args, **kwargs):
+        return self._timed("on_train_end", *args, **kwargs)
+
+    def on_fit_end(self, *args, **kwargs):
+        return self._timed("on_fit_end", *args, **kwargs)
+
+    def teardown(self, *args, **kwargs):
+        return self._timed("teardown", *args, **kwargs)
 
 
 def rss_mib() -> float:
@@ -228,13 +289,15 @@ def main() -> None:
     plain_loop: list[float] = []
     monitored_loop: list[float] = []
     child_cpu: list[float] = []
+    hooks: list[float] = []
+    parts: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
         # Warm-up (thread pools, lazy imports, first Trainer) so that neither side pays it.
         warm = TopoActMonitor(layers=LAYERS, probe=(px[:300], py[:300]))
         fit(DataLoader(TensorDataset(x[:256], y[:256]), batch_size=64), 1, warm, Path(tmp) / "warm")
         for r in range(args.repeats):
             # ABBA order: a load change during the run biases neither side.
-            monitor = TopoActMonitor(
+            monitor = TimedMonitor(
                 layers=LAYERS, probe=(px, py), worker_niceness=args.niceness, worker=args.worker
             )
             if r % 2 == 0:
@@ -252,6 +315,12 @@ def main() -> None:
             plain_loop.append(p_plain.loop_cpu_seconds)
             monitored_loop.append(p_mon.loop_cpu_seconds)
             child_cpu.append(p_mon.child_cpu_seconds)
+            hooks.append(monitor.hook_seconds)
+            # The same fit without the monitor's parts: the loop's time in its hooks, and the worker process's
+            # CPU, which on cores that torch keeps busy comes out of training's time about one for one.
+            worker_cpu = p_mon.child_cpu_seconds if args.worker == "process" else 0.0
+            overlap = min(monitor.wait_seconds, worker_cpu)
+            parts.append(t_mon / (t_mon - monitor.hook_seconds - worker_cpu + overlap))
             blocking.extend(monitor.blocking_seconds)
             builds.extend(monitor.build_seconds)
             print(f"  repeat {r}: wall without {t_plain:.2f} s, with {t_mon:.2f} s (x{t_mon / t_plain:.3f}); "
@@ -259,7 +328,8 @@ def main() -> None:
                   f"(x{monitored_cpu[-1] / plain_cpu[-1]:.3f}); training-thread CPU without {plain_loop[-1]:.1f} s, "
                   f"with {monitored_loop[-1]:.1f} s (x{monitored_loop[-1] / plain_loop[-1]:.3f}); "
                   + (f"worker process CPU {child_cpu[-1]:.2f} s; " if args.worker == "process" else "")
-                  + f"{len(monitor.build_seconds)} graphs", flush=True)
+                  + f"loop in the monitor's hooks {hooks[-1]:.2f} s (waiting for the worker {monitor.wait_seconds:.2f} s); "
+                  f"{len(monitor.build_seconds)} graphs", flush=True)
 
     plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
     print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
@@ -268,6 +338,10 @@ def main() -> None:
     lo, hi = median_interval(ratios)
     print(f"median of the per-pair ratios (each pair run back to back): {statistics.median(ratios):.3f}x, "
           f"90% bootstrap interval {lo:.3f}-{hi:.3f}x over {len(ratios)} pairs")
+    lo, hi = median_interval(parts)
+    print(f"the monitor's parts within each monitored fit (loop time in its hooks, median {statistics.median(hooks):.2f} s"
+          + (", plus the worker process's CPU" if args.worker == "process" else "; the worker thread's CPU is not "
+             "counted") + f"): {statistics.median(parts):.3f}x, 90% bootstrap interval {lo:.3f}-{hi:.3f}x")
     cp, cm = statistics.median(plain_cpu), statistics.median(monitored_cpu)
     print(f"process CPU time (all threads), median: without {cp:.1f} s, with {cm:.1f} s -> ratio {cm / cp:.3f}x")
     lp, lm = statistics.median(plain_loop), statistics.median(monitored_loop)
