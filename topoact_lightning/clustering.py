@@ -585,8 +585,6 @@ def kth_neighbor_distance(
     Query blocks run on ``n_threads`` threads (default: every available core) with single-threaded BLAS, which
     keeps a busy machine's cores working instead of waiting on each other.
     """
-    from concurrent.futures import ThreadPoolExecutor
-
     n = points.n
     query_index = np.asarray(query_index, dtype=np.int64)
     k_eff = min(int(k) + 1, n)  # the query itself sorts first
@@ -611,6 +609,8 @@ def kth_neighbor_distance(
     points.block(slice(0, 1), slice(0, 1))  # builds the augmented rows once, before the threads share them
     with single_threaded_blas():
         if threads > 1 and len(blocks) > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=threads) as pool:
                 list(pool.map(one, blocks))
         else:
@@ -711,7 +711,9 @@ def auto_eps(
     """
     points = X if isinstance(X, Points) else Points.unverified(X, metric)
     n = points.n
-    rng = np.random.default_rng(random_state)
-    q = np.sort(rng.choice(n, size=min(sample, n), replace=False)) if n > sample else np.arange(n)
+    if n > sample:
+        q = np.sort(np.random.default_rng(random_state).choice(n, size=sample, replace=False))
+    else:  # every point; not touching np.random spares the graph process its import (20 ms)
+        q = np.arange(n)
     kd = kth_neighbor_distance(points, max(int(min_samples) - 1, 1), q, n_threads=n_threads)
     return max(knee(kd), float(np.finfo(np.float32).tiny))

@@ -17,7 +17,6 @@ import numbers
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -426,6 +425,9 @@ def _run_elements(run, elements: list[np.ndarray], todo: list[int], n_threads: i
     by_size = sorted(todo, key=lambda k: -len(elements[k]))
     with single_threaded_blas():
         if n_threads > 1 and len(todo) > 1:
+            # Imported here: the single-threaded graph process never needs it (with logging, 8 ms of its start-up).
+            from concurrent.futures import ThreadPoolExecutor
+
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
                 out = dict(zip(by_size, pool.map(run, by_size), strict=True))
         else:
