@@ -135,10 +135,9 @@ class TopoActMonitor(Callback):
         worker: ``"process"`` builds graphs in a child Python process (a fresh interpreter, not multiprocessing),
             so the engine never holds the training loop's GIL; ``"thread"`` in a background thread of the
             training process (no extra interpreter, but it competes for the GIL). On the 2-core reference the
-            process cost 1.02-1.17x wall time (medians of noisy runs; about 1.05x from its measured parts); the
-            thread, when last measured, cost about the same (BENCHMARKS.md). If the child cannot start or dies,
-            the callback falls back to a thread and warns. Either way the engine runs on one core unless
-            ``mapper_params`` sets ``n_jobs``.
+            process cost 1.027-1.043x wall time (BENCHMARKS.md); the thread, when last measured, cost about
+            the same. If the child cannot start or dies, the callback falls back to a thread and warns. Either
+            way the engine runs on one core unless ``mapper_params`` sets ``n_jobs``.
 
     Raises:
         TopoActConfigError: for parameters that cannot work (here), and for layers or probes that do not fit
