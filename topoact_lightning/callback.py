@@ -135,7 +135,7 @@ class TopoActMonitor(Callback):
         worker: ``"process"`` builds graphs in a child Python process (a fresh interpreter, not multiprocessing),
             so the engine never holds the training loop's GIL; ``"thread"`` in a background thread of the
             training process (no extra interpreter, but it competes for the GIL). On the 2-core reference the
-            process cost 1.027-1.043x wall time (BENCHMARKS.md); the thread, when last measured, cost about
+            process cost 1.029-1.043x wall time (BENCHMARKS.md); the thread, when last measured, cost about
             the same. If the child cannot start or dies, the callback falls back to a thread and warns. Either
             way the engine runs on one core unless ``mapper_params`` sets ``n_jobs``.
 
