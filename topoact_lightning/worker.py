@@ -244,7 +244,8 @@ class GraphWorker:
 # work holds the GIL that the training loop needs between torch ops (benchmarks/bench_callback.py --contention:
 # a continuously busy worker thread slowed training steps by ~65%, a busy worker process by ~10%). With
 # worker="process" the worker thread only ships jobs to a child Python process and waits on the pipe, which
-# releases the GIL. (In whole fits on 2 cores the thread was still cheaper; see BENCHMARKS.md.)
+# releases the GIL. (In whole fits on 2 cores with 1,000-sample probes the two cost the same within the noise;
+# see BENCHMARKS.md.)
 # The child is a fresh interpreter running _CHILD_MAIN rather than multiprocessing's spawn, which would re-import
 # (and re-run) the user's training script.
 
@@ -274,10 +275,10 @@ def _recv(stream: Any) -> Any:
 
 
 class GraphProcess:
-    """A callable like :class:`GraphBuilder` whose work runs in a child Python process.
+    """A callable like :class:`GraphBuilder` whose work runs in a child Python process, started by the first job.
 
-    Falls back to building in the calling thread (and says so in the result's ``error``-free path) if the child
-    cannot start or dies.
+    If the child cannot start or dies, it builds in the calling thread instead and keeps the reason in
+    :attr:`failure` (the callback warns with it).
     """
 
     def __init__(self, niceness: int = 10, restore: dict[str, tuple[int, bytes]] | None = None) -> None:
