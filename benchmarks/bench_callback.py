@@ -215,7 +215,7 @@ def contention(rounds: int = 5, steps: int = 60) -> None:
 
     import numpy as np
 
-    from topoact_lightning.mapper import Mapper
+    from topoact_lightning.engine.mapper import Mapper
 
     x, y = make_data(64 * steps)
     model = Net()

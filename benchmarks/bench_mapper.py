@@ -7,7 +7,7 @@ round-robin (kmapper, exact, fast, kmapper, ...) and medians reported, because t
 
 Printed per case: medians, the speed-up of the exact engine and of fast mode over ``KeplerMapper.map``, whether
 the exact graph is identical to KeplerMapper's (node member sets and edges), and the adjusted Rand index of fast
-mode's point-to-node assignment against the exact graph (:func:`topoact_lightning.compare.membership_ari`).
+mode's point-to-node assignment against the exact graph (:func:`topoact_lightning.engine.compare.membership_ari`).
 
 Data: ReLU-clipped Gaussian class mixtures, float32: 10 classes, each a random centre plus a rank-16 Gaussian
 factor model (activations have low intrinsic dimension) plus isotropic noise of standard deviation 0.1.
@@ -31,9 +31,9 @@ import numpy as np
 from sklearn.cluster import DBSCAN
 
 from topoact_lightning import Mapper
-from topoact_lightning.clustering import auto_eps
-from topoact_lightning.compare import membership_ari
-from topoact_lightning.lenses import pca_lens
+from topoact_lightning.engine.clustering import auto_eps
+from topoact_lightning.engine.compare import membership_ari
+from topoact_lightning.engine.lenses import pca_lens
 
 DEFAULT_CASES = "2000x64,2000x512,2000x4096,10000x64,10000x512,10000x4096,50000x64,50000x512"
 QUICK_CASES = "2000x64,2000x512,10000x512"

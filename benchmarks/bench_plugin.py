@@ -40,7 +40,7 @@ from werkzeug import test as werkzeug_test
 from werkzeug import wrappers
 
 from topoact_lightning import summary
-from topoact_lightning.graph import MapperGraph
+from topoact_lightning.engine.graph import MapperGraph
 
 RUN, LAYER = "bench", "features"
 ROOT = Path(__file__).resolve().parent.parent

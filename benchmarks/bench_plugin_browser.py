@@ -32,7 +32,7 @@ def synthetic_graph(
     band. Each of ``n_intervals`` overlapping lens intervals is cut into chunks of about ``chunk`` samples along
     the second coordinate (a stand-in for clustering); overlapping intervals give the nerve its edges.
     """
-    from topoact_lightning.graph import MapperGraph
+    from topoact_lightning.engine.graph import MapperGraph
 
     rng = np.random.default_rng(seed)
     labels = rng.integers(0, n_classes, n_samples)

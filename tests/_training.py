@@ -141,7 +141,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     "thumbnails": {step: array}, "scalars": {tag: {step: value}}}``, keeping every step (size guidance 0)."""
     from tensorboard.backend.event_processing import event_accumulator as ea
 
-    from topoact_lightning.graph import MapperGraph
+    from topoact_lightning.engine.graph import MapperGraph
     from topoact_lightning.summary import GRAPH_TAG_PREFIX, THUMBNAILS_TAG, decode_thumbnails
 
     acc = ea.EventAccumulator(str(run_dir), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0})

@@ -20,8 +20,8 @@ from _training import (
 from conftest import TRAINED_EPOCHS
 
 from topoact_lightning import MapperGraph, TopoActConfigError, TopoActMonitor
-from topoact_lightning.diagnostics import DIAGNOSTIC_METRICS
-from topoact_lightning.metrics import GRAPH_METRICS
+from topoact_lightning.engine.metrics import GRAPH_METRICS
+from topoact_lightning.monitor.diagnostics import DIAGNOSTIC_METRICS
 from topoact_lightning.summary import scalar_tag
 
 
@@ -276,7 +276,7 @@ def test_int_probe_without_validation_data_fails_clearly(tmp_path):
 
 
 def test_default_layers_are_the_last_hidden_linear_or_conv_layers():
-    from topoact_lightning.capture import default_layers
+    from topoact_lightning.monitor.capture import default_layers
 
     assert default_layers(DigitsCNN()) == ["features.2", "fc1"]
 
@@ -288,7 +288,7 @@ def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_
 
     import lightning.pytorch as L
 
-    from topoact_lightning import worker
+    from topoact_lightning.monitor import worker
 
     release = threading.Event()
     build = worker.build_graph

@@ -10,8 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from topoact_lightning.graph import MapperGraph
-from topoact_lightning.worker import GraphBuilder, GraphJob, GraphResult, GraphWorker, build_graph
+from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.monitor.worker import GraphBuilder, GraphJob, GraphResult, GraphWorker, build_graph
 
 
 def _job(step, x, previous_step=None, **params):
@@ -108,7 +108,7 @@ def test_result_dataclass_defaults():
 
 
 def test_graph_process_builds_the_same_graphs_as_the_thread_and_keeps_state():
-    from topoact_lightning.worker import GraphProcess
+    from topoact_lightning.monitor.worker import GraphProcess
 
     proc = GraphProcess(niceness=0)
     try:
@@ -129,7 +129,7 @@ def test_graph_process_builds_the_same_graphs_as_the_thread_and_keeps_state():
 
 
 def test_graph_process_death_falls_back_to_a_thread():
-    from topoact_lightning.worker import GraphProcess
+    from topoact_lightning.monitor.worker import GraphProcess
 
     proc = GraphProcess(niceness=0)
     proc(_job(0, _blobs(), n_intervals=8))
@@ -152,7 +152,7 @@ def test_graph_process_stays_lean_on_a_dense_cover_element():
     code = """
 import sys
 import numpy as np
-from topoact_lightning.worker import GraphBuilder, GraphJob
+from topoact_lightning.monitor.worker import GraphBuilder, GraphJob
 # Scattered values without np.random, whose import is checked below.
 x = (np.sin(np.arange(16_000, dtype=np.float64) * 12.9898) * 43758.5453 % 1.0).reshape(1000, 16).astype(np.float32)
 x[:300] = 3
@@ -179,7 +179,7 @@ def test_graph_process_lowers_its_priority_before_it_imports_numpy():
     import subprocess
     import sys
 
-    from topoact_lightning.worker import _CHILD_MAIN
+    from topoact_lightning.monitor.worker import _CHILD_MAIN
 
     code = f"""
 import os, sys
@@ -201,7 +201,7 @@ exec({_CHILD_MAIN!r})
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads the niceness from /proc")
 def test_graph_process_starts_with_its_first_job_runs_niced_and_exits_cleanly():
-    from topoact_lightning.worker import GraphProcess
+    from topoact_lightning.monitor.worker import GraphProcess
 
     def nice_of(pid: int) -> int:
         with open(f"/proc/{pid}/stat") as f:

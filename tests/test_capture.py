@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from topoact_lightning.capture import (
+from topoact_lightning.errors import TopoActConfigError
+from topoact_lightning.monitor.capture import (
     ActivationCapture,
     BatchContext,
     CaptureError,
@@ -21,8 +22,7 @@ from topoact_lightning.capture import (
     resolve_reduction,
     select_output,
 )
-from topoact_lightning.errors import TopoActConfigError
-from topoact_lightning.probe import build_probe, split_batch, thumbnails
+from topoact_lightning.monitor.probe import build_probe, split_batch, thumbnails
 
 
 def ctx(indices, n_total=None, mask=None, layer="l", seed=0):

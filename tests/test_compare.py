@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topoact_lightning import Mapper, MapperGraph, compare_graphs
-from topoact_lightning.compare import jaccard_pairs, membership_ari
+from topoact_lightning.engine.compare import jaccard_pairs, membership_ari
 
 N = 40
 

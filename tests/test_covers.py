@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from topoact_lightning.covers import balanced_bounds, cover_elements, kmapper_bounds, uniform_bounds
+from topoact_lightning.engine.covers import balanced_bounds, cover_elements, kmapper_bounds, uniform_bounds
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_infinity=False, width=32)
 

@@ -8,7 +8,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from topoact_lightning.diagnostics import (
+from topoact_lightning.monitor.diagnostics import (
     activation_diagnostics,
     dead_unit_share,
     effective_dims,

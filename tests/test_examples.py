@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from topoact_lightning.graph import MapperGraph
-from topoact_lightning.metrics import GRAPH_METRICS
+from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_lightning.summary import (
     GRAPH_TAG_PREFIX,
     KIND_GRAPH,

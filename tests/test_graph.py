@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topoact_lightning import GraphFormatError, Mapper, MapperGraph
-from topoact_lightning.graph import nerve_edges
-from topoact_lightning.metrics import GRAPH_METRICS, n_components, purity, weighted_purity
+from topoact_lightning.engine.graph import nerve_edges
+from topoact_lightning.engine.metrics import GRAPH_METRICS, n_components, purity, weighted_purity
 
 N = 30
 

@@ -11,7 +11,14 @@ from scipy.spatial.distance import cdist
 from sklearn.decomposition import PCA
 from sklearn.neighbors import NearestNeighbors
 
-from topoact_lightning.lenses import align_basis, compute_lens, eccentricity, knn_distance, l2norm, pca_lens
+from topoact_lightning.engine.lenses import (
+    align_basis,
+    compute_lens,
+    eccentricity,
+    knn_distance,
+    l2norm,
+    pca_lens,
+)
 
 
 def data(n=300, d=12, seed=0):

@@ -8,8 +8,8 @@ import pytest
 from sklearn.cluster import DBSCAN, AgglomerativeClustering
 
 from topoact_lightning import Mapper, MapperGraph, TopoActConfigError
-from topoact_lightning.clustering import auto_eps
-from topoact_lightning.compare import membership_ari
+from topoact_lightning.engine.clustering import auto_eps
+from topoact_lightning.engine.compare import membership_ari
 
 
 def activations(
@@ -281,7 +281,7 @@ def test_fast_mode_reduces_large_elements():
 
 
 def test_fast_mode_computes_one_basis_per_pair_of_neighbouring_elements(monkeypatch):
-    import topoact_lightning.mapper as mapper_module
+    import topoact_lightning.engine.mapper as mapper_module
 
     calls = []
     real = mapper_module.fast_basis

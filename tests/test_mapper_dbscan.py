@@ -10,7 +10,14 @@ from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import pdist
 from sklearn.cluster import DBSCAN
 
-from topoact_lightning.clustering import Points, auto_eps, dbscan, knee, native_dbscan_params, radius_pairs
+from topoact_lightning.engine.clustering import (
+    Points,
+    auto_eps,
+    dbscan,
+    knee,
+    native_dbscan_params,
+    radius_pairs,
+)
 
 
 @given(
@@ -133,7 +140,7 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
 
     from threadpoolctl import threadpool_info
 
-    from topoact_lightning.clustering import single_threaded_blas
+    from topoact_lightning.engine.clustering import single_threaded_blas
 
     def blas_threads():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
@@ -154,7 +161,7 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
         t.join(
             10
         )  # the other thread left first: this one still holds the limit, restored only when it leaves
-        import topoact_lightning.clustering as clustering
+        import topoact_lightning.engine.clustering as clustering
 
         assert clustering._blas_depth == 1 and clustering._blas_limiter is not None
     assert clustering._blas_depth == 0 and clustering._blas_limiter is None
@@ -163,7 +170,7 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
 
 @given(st.integers(1, 300))
 def test_fill_width_is_the_smallest_padded_width(k):
-    from topoact_lightning.clustering import _fill_width
+    from topoact_lightning.engine.clustering import _fill_width
 
     w = _fill_width(k)
     assert w >= k and (w + 2) % 16 == 0 and w - 16 < k
@@ -179,7 +186,7 @@ def factor_data(n: int = 3000, d: int = 256, seed: int = 5) -> np.ndarray:
 
 
 def test_residual_weight_matches_the_exact_count_of_near_pairs():
-    from topoact_lightning.clustering import _residual_weight, _top_directions
+    from topoact_lightning.engine.clustering import _residual_weight, _top_directions
 
     X = factor_data()
     S = X[:1000] - X[:1000].mean(axis=0)
@@ -202,7 +209,7 @@ def test_residual_weight_matches_the_exact_count_of_near_pairs():
 def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypatch):
     from sklearn.metrics import adjusted_rand_score
 
-    import topoact_lightning.clustering as clustering
+    import topoact_lightning.engine.clustering as clustering
 
     X = factor_data()
     eps = auto_eps(X, 5)
@@ -219,7 +226,7 @@ def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypat
 def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
     from scipy.spatial.distance import squareform
 
-    from topoact_lightning.clustering import _sorted_radius_pairs
+    from topoact_lightning.engine.clustering import _sorted_radius_pairs
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(600, 8)).astype(np.float32)
@@ -234,7 +241,7 @@ def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
 
 
 def test_dbscan_is_the_same_through_either_component_search(monkeypatch):
-    import topoact_lightning.memberships as memberships
+    import topoact_lightning.engine.memberships as memberships
 
     rng = np.random.default_rng(4)
     X = np.concatenate([rng.normal(size=(700, 5)), rng.normal(size=(500, 5)) + 5]).astype(np.float32)

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 from scipy.sparse.csgraph import connected_components as scipy_components
 
-from topoact_lightning.memberships import connected_components, membership_pairs, shared_counts
+from topoact_lightning.engine.memberships import connected_components, membership_pairs, shared_counts
 
 node_lists = st.lists(st.lists(st.integers(0, 29), max_size=12, unique=True), max_size=8)
 

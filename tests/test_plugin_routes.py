@@ -31,7 +31,7 @@ from werkzeug import wrappers
 
 from tests._tensorboard import later_writer
 from topoact_lightning import summary
-from topoact_lightning.graph import MapperGraph
+from topoact_lightning.engine.graph import MapperGraph
 
 N_SAMPLES = 30
 N_EPOCHS = 12  # more than the 10 steps TensorBoard keeps per blob-sequence tag by default

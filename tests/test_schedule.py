@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from topoact_lightning.errors import TopoActConfigError
-from topoact_lightning.schedule import Schedule
+from topoact_lightning.monitor.schedule import Schedule
 
 
 @given(n=st.integers(1, 50), step=st.integers(1, 10_000), untrained=st.booleans())

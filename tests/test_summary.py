@@ -9,7 +9,7 @@ from tensorboard.context import RequestContext
 from torch.utils.tensorboard import SummaryWriter
 
 from topoact_lightning import summary
-from topoact_lightning.graph import MapperGraph
+from topoact_lightning.engine.graph import MapperGraph
 
 
 def _graph(seed: int) -> MapperGraph:

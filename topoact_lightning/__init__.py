@@ -13,12 +13,12 @@ __version__ = "0.1.0"
 # Lazy exports: `import topoact_lightning` stays cheap (the TensorBoard plugin imports the summary format and
 # graph model from here and must not pull in torch).
 _EXPORTS = {
-    "Mapper": "topoact_lightning.mapper",
-    "MapperGraph": "topoact_lightning.graph",
-    "GraphFormatError": "topoact_lightning.graph",
-    "compare_graphs": "topoact_lightning.compare",
-    "GraphComparison": "topoact_lightning.compare",
-    "TopoActMonitor": "topoact_lightning.callback",
+    "Mapper": "topoact_lightning.engine.mapper",
+    "MapperGraph": "topoact_lightning.engine.graph",
+    "GraphFormatError": "topoact_lightning.engine.graph",
+    "compare_graphs": "topoact_lightning.engine.compare",
+    "GraphComparison": "topoact_lightning.engine.compare",
+    "TopoActMonitor": "topoact_lightning.monitor.callback",
     "TopoActConfigError": "topoact_lightning.errors",
 }
 
@@ -33,11 +33,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:  # pragma: no cover
-    from topoact_lightning.callback import TopoActMonitor
-    from topoact_lightning.compare import GraphComparison, compare_graphs
+    from topoact_lightning.engine.compare import GraphComparison, compare_graphs
+    from topoact_lightning.engine.graph import GraphFormatError, MapperGraph
+    from topoact_lightning.engine.mapper import Mapper
     from topoact_lightning.errors import TopoActConfigError
-    from topoact_lightning.graph import GraphFormatError, MapperGraph
-    from topoact_lightning.mapper import Mapper
+    from topoact_lightning.monitor.callback import TopoActMonitor
 
 
 def __getattr__(name: str) -> Any:

@@ -32,7 +32,7 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from topoact_lightning import summary
-from topoact_lightning.graph import GraphFormatError, MapperGraph
+from topoact_lightning.engine.graph import GraphFormatError, MapperGraph
 
 #: Steps asked for when reading a blob sequence: more than any run has epochs, so nothing is downsampled away.
 ALL_STEPS = 1_000_000

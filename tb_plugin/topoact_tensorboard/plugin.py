@@ -38,7 +38,7 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from topoact_lightning import summary
-from topoact_lightning.metrics import GRAPH_METRICS
+from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_tensorboard.data import GraphEntry, GraphStore, LRUCache, json_number
 from topoact_tensorboard.png import encode_png, upscale
 
@@ -274,7 +274,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
 
     def _comparison(self, a: GraphEntry, b: GraphEntry, min_jaccard: float) -> dict[str, Any]:
         def compare() -> dict[str, Any]:
-            from topoact_lightning.compare import compare_graphs
+            from topoact_lightning.engine.compare import compare_graphs
 
             return compare_graphs(a.graph, b.graph, min_jaccard=min_jaccard).to_dict()
 

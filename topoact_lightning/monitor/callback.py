@@ -34,7 +34,8 @@ from lightning_utilities.core.rank_zero import rank_zero_info, rank_zero_warn
 from pytorch_lightning import Callback
 from torch import nn
 
-from topoact_lightning.capture import (
+from topoact_lightning.errors import TopoActConfigError
+from topoact_lightning.monitor.capture import (
     ActivationCapture,
     BatchContext,
     CaptureError,
@@ -43,16 +44,15 @@ from topoact_lightning.capture import (
     default_layers,
     module_index,
 )
-from topoact_lightning.errors import TopoActConfigError
-from topoact_lightning.probe import Probe, build_probe, default_batch_size, thumbnails
-from topoact_lightning.schedule import Schedule
-from topoact_lightning.worker import GraphBuilder, GraphJob, GraphProcess, GraphResult, GraphWorker
+from topoact_lightning.monitor.probe import Probe, build_probe, default_batch_size, thumbnails
+from topoact_lightning.monitor.schedule import Schedule
+from topoact_lightning.monitor.worker import GraphBuilder, GraphJob, GraphProcess, GraphResult, GraphWorker
 
 STATE_VERSION = 1
 
 
 def _mapper_class():
-    from topoact_lightning.mapper import Mapper
+    from topoact_lightning.engine.mapper import Mapper
 
     return Mapper
 
@@ -109,7 +109,7 @@ class TopoActMonitor(Callback):
         schedule: ``n`` (every ``n`` epochs), a list of epoch counts, or ``"log"`` (1, 2, 4, 8, ...). The last
             epoch is always logged.
         log_untrained: also log the untrained network as step 0.
-        reduction: how a layer's output becomes one vector per sample (see :mod:`topoact_lightning.capture`):
+        reduction: how a layer's output becomes one vector per sample (see :mod:`topoact_lightning.monitor.capture`):
             ``"auto"``, ``"random_position"``, ``"mean"``, ``"max"``, ``"first_token"``, ``"mean_tokens"``,
             ``"random_token"``, ``"flatten"`` or a callable; one for all layers or ``{layer: reduction}``.
         select: which tensor of a tuple/dict output to use (index, key or callable); ``None`` takes the first.

@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from topoact_lightning.memberships import connected_components
+from topoact_lightning.engine.memberships import connected_components
 
 if TYPE_CHECKING:
-    from topoact_lightning.graph import MapperGraph
+    from topoact_lightning.engine.graph import MapperGraph
 
 #: The metric names :func:`graph_metrics` returns, in display order.
 GRAPH_METRICS = ("nodes", "edges", "components", "loops", "purity", "coverage", "largest_node_share")

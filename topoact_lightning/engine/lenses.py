@@ -31,7 +31,7 @@ import itertools
 
 import numpy as np
 
-from topoact_lightning.clustering import Points, kth_neighbor_distance, single_threaded_blas
+from topoact_lightning.engine.clustering import Points, kth_neighbor_distance, single_threaded_blas
 
 #: Lens names accepted by :func:`compute_lens` and :class:`topoact_lightning.Mapper`.
 LENSES = ("l2norm", "pca", "pca2", "knn_distance", "eccentricity")

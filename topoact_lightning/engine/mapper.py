@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning.clustering import (
+from topoact_lightning.engine.clustering import (
     METRICS,
     Points,
     auto_eps,
@@ -32,10 +32,10 @@ from topoact_lightning.clustering import (
     single_threaded_blas,
     unit_rows,
 )
-from topoact_lightning.covers import COVERS, cover_elements
+from topoact_lightning.engine.covers import COVERS, cover_elements
+from topoact_lightning.engine.graph import MapperGraph, nerve_edges
+from topoact_lightning.engine.lenses import LENSES, compute_lens
 from topoact_lightning.errors import TopoActConfigError
-from topoact_lightning.graph import MapperGraph, nerve_edges
-from topoact_lightning.lenses import LENSES, compute_lens
 
 LensSpec = str | Callable[[np.ndarray], np.ndarray] | np.ndarray
 
@@ -47,7 +47,7 @@ class Mapper:
 
     Args:
         lens: ``"l2norm"`` (TopoAct's lens), ``"pca"``, ``"pca2"`` (two components, product cover),
-            ``"knn_distance"``, ``"eccentricity"`` (see :mod:`topoact_lightning.lenses`), a callable
+            ``"knn_distance"``, ``"eccentricity"`` (see :mod:`topoact_lightning.engine.lenses`), a callable
             ``X -> (n,)`` or ``(n, d)`` array, or a precomputed ``(n,)`` / ``(n, d)`` array.
         n_intervals: cover elements per lens dimension (an int, or one per dimension).
         overlap: fraction shared by neighbouring cover elements, in ``[0, 1)`` (one value or one per dimension).
@@ -62,7 +62,7 @@ class Mapper:
             does) get no node; their points are recorded as unassigned unless another element holds them.
         eps: DBSCAN radius, or ``"auto"``: the knee of the sorted distance-to-the-``(min_samples-1)``-th-neighbour
             curve over ``eps_sample`` random points of the whole data set, computed once per fit
-            (:func:`topoact_lightning.clustering.auto_eps`). The value used is in ``graph_.params["eps"]``.
+            (:func:`topoact_lightning.engine.clustering.auto_eps`). The value used is in ``graph_.params["eps"]``.
         min_samples: DBSCAN ``min_samples`` (the point itself included).
         metric: ``"euclidean"`` or ``"cosine"`` for the built-in DBSCAN, the automatic eps and ``knn_distance``.
         lens_reference: for ``"pca"`` / ``"pca2"``: the previous epoch's fitted :class:`Mapper` or its
@@ -76,7 +76,7 @@ class Mapper:
             ``|x-y|^2 ~ |Px-Py|^2 + w (|Qx|^2 + |Qy|^2)`` on centred rows, with the residual weight ``w <= 1``
             calibrated on 1000 of the element's points so that the estimate finds as many pairs within eps as
             exact distances do (neighbours share part of their residual)
-            (:meth:`topoact_lightning.clustering.Points.low_rank`). At least ``n_components`` directions are
+            (:meth:`topoact_lightning.engine.clustering.Points.low_rank`). At least ``n_components`` directions are
             kept, rounded up to fill the padded width of the distance blocks (64 becomes 78); while the mean
             ``|Qx|^2`` exceeds 15% of ``eps^2`` the number is doubled, and past a third of the width the element
             keeps whole rows (``graph_.params["fast_dims"]`` records the dimension each element used). eps (given
@@ -96,7 +96,7 @@ class Mapper:
         random_state: seed of the automatic eps sample and the PCA steps.
 
     Attributes (after :meth:`fit`):
-        graph_: the :class:`~topoact_lightning.graph.MapperGraph`; ``graph_.params`` records every parameter used,
+        graph_: the :class:`~topoact_lightning.engine.graph.MapperGraph`; ``graph_.params`` records every parameter used,
             the chosen eps, and the counts ``n_elements``, ``n_empty_elements``, ``n_small_elements`` (too few points
             to cluster), ``n_noise`` (element memberships DBSCAN called noise) and ``n_unassigned`` (samples in no
             node).

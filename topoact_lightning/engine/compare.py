@@ -1,7 +1,7 @@
 """Comparing two Mapper graphs built over the same samples (two epochs, two layers, two parameter choices).
 
 Nodes are compared by the Jaccard index of their member sets, all at once from the samples the two graphs'
-nodes share (:func:`topoact_lightning.memberships.shared_counts`). Each node's *best partner* is the node of the
+nodes share (:func:`topoact_lightning.engine.memberships.shared_counts`). Each node's *best partner* is the node of the
 other graph with the highest Jaccard index (ties go to the lower index). From the best partners:
 
 - ``matches``: every pair ``(i, j)`` where ``j`` is ``i``'s best partner or ``i`` is ``j``'s, with Jaccard at
@@ -21,7 +21,7 @@ when exactly one graph has no nodes); two empty graphs are at distance 0.
 
 Example:
     >>> import numpy as np
-    >>> from topoact_lightning.graph import MapperGraph
+    >>> from topoact_lightning.engine.graph import MapperGraph
     >>> def g(members):
     ...     return MapperGraph(n_samples=6, members=[np.array(m) for m in members], node_cover=np.zeros(len(members)),
     ...                        cover_bounds=np.array([[[0.0, 1.0]]]), lens=np.zeros(6, dtype=np.float32))
@@ -39,10 +39,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from topoact_lightning.memberships import shared_counts
+from topoact_lightning.engine.memberships import shared_counts
 
 if TYPE_CHECKING:
-    from topoact_lightning.graph import MapperGraph
+    from topoact_lightning.engine.graph import MapperGraph
 
 
 @dataclass

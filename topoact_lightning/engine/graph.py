@@ -30,8 +30,8 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning import metrics as _metrics
-from topoact_lightning.memberships import membership_pairs, shared_counts
+from topoact_lightning.engine import metrics as _metrics
+from topoact_lightning.engine.memberships import membership_pairs, shared_counts
 
 #: Identifies the serialized payload; bump :data:`FORMAT_VERSION` on any incompatible change.
 FORMAT_NAME = "topoact-mapper-graph"
@@ -50,7 +50,7 @@ def nerve_edges(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
     Each sample lies in a few nodes at most, so joining the ``(node, sample)`` memberships on the sample gives
     every intersection size at once, instead of comparing every pair of nodes
-    (:func:`topoact_lightning.memberships.shared_counts`).
+    (:func:`topoact_lightning.engine.memberships.shared_counts`).
 
     Returns:
         ``edges`` of shape ``(n_edges, 2)`` with ``i < j``, sorted lexicographically, and ``intersection`` sizes.
@@ -236,7 +236,7 @@ class MapperGraph:
         return stats
 
     def metrics(self) -> dict[str, float]:
-        """Summary numbers of the graph's shape (see :func:`topoact_lightning.metrics.graph_metrics`)."""
+        """Summary numbers of the graph's shape (see :func:`topoact_lightning.engine.metrics.graph_metrics`)."""
         return _metrics.graph_metrics(self)
 
     # ------------------------------------------------------------------------------------------- conversions

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning.memberships import connected_components
+from topoact_lightning.engine.memberships import connected_components
 
 #: Metrics the built-in DBSCAN, the automatic eps and the k-NN lens support.
 METRICS = ("euclidean", "cosine")

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning.diagnostics import activation_diagnostics, health_problem
+from topoact_lightning.monitor.diagnostics import activation_diagnostics, health_problem
 
 _STOP = object()
 
@@ -73,7 +73,7 @@ class GraphBuilder:
             return {layer: (step, data) for layer, (step, data, _) in self.previous.items()}
 
     def restore(self, saved: dict[str, tuple[int, bytes]]) -> None:
-        from topoact_lightning.graph import MapperGraph
+        from topoact_lightning.engine.graph import MapperGraph
 
         with self._lock:
             for layer, (step, data) in saved.items():
@@ -99,7 +99,7 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
                 None,
                 error=f"{int(bad.sum())} of {len(x)} probe samples have NaN or infinite activations; graph skipped",
             )
-        from topoact_lightning.mapper import Mapper
+        from topoact_lightning.engine.mapper import Mapper
 
         params = dict(job.mapper_params)
         # Monitoring takes at most one core unless the user asks for more: on small machines a second engine
@@ -128,7 +128,7 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         if builder is not None:
             prev = builder.previous.get(job.layer)
             if prev is not None and job.previous_step is not None and prev[0] == job.previous_step:
-                from topoact_lightning.compare import compare_graphs
+                from topoact_lightning.engine.compare import compare_graphs
 
                 distance = float(compare_graphs(prev[2], graph).distance)
             with builder._lock:
@@ -361,7 +361,7 @@ _CHILD_MAIN = (
     "        os.nice(n)\n"
     "    except OSError:\n"
     "        pass\n"
-    "from topoact_lightning.worker import _serve\n"
+    "from topoact_lightning.monitor.worker import _serve\n"
     "_serve()\n"
 )
 
