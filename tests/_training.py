@@ -138,11 +138,22 @@ def train_digits(
 
 def read_run(run_dir: Path) -> dict[str, Any]:
     """What TensorBoard's own reader finds in one run: ``{"graphs": {layer: {step: MapperGraph}},
-    "thumbnails": {step: array}, "scalars": {tag: {step: value}}}``, keeping every step (size guidance 0)."""
+    "thumbnails": {step: array}, "scalars": {tag: {step: value}}}``, keeping every step (size guidance 0).
+
+    The monitor writes its ``topoact/<layer>/*`` scalars at Lightning's global steps; ``scalars`` keys them by the
+    epoch step of the graph they belong to (the n-th scalar of a layer goes with its n-th graph), while
+    ``scalar_steps`` keeps the steps as written.
+    """
     from tensorboard.backend.event_processing import event_accumulator as ea
 
     from topoact_lightning.engine.graph import MapperGraph
-    from topoact_lightning.summary import GRAPH_TAG_PREFIX, THUMBNAILS_TAG, decode_thumbnails
+    from topoact_lightning.summary import (
+        GRAPH_TAG_PREFIX,
+        PLUGIN_NAME,
+        THUMBNAILS_TAG,
+        decode_metadata,
+        decode_thumbnails,
+    )
 
     acc = ea.EventAccumulator(str(run_dir), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0})
     acc.Reload()
@@ -150,7 +161,11 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     graphs: dict[str, dict[int, Any]] = {}
     thumbs: dict[int, Any] = {}
     steps_seen: dict[str, list[int]] = {}
+    metadata = {}
     for tag in tags["tensors"]:
+        meta = acc.SummaryMetadata(tag)
+        if meta.plugin_data.plugin_name == PLUGIN_NAME:
+            metadata[tag] = decode_metadata(meta.plugin_data.content)
         events = acc.Tensors(tag)
         steps_seen[tag] = [e.step for e in events]
         for e in events:
@@ -161,10 +176,19 @@ def read_run(run_dir: Path) -> dict[str, Any]:
                 thumbs[e.step] = decode_thumbnails(blobs)
     scalars = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in tags["scalars"]}
     scalar_steps = {tag: [e.step for e in acc.Scalars(tag)] for tag in tags["scalars"]}
+    for tag in list(scalars):
+        layer = tag[len("topoact/") :].rsplit("/", 1)[0] if tag.startswith("topoact/") else None
+        anchor = scalar_steps.get(f"topoact/{layer}/nodes", [])
+        graph_steps = sorted(graphs.get(layer, {})) if layer is not None else []
+        if graph_steps and len(anchor) == len(graph_steps):
+            # "nodes" is written with every graph: its steps map the logger's steps to the graphs' epochs.
+            to_epoch = dict(zip(anchor, graph_steps, strict=True))
+            scalars[tag] = {to_epoch[step]: v for step, v in scalars[tag].items()}
     return {
         "graphs": graphs,
         "thumbnails": thumbs,
         "scalars": scalars,
         "tensor_steps": steps_seen,
         "scalar_steps": scalar_steps,
+        "metadata": metadata,
     }

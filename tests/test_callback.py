@@ -134,7 +134,11 @@ def test_int_probe_draws_from_validation_data_and_no_tensorboard_logger_warns(tm
 
     rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
     nodes = {int(r["step"]): float(r["topoact/fc1/nodes"]) for r in rows if r.get("topoact/fc1/nodes")}
-    assert sorted(nodes) == [1, 2] and all(v > 0 for v in nodes.values())
+    val_steps = sorted({int(r["step"]) for r in rows if r.get("val_acc")})
+    # The scalars of epochs 1 and 2 sit at the steps where Lightning logged those epochs' val_acc.
+    assert len(val_steps) == 2 and val_steps[0] > 2
+    assert sorted(nodes) == val_steps and all(v > 0 for v in nodes.values())
+    assert monitor.scalar_steps == {1: val_steps[0], 2: val_steps[1]}
     assert monitor.probe_.n == 120 and monitor.probe_.labels is not None
     assert monitor.probe_.sizes == [64, 56]  # the CPU default batch size
 

@@ -55,7 +55,11 @@ def test_resume_continues_the_schedule(tmp_path, validation):
     run = read_run(tmp_path / "run")
     for layer in DIGITS_LAYERS:
         assert run["tensor_steps"][f"topoact_graph/{layer}"] == [0, 1, 2, 3, 4]
-        assert run["scalar_steps"][scalar_tag(layer, "nodes")] == [0, 1, 2, 3, 4]
+        # One scalar per logged epoch, at the global step of that epoch's end: evenly spaced, none twice.
+        steps = run["scalar_steps"][scalar_tag(layer, "nodes")]
+        per_epoch = steps[1] + 1
+        assert steps == [0] + [k * per_epoch - 1 for k in range(1, 5)]
+        assert second.scalar_steps == {3: steps[3], 4: steps[4]}
     assert run["tensor_steps"]["topoact_thumbnails"] == [0]
     # The first graph after the resume is compared with the one logged before the checkpoint (restored from
     # the callback state) when that graph was finished at save time.

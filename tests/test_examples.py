@@ -11,16 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _training import read_run
 
-from topoact_lightning.engine.graph import MapperGraph
 from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_lightning.summary import (
-    GRAPH_TAG_PREFIX,
     KIND_GRAPH,
-    PLUGIN_NAME,
-    THUMBNAILS_TAG,
-    decode_metadata,
-    decode_thumbnails,
     graph_tag,
     scalar_tag,
 )
@@ -47,34 +42,6 @@ def import_example(name: str):
         return importlib.import_module(name)
     finally:
         sys.path.remove(str(EXAMPLES))
-
-
-def read_run(run_dir: Path) -> dict:
-    """Graphs ``{layer: {step: MapperGraph}}``, thumbnails, scalars ``{tag: {step: value}}`` and the plugin
-    metadata of every topoact tag, keeping every step (size guidance 0)."""
-    from tensorboard.backend.event_processing import event_accumulator as ea
-
-    acc = ea.EventAccumulator(str(run_dir), size_guidance={ea.TENSORS: 0, ea.SCALARS: 0})
-    acc.Reload()
-    tags = acc.Tags()
-    graphs: dict[str, dict[int, MapperGraph]] = {}
-    thumbnails = {}
-    metadata = {}
-    for tag in tags["tensors"]:
-        meta = acc.SummaryMetadata(tag)
-        if meta.plugin_data.plugin_name != PLUGIN_NAME:
-            continue
-        metadata[tag] = decode_metadata(meta.plugin_data.content)
-        for event in acc.Tensors(tag):
-            blobs = list(event.tensor_proto.string_val)
-            if tag.startswith(GRAPH_TAG_PREFIX):
-                graphs.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[event.step] = MapperGraph.from_bytes(
-                    blobs[0]
-                )
-            elif tag == THUMBNAILS_TAG:
-                thumbnails[event.step] = decode_thumbnails(blobs)
-    scalars = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in tags["scalars"]}
-    return {"graphs": graphs, "thumbnails": thumbnails, "scalars": scalars, "metadata": metadata}
 
 
 def only_run(logdir: Path, name: str) -> Path:

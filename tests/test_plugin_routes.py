@@ -274,6 +274,26 @@ def test_graphs_are_cached_and_new_epochs_still_appear(tmp_path):
 
 
 # ----------------------------------------------------------------------------------------------- compare
+def test_version_1_steps_and_health_problems(tmp_path):
+    """A step written by an older monitor (the graph blob alone) still reads; a step the monitor warned about
+    carries its warning to the metrics route, by epoch, for the tab's badge."""
+    writer = SummaryWriter(str(tmp_path / "run"))
+    old_meta = json.dumps({"version": 1, "kind": "graph", "layer": "fc1"}).encode()
+    summary.write_summary(
+        writer, summary.blob_summary(summary.graph_tag("fc1"), [synthetic_graph(0).to_bytes()], old_meta), 0
+    )
+    sick = {"diagnostics": {"dead_units": 0.9, "effective_rank": 0.01, "distance": None}, "problem": "90% dead"}
+    summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(1).to_bytes(), sick), 1)
+    writer.close()
+    c, _ = make_app(tmp_path)
+    old = get_json(c, "graph", run="run", layer="fc1", epoch=0)
+    assert old["annotations"] == {} and old["nodes"]
+    body = get_json(c, "metrics", run="run", layer="fc1")
+    assert body["problems"] == {"1": "90% dead"}
+    assert body["metrics"]["dead_units"] == [None, 0.9]
+    assert get_json(c, "graph", run="run", layer="fc1", epoch=1)["annotations"]["problem"] == "90% dead"
+
+
 def test_compare_same_graph_matches_every_node(client):
     body = get_json(client, "compare", run="run_a", layer="fc1", epoch=2, epoch2=2)
     n = body["a"]["nodes"]
@@ -310,13 +330,13 @@ def test_metrics_cover_every_epoch(client, logs):
     for name in ("nodes", "edges", "components", "loops", "purity", "coverage", "largest_node_share"):
         assert len(m[name]) == N_EPOCHS
     assert m["nodes"] == [float(logs[1]["run_a", "fc1", e].n_nodes) for e in range(N_EPOCHS)]
-    assert m["mean_correct"][0] == pytest.approx(0.75, abs=0.02)
+    assert m["accuracy"][0] == pytest.approx(0.75, abs=0.02)
     assert m["mean_loss"][0] == pytest.approx(
         float(np.nanmean(np.linspace(0.0, 2.0, N_SAMPLES)[1:])), rel=1e-5
     )
     assert body["errors"] == {}
     # Every epoch splits or merges every node of the previous one: the graph changed, by the same amount each time.
-    change = m["distance_to_previous"]
+    change = m["distance"]
     assert change[0] is None
     assert all(0.0 < d < 1.0 for d in change[1:])
     assert change[1] == pytest.approx(change[2])
@@ -537,7 +557,8 @@ def test_routes_over_a_real_training_run(trained_logdir):
 
     c, _ = make_app(trained_logdir)
     runs = get_json(c, "runs")
-    assert [(r["run"], r["layers"], r["thumbnails"]) for r in runs] == [("run", ["fc1", "features.3"], True)]
+    # Layers in the order they were watched (DIGITS_LAYERS: features.3, then fc1), not alphabetical.
+    assert [(r["run"], r["layers"], r["thumbnails"]) for r in runs] == [("run", ["features.3", "fc1"], True)]
     epochs = list(range(TRAINED_EPOCHS + 1))  # step 0 is the untrained network
     for layer in ("fc1", "features.3"):
         assert get_json(c, "epochs", run="run", layer=layer)["epochs"] == epochs
@@ -549,10 +570,16 @@ def test_routes_over_a_real_training_run(trained_logdir):
         metrics = get_json(c, "metrics", run="run", layer=layer)
         assert metrics["epochs"] == epochs and metrics["errors"] == {}
         assert all(p is None or 0.0 <= p <= 1.0 for p in metrics["metrics"]["purity"])
-        assert all(0.0 <= d <= 1.0 for d in metrics["metrics"]["distance_to_previous"][1:])
+        assert all(0.0 <= d <= 1.0 for d in metrics["metrics"]["distance"][1:])
         # The probe's accuracy, from the graphs' "correct" extra, rises with training on the digits.
-        accuracy = metrics["metrics"]["mean_correct"]
+        accuracy = metrics["metrics"]["accuracy"]
         assert accuracy[-1] > accuracy[0]
+        # The monitor's diagnostics travel with each graph; a mean of predicted class indices is not a metric.
+        assert all(0.0 <= v <= 1.0 for v in metrics["metrics"]["dead_units"])
+        assert all(0.0 < v <= 1.0 for v in metrics["metrics"]["effective_rank"])
+        assert "mean_prediction" not in metrics["metrics"] and metrics["problems"] == {}
+        assert set(graph["annotations"]["diagnostics"]) == {"dead_units", "effective_rank", "distance"}
+        assert graph["annotations"]["diagnostics"]["dead_units"] == metrics["metrics"]["dead_units"][-1]
     track = get_json(c, "track", run="run", layer="fc1", samples="0,299")
     last = get_json(c, "graph", run="run", layer="fc1", epoch=TRAINED_EPOCHS)
     for s in (0, 299):

@@ -42,7 +42,8 @@ def test_graphs_and_thumbnails_read_back_through_tensorboard(tmp_path):
     writer = SummaryWriter(str(tmp_path / "run"))
     graphs = {s: _graph(s) for s in steps}
     for s in steps:
-        summary.write_summary(writer, summary.graph_summary("features.3", graphs[s].to_bytes()), s)
+        notes = {"diagnostics": {"dead_units": s / 100, "distance": float("nan")}, "problem": None}
+        summary.write_summary(writer, summary.graph_summary("features.3", graphs[s].to_bytes(), notes, 1), s)
     thumbs = np.random.default_rng(0).integers(0, 256, (40, 8, 8, 1), dtype=np.uint8)
     summary.write_summary(writer, summary.thumbnails_summary(thumbs), 0)
     writer.close()
@@ -53,6 +54,7 @@ def test_graphs_and_thumbnails_read_back_through_tensorboard(tmp_path):
     assert set(listing["run"]) == {summary.graph_tag("features.3"), summary.THUMBNAILS_TAG}
     info = summary.decode_metadata(listing["run"][summary.graph_tag("features.3")].plugin_content)
     assert (info.kind, info.layer, info.version) == (summary.KIND_GRAPH, "features.3", summary.SUMMARY_VERSION)
+    assert info.position == 1
 
     seqs = provider.read_blob_sequences(
         ctx, experiment_id="", plugin_name=summary.PLUGIN_NAME, downsample=1000
@@ -60,8 +62,10 @@ def test_graphs_and_thumbnails_read_back_through_tensorboard(tmp_path):
     datums = seqs[summary.graph_tag("features.3")]
     assert [d.step for d in datums] == steps
     for d in datums:
-        (ref,) = d.values
+        ref, notes_ref = d.values
         assert MapperGraph.from_bytes(provider.read_blob(ctx, blob_key=ref.blob_key)) == graphs[d.step]
+        notes = summary.decode_annotations(provider.read_blob(ctx, blob_key=notes_ref.blob_key))
+        assert notes == {"diagnostics": {"dead_units": d.step / 100, "distance": None}, "problem": None}
 
     (tdatum,) = seqs[summary.THUMBNAILS_TAG]
     blobs = [provider.read_blob(ctx, blob_key=r.blob_key) for r in tdatum.values]

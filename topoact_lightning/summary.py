@@ -4,12 +4,17 @@ Everything is a blob sequence (``DATA_CLASS_BLOB_SEQUENCE``, a rank-1 ``DT_STRIN
 ``topoact``:
 
 - one tag per layer, ``topoact_graph/<layer>``; the step is the number of training epochs completed when the graph
-  was taken (0 = the untrained network). The tensor holds one blob, :meth:`MapperGraph.to_bytes`.
+  was taken (0 = the untrained network). Blob 0 is :meth:`MapperGraph.to_bytes`; blob 1 (since version 2) is a JSON
+  object of *annotations*: what the monitor found about the layer at that step, which is not part of the graph
+  (``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem": str | null}``; NaN as null).
+  Readers accept version-1 steps with the graph blob alone.
 - one tag ``topoact_thumbnails``, written once at step 0: blob 0 is a JSON header
   ``{"n", "height", "width", "channels"}``, blob 1 the zlib-compressed ``uint8`` array of shape
   ``(n, height, width, channels)``, one small image per probe sample, in probe order.
 
-The ``plugin_data.content`` of each tag is a JSON object ``{"version", "kind", "layer"?}``; it is constant per tag,
+The ``plugin_data.content`` of each tag is a JSON object ``{"version", "kind", "layer"?, "position"?}`` (``position``:
+the layer's place among the watched layers, input side first, so readers can list layers in network order); it is
+constant per tag,
 since TensorBoard keeps only the first metadata it sees for a tag. Bump :data:`SUMMARY_VERSION` on any
 incompatible change; readers refuse newer versions with a clear message.
 
@@ -27,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PLUGIN_NAME = "topoact"
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 GRAPH_TAG_PREFIX = "topoact_graph/"
 THUMBNAILS_TAG = "topoact_thumbnails"
 SCALAR_TAG_PREFIX = "topoact/"
@@ -55,12 +60,16 @@ class TagInfo:
     version: int
     kind: str
     layer: str | None = None
+    #: The layer's index among the watched layers (input side first); None in version-1 logs.
+    position: int | None = None
 
 
-def encode_metadata(kind: str, layer: str | None = None) -> bytes:
-    content = {"version": SUMMARY_VERSION, "kind": kind}
+def encode_metadata(kind: str, layer: str | None = None, position: int | None = None) -> bytes:
+    content: dict[str, object] = {"version": SUMMARY_VERSION, "kind": kind}
     if layer is not None:
         content["layer"] = layer
+    if position is not None:
+        content["position"] = int(position)
     return json.dumps(content).encode()
 
 
@@ -81,7 +90,12 @@ def decode_metadata(content: bytes) -> TagInfo:
     if kind not in (KIND_GRAPH, KIND_THUMBNAILS):
         raise SummaryFormatError(f"unknown topoact summary kind {kind!r}")
     layer = obj.get("layer")
-    return TagInfo(version=version, kind=kind, layer=str(layer) if layer is not None else None)
+    position = obj.get("position")
+    if not isinstance(position, int) or isinstance(position, bool) or position < 0:
+        position = None
+    return TagInfo(
+        version=version, kind=kind, layer=str(layer) if layer is not None else None, position=position
+    )
 
 
 def blob_summary(tag: str, blobs: list[bytes], metadata_content: bytes):
@@ -100,9 +114,51 @@ def blob_summary(tag: str, blobs: list[bytes], metadata_content: bytes):
     return summary_pb2.Summary(value=[summary_pb2.Summary.Value(tag=tag, metadata=metadata, tensor=tensor)])
 
 
-def graph_summary(layer: str, graph_bytes: bytes):
-    """The summary for one Mapper graph of ``layer`` (the step is given when it is written)."""
-    return blob_summary(graph_tag(layer), [graph_bytes], encode_metadata(KIND_GRAPH, layer))
+def graph_summary(
+    layer: str,
+    graph_bytes: bytes,
+    annotations: dict | None = None,
+    position: int | None = None,
+):
+    """The summary for one Mapper graph of ``layer`` (the step is given when it is written).
+
+    ``annotations`` (JSON-ready; NaN becomes null) go in a second blob, see the module docstring.
+    """
+    blobs = [graph_bytes, encode_annotations(annotations or {})]
+    return blob_summary(graph_tag(layer), blobs, encode_metadata(KIND_GRAPH, layer, position))
+
+
+def encode_annotations(annotations: dict) -> bytes:
+    """Strict JSON of a graph step's annotations (NaN and infinities become null)."""
+    return json.dumps(_finite_or_none(annotations), allow_nan=False, separators=(",", ":")).encode()
+
+
+def decode_annotations(blob: bytes) -> dict:
+    """The annotations of a graph step; raises :class:`SummaryFormatError` unless ``blob`` is a JSON object.
+
+    Example:
+        >>> decode_annotations(encode_annotations({"problem": None, "diagnostics": {"dead_units": float("nan")}}))
+        {'problem': None, 'diagnostics': {'dead_units': None}}
+    """
+    try:
+        obj = json.loads(blob.decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise SummaryFormatError(f"unreadable graph annotations: {e}") from e
+    if not isinstance(obj, dict):
+        raise SummaryFormatError("graph annotations must be a JSON object")
+    return obj
+
+
+def _finite_or_none(obj):
+    if isinstance(obj, dict):
+        return {str(k): _finite_or_none(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_none(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return float(obj) if np.isfinite(obj) else None
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
 
 
 def encode_thumbnails(images: np.ndarray) -> list[bytes]:

@@ -32,7 +32,10 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from topoact_lightning import summary
-from topoact_lightning.engine.graph import GraphFormatError, MapperGraph
+from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, GraphFormatError, MapperGraph
+
+#: Chart names of the means of the monitor's per-sample extras (the README's names).
+EXTRA_METRIC_NAMES = {"correct": "accuracy", "loss": "mean_loss"}
 
 #: Steps asked for when reading a blob sequence: more than any run has epochs, so nothing is downsampled away.
 ALL_STEPS = 1_000_000
@@ -43,6 +46,8 @@ class RunInfo:
     """What one run holds: its graph layers (layer name -> tag), whether it has thumbnails, unreadable tags."""
 
     layers: dict[str, str] = field(default_factory=dict)
+    #: Layer -> its place among the watched layers (input side first), from the tag metadata.
+    positions: dict[str, int] = field(default_factory=dict)
     thumbnails: bool = False
     problems: dict[str, str] = field(default_factory=dict)
     #: Per tag, what the listing says of its time series (last step, wall time, length): it changes whenever
@@ -60,8 +65,17 @@ class Epoch:
 class GraphEntry:
     """A decoded graph and what the routes derive from it, each computed once."""
 
-    def __init__(self, graph: MapperGraph, step: int, wall_time: float, key: Hashable = None) -> None:
+    def __init__(
+        self,
+        graph: MapperGraph,
+        step: int,
+        wall_time: float,
+        key: Hashable = None,
+        annotations: dict | None = None,
+    ) -> None:
         self.graph = graph
+        #: What the monitor logged beside the graph (diagnostics, health problem); empty for version-1 logs.
+        self.annotations = annotations or {}
         self.step = step
         self.wall_time = wall_time
         #: The cache key: identifies this exact payload (for caches of results derived from several graphs).
@@ -71,12 +85,30 @@ class GraphEntry:
 
     @cached_property
     def metrics(self) -> dict[str, float | None]:
+        """The chart's numbers for this epoch, named as the README names them: the graph metrics,
+        ``unassigned``, the monitor's ``dead_units`` and ``effective_rank``, ``accuracy`` and ``mean_loss`` (from
+        the per-sample extras), and ``mean_<name>`` of any other numeric extra. Class-index extras
+        (``prediction``) have no meaningful mean and are left out."""
         out: dict[str, float | None] = {k: json_number(v) for k, v in self.graph.metrics().items()}
         out["unassigned"] = float(len(self.graph.unassigned))
+        diagnostics = self.annotations.get("diagnostics")
+        if isinstance(diagnostics, dict):
+            for name in ("dead_units", "effective_rank"):
+                value = diagnostics.get(name)
+                if isinstance(value, (int, float)) and not isinstance(value, bool):
+                    out[name] = json_number(float(value))
         for name, values in self.graph.extras.items():
+            if name in CATEGORICAL_EXTRAS:
+                continue
             finite = values[np.isfinite(values)]
-            out[f"mean_{name}"] = json_number(finite.mean()) if len(finite) else None
+            out[EXTRA_METRIC_NAMES.get(name, f"mean_{name}")] = json_number(finite.mean()) if len(finite) else None
         return out
+
+    @property
+    def problem(self) -> str | None:
+        """The monitor's health warning for this layer at this epoch, if any."""
+        problem = self.annotations.get("problem")
+        return problem if isinstance(problem, str) and problem else None
 
     @cached_property
     def sample_index(self) -> tuple[np.ndarray, np.ndarray]:
@@ -175,7 +207,10 @@ class GraphStore:
                     info.problems[tag] = str(e)
                     continue
                 if meta.kind == summary.KIND_GRAPH and tag.startswith(summary.GRAPH_TAG_PREFIX):
-                    info.layers[meta.layer or tag[len(summary.GRAPH_TAG_PREFIX) :]] = tag
+                    layer = meta.layer or tag[len(summary.GRAPH_TAG_PREFIX) :]
+                    info.layers[layer] = tag
+                    if meta.position is not None:
+                        info.positions[layer] = meta.position
                 elif meta.kind == summary.KIND_THUMBNAILS and tag == summary.THUMBNAILS_TAG:
                     info.thumbnails = True
             if info.layers or info.thumbnails or info.problems:
@@ -244,9 +279,9 @@ class GraphStore:
     def load(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> GraphEntry:
         """The decoded graph of one listed epoch, from the cache when possible."""
         where = f"graph of layer {layer!r} at epoch {epoch.step} in run {run!r}"
-        if len(epoch.blob_keys) != 1:
+        if len(epoch.blob_keys) not in (1, 2):
             raise errors.NotFoundError(
-                f"{where} is unreadable: expected 1 blob, found {len(epoch.blob_keys)}"
+                f"{where} is unreadable: expected 1 or 2 blobs, found {len(epoch.blob_keys)}"
             )
         blob_key = epoch.blob_keys[0]
 
@@ -256,7 +291,15 @@ class GraphStore:
                 graph = MapperGraph.from_bytes(data)
             except GraphFormatError as e:
                 raise errors.NotFoundError(f"{where} is unreadable: {e}") from e
-            return GraphEntry(graph, epoch.step, epoch.wall_time, key)
+            annotations: dict = {}
+            if len(epoch.blob_keys) == 2:
+                try:
+                    annotations = summary.decode_annotations(
+                        self.data_provider.read_blob(ctx, blob_key=epoch.blob_keys[1])
+                    )
+                except summary.SummaryFormatError:
+                    annotations = {}  # the graph itself is fine: show it without the monitor's notes
+            return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations)
 
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)

@@ -11,7 +11,7 @@ route                                                     answer
 ``epochs?run=&layer=``                                    ``{"run", "layer", "epochs": [steps, ascending]}``
 ``graph?run=&layer=&epoch=``                              ``MapperGraph.to_dict()`` + ``run, layer, epoch``
 ``compare?run=&layer=&epoch=&epoch2=[&run2=&layer2=]``    ``GraphComparison.to_dict()`` + ``a``, ``b``
-``metrics?run=&layer=``                                   ``{"epochs", "metrics": {name: [value|null]}, ..}``
+``metrics?run=&layer=``                                   ``{"epochs", "metrics": {name: [value|null]}, "problems"}``
 ``track?run=&layer=&samples=1,2``                         ``{"epochs", "samples", "nodes": {epoch: {s: [ids]}}}``
 ``thumbnail?run=&sample=``                                ``image/png``
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
@@ -216,7 +216,8 @@ class TopoActPlugin(base_plugin.TBPlugin):
             [
                 {
                     "run": run,
-                    "layers": sorted(info.layers),
+                    # Network order (input side first) where the logs say it, names otherwise.
+                    "layers": sorted(info.layers, key=lambda name: (info.positions.get(name, 1 << 30), name)),
                     "thumbnails": info.thumbnails,
                     "problems": info.problems,
                 }
@@ -242,7 +243,12 @@ class TopoActPlugin(base_plugin.TBPlugin):
             # re-serializing and re-compressing it on every slider move would dominate the warm latency.
             # Only the compressed body is kept: the dict form of a large graph is several MB of Python objects.
             payload = dict(
-                entry.graph.to_dict(), run=run, layer=layer, epoch=epoch, wall_time=entry.wall_time
+                entry.graph.to_dict(),
+                run=run,
+                layer=layer,
+                epoch=epoch,
+                wall_time=entry.wall_time,
+                annotations=entry.annotations,
             )
             body = gzip.compress(to_json(payload).encode(), compresslevel=3, mtime=0)
             entry.gzipped_json = body
@@ -285,15 +291,16 @@ class TopoActPlugin(base_plugin.TBPlugin):
         ctx, eid = self._where(request)
         run, layer = _arg(request, "run"), _arg(request, "layer")
         rows = self.store.all_graphs(ctx, eid, run, layer)
-        names = list(GRAPH_METRICS) + ["unassigned"]
-        names += sorted({k for _, entry, _ in rows if entry for k in entry.metrics} - set(names))
+        names = [*GRAPH_METRICS, "unassigned", "dead_units", "effective_rank", "distance", "accuracy", "mean_loss"]
+        present = {k for _, entry, _ in rows if entry for k in entry.metrics} | {"distance"}
+        names = [n for n in names if n in present] + sorted(present - set(names))
         metrics = {n: [entry.metrics.get(n) if entry else None for _, entry, _ in rows] for n in names}
         # How much the graph changed since the previous logged epoch (compare_graphs' distance, 0 = same nodes).
         change: list[float | None] = [None]
         for (_, prev, _), (_, cur, _) in zip(rows[:-1], rows[1:], strict=True):
             ok = prev is not None and cur is not None and prev.graph.n_samples == cur.graph.n_samples
             change.append(self._comparison(prev, cur, DEFAULT_MIN_JACCARD)["distance"] if ok else None)
-        metrics["distance_to_previous"] = change[: len(rows)]
+        metrics["distance"] = change[: len(rows)]
         return _respond_json(
             request,
             {
@@ -303,6 +310,8 @@ class TopoActPlugin(base_plugin.TBPlugin):
                 "wall_times": [e.wall_time for e, _, _ in rows],
                 "metrics": metrics,
                 "errors": {str(e.step): msg for e, _, msg in rows if msg},
+                # The monitor's health warnings for this layer, by epoch (the tab's badge).
+                "problems": {str(e.step): entry.problem for e, entry, _ in rows if entry and entry.problem},
             },
         )
 

@@ -139,6 +139,12 @@ class TopoActMonitor(Callback):
             the same. If the child cannot start or dies, the callback falls back to a thread and warns. Either
             way the engine runs on one core unless ``mapper_params`` sets ``n_jobs``.
 
+        scalar_step: where the ``topoact/<layer>/<metric>`` scalars go on the loggers' step axis:
+            ``"global_step"`` (default) puts them at the training step where Lightning logs the same epoch's
+            metrics (``val_acc``, ...), so the Scalars tab shows both on one axis; ``"epoch"`` at the number of
+            epochs completed, as graphs are (the TopoAct tab always shows epochs). :attr:`scalar_steps` maps one
+            to the other.
+
     Raises:
         TopoActConfigError: for parameters that cannot work (here), and for layers or probes that do not fit
             the model (when fitting starts, before the first training step).
@@ -166,6 +172,7 @@ class TopoActMonitor(Callback):
         collapse_dims: float = 1.5,
         worker_niceness: int = 10,
         worker: str = "process",
+        scalar_step: str = "global_step",
     ) -> None:
         super().__init__()
         if isinstance(layers, str):
@@ -197,10 +204,13 @@ class TopoActMonitor(Callback):
         self.collapse_dims = collapse_dims
         self.worker_niceness = worker_niceness
         self.worker = worker
+        self.scalar_step = scalar_step
         self._validate()
 
         # Run state (checkpointed).
         self.captured_steps: list[int] = []
+        #: Logged step (epochs completed) -> the logger step its ``topoact/*`` scalars were written at.
+        self.scalar_steps: dict[int, int] = {}
         self._thumbnails_written = False
         self._warned_layers: set[str] = set()
         self._restored_previous: dict[str, tuple[int, bytes]] = {}
@@ -225,6 +235,11 @@ class TopoActMonitor(Callback):
             or self.probe_batch_size < 1
         ):
             raise TopoActConfigError("probe_batch_size must be a positive int, or None for the default")
+        if self.scalar_step not in ("global_step", "epoch"):
+            raise TopoActConfigError(
+                'scalar_step must be "global_step" (line up with Lightning\'s own metrics in the Scalars tab) or '
+                '"epoch" (the number of epochs completed, as in the TopoAct tab)'
+            )
         if self.worker not in ("process", "thread"):
             raise TopoActConfigError('worker must be "process" (a child Python process) or "thread"')
         if not isinstance(self.max_pending, int) or self.max_pending < 1:
@@ -296,6 +311,7 @@ class TopoActMonitor(Callback):
             # A fresh fit with a reused callback starts a new schedule; a resumed one gets its state from the
             # checkpoint after this hook, and a second fit() on the same trainer continues the old one.
             self.captured_steps = []
+            self.scalar_steps = {}
             self._thumbnails_written = False
             self._warned_layers = set()
             self._restored_previous = {}
@@ -624,6 +640,7 @@ class TopoActMonitor(Callback):
             return
         previous_step = max((s for s in self.captured_steps if s < step), default=None)
         self.captured_steps.append(step)
+        self.scalar_steps[step] = self._logger_step(trainer, step)
         if trainer.is_global_zero and self._worker is not None:
             records = sorted((b for g in gathered for b in g["batches"]), key=lambda b: b["i"])
             extras_names = set.intersection(*(set(r["extras"]) for r in records)) if records else set()
@@ -647,6 +664,22 @@ class TopoActMonitor(Callback):
                 self._worker.submit(job)
         self.blocking_seconds.append(time.perf_counter() - t0)
 
+    def _logger_step(self, trainer: Any, step: int) -> int:
+        """The step the ``topoact/*`` scalars of ``step`` go to.
+
+        With ``scalar_step="global_step"``, the step at which Lightning logs the metrics of the epoch just ended
+        (its epoch-end metrics go to the last training step of the epoch, one below the count of optimizer
+        steps taken), so that ``topoact/*`` and ``val_acc`` share the Scalars tab's x-axis; 0 for the untrained
+        network.
+        """
+        if self.scalar_step == "epoch" or step == 0:
+            return step
+        loop = getattr(getattr(trainer, "fit_loop", None), "epoch_loop", None)
+        stepped = getattr(loop, "_batches_that_stepped", None)
+        if not isinstance(stepped, int):
+            stepped = int(getattr(trainer, "global_step", step))
+        return max(stepped - 1, 0)
+
     def _write_results(self, trainer: Any, results: list[Any]) -> None:
         if not results:
             return
@@ -662,12 +695,18 @@ class TopoActMonitor(Callback):
                 )
                 continue
             self.build_seconds.append(result.seconds)
-            summary = graph_summary(result.layer, result.graph_bytes)
+            annotations = {
+                "diagnostics": {k: result.scalars.get(k) for k in ("dead_units", "effective_rank", "distance")},
+                "problem": result.problem,
+            }
+            position = self.layers_.index(result.layer) if result.layer in self.layers_ else None
+            summary = graph_summary(result.layer, result.graph_bytes, annotations, position)
             for writer in self._writers:
                 write_summary(writer, summary, result.step)
             metrics = {scalar_tag(result.layer, k): v for k, v in _finite(result.scalars).items()}
+            scalar_step = self.scalar_steps.get(result.step, result.step)
             for logger in trainer.loggers:
-                logger.log_metrics(metrics, step=result.step)
+                logger.log_metrics(metrics, step=scalar_step)
             if result.problem and result.layer not in self._warned_layers:
                 self._warned_layers.add(result.layer)
                 rank_zero_warn(
