@@ -20,25 +20,56 @@ Example::
 from __future__ import annotations
 
 import collections
-import math
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from tensorboard import errors
 from tensorboard.data import provider
 
 from topoact_lightning import summary
-from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, GraphFormatError, MapperGraph
+from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
+from topoact_tensorboard.payloads import json_number
+
+T = TypeVar("T")
 
 #: Chart names of the means of the monitor's per-sample extras (the README's names).
 EXTRA_METRIC_NAMES = {"correct": "accuracy", "loss": "mean_loss"}
 
 #: Steps asked for when reading a blob sequence: more than any run has epochs, so nothing is downsampled away.
 ALL_STEPS = 1_000_000
+#: A graph whose class histograms (nodes x classes) would exceed this many cells is refused as unreadable: only a
+#: crafted payload gets there, and building the histograms would exhaust memory.
+MAX_HISTOGRAM_CELLS = 1 << 26
+#: Characters the Rust data server cannot have in a run name: it escapes them in its blob keys' JSON and then
+#: fails to read its own keys back (``BadJson``).
+_JSON_ESCAPED = frozenset(chr(c) for c in range(0x20)) | {'"', "\\"}
+
+
+def guarded(where: str, compute: Callable[[], T]) -> T:
+    """``compute()``, with any failure turned into a 404 saying that ``where`` is unreadable.
+
+    Decoding a payload and deriving numbers from it run on data the plugin did not write (a crafted or damaged
+    log): whatever they raise is that one graph's problem, reported with its reason, never a 500.
+
+    Example:
+        >>> guarded("graph 3", lambda: [][1])
+        Traceback (most recent call last):
+        ...
+        tensorboard.errors.NotFoundError: Not found: graph 3 is unreadable: IndexError: list index out of range
+    """
+    try:
+        return compute()
+    except errors.PublicError:
+        raise
+    except Exception as e:  # noqa: BLE001 - anything a crafted payload makes numpy, zipfile or json raise
+        reason = f"{type(e).__name__}: {e}"
+        if len(reason) > 300:
+            reason = reason[:300] + "..."
+        raise errors.NotFoundError(f"{where} is unreadable: {reason}") from e
 
 
 @dataclass
@@ -72,8 +103,11 @@ class GraphEntry:
         wall_time: float,
         key: Hashable = None,
         annotations: dict | None = None,
+        where: str = "graph",
     ) -> None:
         self.graph = graph
+        #: Names this graph in messages: "graph of layer 'fc1' at epoch 3 in run 'mnist'".
+        self.where = where
         #: What the monitor logged beside the graph (diagnostics, health problem); empty for version-1 logs.
         self.annotations = annotations or {}
         self.step = step
@@ -101,7 +135,9 @@ class GraphEntry:
             if name in CATEGORICAL_EXTRAS:
                 continue
             finite = values[np.isfinite(values)]
-            out[EXTRA_METRIC_NAMES.get(name, f"mean_{name}")] = json_number(finite.mean()) if len(finite) else None
+            out[EXTRA_METRIC_NAMES.get(name, f"mean_{name}")] = (
+                json_number(finite.mean()) if len(finite) else None
+            )
         return out
 
     @property
@@ -120,6 +156,10 @@ class GraphEntry:
         order = np.argsort(flat, kind="stable")
         indptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=g.n_samples))])
         return indptr, owner[order]
+
+    def derive(self, compute: Callable[[], T]) -> T:
+        """``compute()`` on this graph, any failure a 404 naming this graph (see :func:`guarded`)."""
+        return guarded(self.where, compute)
 
     def nodes_of(self, sample: int) -> list[int]:
         if sample >= self.graph.n_samples:
@@ -163,17 +203,6 @@ class LRUCache:
             self._data.clear()
 
 
-def json_number(v: Any) -> float | int | None:
-    """A plain Python number, or None for NaN and infinities (JSON has neither)."""
-    if v is None:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
 class GraphStore:
     """Reads TopoAct data for the plugin's routes; see the module docstring.
 
@@ -207,7 +236,7 @@ class GraphStore:
                     info.problems[tag] = str(e)
                     continue
                 if meta.kind == summary.KIND_GRAPH and tag.startswith(summary.GRAPH_TAG_PREFIX):
-                    layer = meta.layer or tag[len(summary.GRAPH_TAG_PREFIX) :]
+                    layer = meta.layer if meta.layer is not None else summary.layer_of_tag(tag)
                     info.layers[layer] = tag
                     if meta.position is not None:
                         info.positions[layer] = meta.position
@@ -230,9 +259,12 @@ class GraphStore:
         if layer in info.layers:
             tag = info.layers[layer]
             return tag, info.versions[tag]
-        tag = summary.graph_tag(layer)
-        if tag in info.problems:
-            raise errors.NotFoundError(f"layer {layer!r} of run {run!r} is unreadable: {info.problems[tag]}")
+        # An unreadable tag has no metadata to name its layer: try the tag of today's writers and of older ones.
+        for tag in (summary.graph_tag(layer), summary.GRAPH_TAG_PREFIX + layer):
+            if tag in info.problems:
+                raise errors.NotFoundError(
+                    f"layer {layer!r} of run {run!r} is unreadable: {info.problems[tag]}"
+                )
         known = ", ".join(repr(x) for x in sorted(info.layers)) or "none"
         raise errors.NotFoundError(f"run {run!r} has no TopoAct graphs of layer {layer!r} (layers: {known})")
 
@@ -277,7 +309,11 @@ class GraphStore:
         )
 
     def load(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> GraphEntry:
-        """The decoded graph of one listed epoch, from the cache when possible."""
+        """The decoded graph of one listed epoch, from the cache when possible.
+
+        Raises ``NotFoundError`` with the reason when the epoch is unreadable; the failure is cached like a
+        graph (a broken epoch is not decoded again on every metrics request).
+        """
         where = f"graph of layer {layer!r} at epoch {epoch.step} in run {run!r}"
         if len(epoch.blob_keys) not in (1, 2):
             raise errors.NotFoundError(
@@ -285,25 +321,42 @@ class GraphStore:
             )
         blob_key = epoch.blob_keys[0]
 
-        def decode() -> GraphEntry:
-            data = self.data_provider.read_blob(ctx, blob_key=blob_key)
+        def decode() -> GraphEntry | errors.NotFoundError:
+            data = self._read_blob(ctx, run, blob_key, where)
             try:
-                graph = MapperGraph.from_bytes(data)
-            except GraphFormatError as e:
-                raise errors.NotFoundError(f"{where} is unreadable: {e}") from e
+                graph = guarded(where, lambda: _checked(MapperGraph.from_bytes(data)))
+            except errors.NotFoundError as e:
+                return e
             annotations: dict = {}
             if len(epoch.blob_keys) == 2:
                 try:
                     annotations = summary.decode_annotations(
-                        self.data_provider.read_blob(ctx, blob_key=epoch.blob_keys[1])
+                        self._read_blob(ctx, run, epoch.blob_keys[1], where)
                     )
-                except summary.SummaryFormatError:
+                except (summary.SummaryFormatError, errors.PublicError):
                     annotations = {}  # the graph itself is fine: show it without the monitor's notes
-            return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations)
+            return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations, where)
 
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
-        return self.graphs.get_or_create(key, decode)
+        entry = self.graphs.get_or_create(key, decode)
+        if isinstance(entry, errors.NotFoundError):
+            raise entry
+        return entry
+
+    def _read_blob(self, ctx, run: str, blob_key: str, where: str) -> bytes:
+        """``read_blob``, its failures a 404 naming ``where`` (and the way out, for the Rust server's known one)."""
+        try:
+            return self.data_provider.read_blob(ctx, blob_key=blob_key)
+        except errors.PublicError as e:
+            hint = ""
+            if _JSON_ESCAPED & set(run):
+                hint = (
+                    " (TensorBoard's default Rust data server cannot read blobs of a run whose name holds a quote, "
+                    "a backslash or a control character: rename the run's directory, or start tensorboard with "
+                    "--load_fast=false)"
+                )
+            raise errors.NotFoundError(f"{where} is unreadable: {e}{hint}") from e
 
     def all_graphs(
         self, ctx, experiment_id: str, run: str, layer: str
@@ -334,19 +387,40 @@ class GraphStore:
             raise errors.NotFoundError(f"run {run!r} has no thumbnails yet")
         latest = series[-1]
 
+        where = f"thumbnails of run {run!r}"
+
         def decode() -> np.ndarray:
             if len(latest.blob_keys) != 2:
                 raise errors.NotFoundError(
-                    f"thumbnails of run {run!r} are unreadable: expected 2 blobs, found {len(latest.blob_keys)}"
+                    f"{where} are unreadable: expected 2 blobs, found {len(latest.blob_keys)}"
                 )
-            blobs = [self.data_provider.read_blob(ctx, blob_key=k) for k in latest.blob_keys]
+            blobs = [self._read_blob(ctx, run, k, where) for k in latest.blob_keys]
             try:
-                return summary.decode_thumbnails(blobs)
+                images = summary.decode_thumbnails(blobs)
             except summary.SummaryFormatError as e:
-                raise errors.NotFoundError(f"thumbnails of run {run!r} are unreadable: {e}") from e
+                raise errors.NotFoundError(f"{where} are unreadable: {e}") from e
+            n, h, w, c = images.shape
+            if h < 1 or w < 1 or c not in (1, 3):
+                raise errors.NotFoundError(
+                    f"{where} are unreadable: images of {h} x {w} pixels with {c} channels (expected at least "
+                    "1 x 1, with 1 or 3 channels)"
+                )
+            return images
 
         key = (experiment_id, run, latest.step, latest.wall_time, latest.blob_keys)
         return self.thumbnail_arrays.get_or_create(key, decode)
+
+
+def _checked(graph: MapperGraph) -> MapperGraph:
+    """``graph`` if the routes can derive everything from it; raises ``ValueError`` for what the decoder lets
+    through from a crafted payload (edges naming nodes that do not exist, histograms too large to build)."""
+    if graph.n_edges and (graph.edges.min() < 0 or graph.edges.max() >= graph.n_nodes):
+        raise ValueError(f"an edge refers to a node outside range({graph.n_nodes})")
+    if graph.n_nodes * graph.n_classes > MAX_HISTOGRAM_CELLS:
+        raise ValueError(
+            f"{graph.n_nodes} nodes x {graph.n_classes} classes is too many class counts to show"
+        )
+    return graph
 
 
 def _span(steps: list[int]) -> str:
