@@ -37,7 +37,7 @@ def mapper_graphs() -> list:
         Xs = X + step * rng.normal(0, 0.2, X.shape).astype(np.float32)
         out.append(
             Mapper(n_intervals=10, overlap=0.3)
-            .fit(Xs, labels=labels, extras=extras, class_names=["a <b>", "c\"d"])
+            .fit(Xs, labels=labels, extras=extras, class_names=["a <b>", 'c"d'])
             .graph_
         )
     out.append(Mapper(lens="pca2", n_intervals=3).fit(X).graph_)
@@ -61,7 +61,9 @@ def test_graph_payload_equals_the_engines_to_dict(i):
     assert to_json(ours) == to_json(g.to_dict())
     body = strict_loads(to_json(ours))
     if i < 3:  # the labelled graphs with extras: the node keys the front end reads
-        assert all({"mean_correct", "mean_loss", "classes", "members", "purity"} <= set(n) for n in body["nodes"])
+        assert all(
+            {"mean_correct", "mean_loss", "classes", "members", "purity"} <= set(n) for n in body["nodes"]
+        )
         assert "mean_prediction" not in body["nodes"][0]  # a mean of class indices means nothing
 
 
@@ -105,4 +107,6 @@ def test_to_json_is_strict_and_keeps_every_finite_value(obj):
 def test_json_column_turns_nan_and_infinities_into_null():
     assert json_column(np.array([1.0, np.nan, np.inf, -np.inf], dtype=np.float32)) == [1.0, None, None, None]
     assert json_column(np.array([3, 4])) == [3, 4]
-    assert json_number(np.float64("nan")) is None and json_number(np.int32(5)) == 5 and json_number("x") == "x"
+    assert (
+        json_number(np.float64("nan")) is None and json_number(np.int32(5)) == 5 and json_number("x") == "x"
+    )

@@ -197,6 +197,8 @@ def decode_thumbnails(blobs: list[bytes]) -> np.ndarray:
     try:
         header = json.loads(blobs[0].decode())
         n, h, w, c = (int(header[k]) for k in ("n", "height", "width", "channels"))
+        if min(n, h, w, c) < 0:  # reshape would infer a -1 from the data's size
+            raise ValueError(f"negative size in the header {header}")
         raw = zlib.decompress(blobs[1])
         return np.frombuffer(raw, dtype=np.uint8).reshape(n, h, w, c)
     except Exception as e:  # any corruption: bad JSON, zlib error, wrong size
