@@ -6,10 +6,13 @@ can be made of are 404s; extreme steps and names that need escaping are served. 
 
 from __future__ import annotations
 
+import json
 import logging
 
 import pytest
+from tensorboard import errors
 from topoact_tensorboard.data import MAX_HISTOGRAM_CELLS
+from topoact_tensorboard.payloads import to_json
 
 from tests._hostile import EXTREME_STEPS, ODD_LAYERS, crafted_graphs, write_hostile_logs
 from tests.test_plugin_routes import BASE, get_error, get_json, make_app
@@ -145,3 +148,29 @@ def test_graph_tags_escape_what_json_escapes_and_old_tags_still_read(tmp_path):
     c, _ = make_app(tmp_path)
     assert get_json(c, "runs")[0]["layers"] == ['q"uote']
     assert get_json(c, "graph", run="old", layer='q"uote', epoch=0)["nodes"]
+
+
+def test_impl_methods_answer_without_http(app):
+    """Each route's ``*_impl`` takes plain arguments and returns what the route serves (scalars_plugin style)."""
+    from tensorboard.context import RequestContext
+
+    client, plugin = app
+    ctx = RequestContext()
+    graph = plugin.graph_impl(ctx, "", "hostile", "fc1", -5)
+    assert json.loads(to_json(graph)) == get_json(client, "graph", run="hostile", layer="fc1", epoch=-5)
+    metrics = plugin.metrics_impl(ctx, "", "hostile", "fc1")
+    assert metrics == get_json(client, "metrics", run="hostile", layer="fc1")
+    assert plugin.epochs_impl(ctx, "", "names", "tab\there")["epochs"] == [0]
+    track = plugin.track_impl(ctx, "", "hostile", "fc1", [0, 5])
+    assert track == get_json(client, "track", run="hostile", layer="fc1", samples="0,5")
+    cmp = plugin.compare_impl(ctx, "", "hostile", "fc1", 0, "hostile", "fc1", 2**40)
+    assert json.loads(to_json(cmp)) == get_json(
+        client, "compare", run="hostile", layer="fc1", epoch=0, epoch2=2**40
+    )
+    with pytest.raises(errors.NotFoundError, match="unreadable"):
+        plugin.thumbnail_impl(ctx, "", "thumbs_0", 0)
+    assert [r["run"] for r in plugin.runs_impl(ctx, "")] == [r["run"] for r in get_json(client, "runs")]
+    body, content_type = plugin.static_impl("index.js")
+    assert content_type == "text/javascript" and b"render" in body
+    with pytest.raises(errors.NotFoundError, match="unreadable"):
+        plugin.graph_impl(ctx, "", "hostile", "fc1", 1)
