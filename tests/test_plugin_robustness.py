@@ -174,3 +174,14 @@ def test_impl_methods_answer_without_http(app):
     assert content_type == "text/javascript" and b"render" in body
     with pytest.raises(errors.NotFoundError, match="unreadable"):
         plugin.graph_impl(ctx, "", "hostile", "fc1", 1)
+
+
+def test_caches_stay_bounded(hostile):
+    """Every epoch (readable or not) of every layer, fetched through a store keeping 4 graphs: never more than 4."""
+    client, plugin = make_app(hostile.logdir)
+    plugin.store.graphs.maxsize = 4
+    for step in hostile.steps:
+        client.get(BASE + "graph", query_string={"run": "hostile", "layer": "fc1", "epoch": step})
+        assert len(plugin.store.graphs) <= 4
+    get_json(client, "metrics", run="hostile", layer="fc1")
+    assert len(plugin.store.graphs) == 4 and plugin.comparisons.maxsize == 32

@@ -7,8 +7,10 @@ TensorBoard reloads its logdir; what is cached is keyed by what cannot change un
 listing's (last step, wall time, length) of that series, decoded graphs by their blob key and wall time.
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
-unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, or written by a newer
-topoact-lightning: the message says to upgrade).
+unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, crafted, or written by a
+newer topoact-lightning: the message says to upgrade). Logs are input the plugin did not write: whatever decoding a
+graph, or deriving numbers from it, raises becomes that one epoch's ``NotFoundError`` (:func:`guarded`,
+:meth:`GraphEntry.derive`), so one bad epoch never takes down a layer's other epochs. Every cache is a bounded LRU.
 
 Example::
 
