@@ -185,3 +185,29 @@ def test_caches_stay_bounded(hostile):
         assert len(plugin.store.graphs) <= 4
     get_json(client, "metrics", run="hostile", layer="fc1")
     assert len(plugin.store.graphs) == 4 and plugin.comparisons.maxsize == 32
+
+
+def test_event_file_blobs_serve_runs_the_rust_server_cannot(tmp_path):
+    """The Rust data server's blob keys are URL-safe base 64 of ``[experiment, run, tag, step, index]``; for a run
+    name JSON escapes it cannot decode its own keys, so the store reads such blobs from the run's event files."""
+    import base64
+
+    from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
+
+    from tests._hostile import ODD_RUN
+    from tests.test_plugin_routes import synthetic_graph
+
+    write_hostile_logs(tmp_path, odd_run_names=True)
+    tag = summary.graph_tag("fc1")
+    key = base64.urlsafe_b64encode(json.dumps(["", ODD_RUN, tag, 0, 0]).encode()).decode().rstrip("=")
+    assert blob_key_location(key) == ("", ODD_RUN, tag, 0, 0)
+    assert blob_key_location("???") is None and blob_key_location("AAAAAA") is None
+    assert (
+        needs_event_files(ODD_RUN) and not needs_event_files("hostile") and not needs_event_files("ünï/a b")
+    )
+    blobs = EventFileBlobs()
+    assert blobs.read(str(tmp_path), ODD_RUN, tag, 0, 0) == synthetic_graph(0).to_bytes()
+    with pytest.raises(errors.NotFoundError):
+        blobs.read(str(tmp_path), ODD_RUN, tag, 7, 0)
+    with pytest.raises(errors.NotFoundError, match="not a directory"):
+        blobs.read(str(tmp_path), "../outside", tag, 0, 0)

@@ -22,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import collections
+import os
 import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
@@ -34,6 +35,7 @@ from tensorboard.data import provider
 
 from topoact_lightning import summary
 from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
+from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
 from topoact_tensorboard.payloads import json_number
 
 T = TypeVar("T")
@@ -46,9 +48,6 @@ ALL_STEPS = 1_000_000
 #: A graph whose class histograms (nodes x classes) would exceed this many cells is refused as unreadable: only a
 #: crafted payload gets there, and building the histograms would exhaust memory.
 MAX_HISTOGRAM_CELLS = 1 << 26
-#: Characters the Rust data server cannot have in a run name: it escapes them in its blob keys' JSON and then
-#: fails to read its own keys back (``BadJson``).
-_JSON_ESCAPED = frozenset(chr(c) for c in range(0x20)) | {'"', "\\"}
 
 
 def guarded(where: str, compute: Callable[[], T]) -> T:
@@ -211,10 +210,14 @@ class GraphStore:
     Args:
         data_provider: TensorBoard's ``DataProvider``.
         cache_size: decoded graphs kept in memory.
+        logdir: TensorBoard's ``--logdir``, for runs whose blobs the Rust data server cannot read.
     """
 
-    def __init__(self, data_provider, cache_size: int = 128) -> None:
+    def __init__(self, data_provider, cache_size: int = 128, logdir: str | None = None) -> None:
         self.data_provider = data_provider
+        #: The local log directory, if any: where :mod:`eventfiles` reads what the Rust data server cannot serve.
+        self.logdir = logdir if logdir and os.path.isdir(logdir) else None
+        self.event_file_blobs = EventFileBlobs()
         self.graphs = LRUCache(cache_size)
         self.thumbnail_arrays = LRUCache(8)
         # Reading a series' blob references is slow on the Rust data server (~40 ms per call, however short
@@ -347,18 +350,26 @@ class GraphStore:
         return entry
 
     def _read_blob(self, ctx, run: str, blob_key: str, where: str) -> bytes:
-        """``read_blob``, its failures a 404 naming ``where`` (and the way out, for the Rust server's known one)."""
+        """``read_blob``, its failures a 404 naming ``where``. For a run whose name the Rust data server cannot
+        put in a blob key, the blob is read from the run's event files instead (:mod:`eventfiles`)."""
         try:
             return self.data_provider.read_blob(ctx, blob_key=blob_key)
         except errors.PublicError as e:
-            hint = ""
-            if _JSON_ESCAPED & set(run):
-                hint = (
-                    " (TensorBoard's default Rust data server cannot read blobs of a run whose name holds a quote, "
-                    "a backslash or a control character: rename the run's directory, or start tensorboard with "
-                    "--load_fast=false)"
-                )
-            raise errors.NotFoundError(f"{where} is unreadable: {e}{hint}") from e
+            failure = e
+        location = blob_key_location(blob_key) if needs_event_files(run) and self.logdir else None
+        if location is not None and location[1] == run:
+            try:
+                return self.event_file_blobs.read(self.logdir, run, *location[2:])
+            except (errors.PublicError, OSError) as e:
+                failure = e
+        hint = ""
+        if needs_event_files(run):
+            hint = (
+                " (TensorBoard's default Rust data server cannot read blobs of a run whose name holds a quote, "
+                "a backslash or a control character: rename the run's directory, or start tensorboard with "
+                "--load_fast=false)"
+            )
+        raise errors.NotFoundError(f"{where} is unreadable: {failure}{hint}") from failure
 
     def all_graphs(
         self, ctx, experiment_id: str, run: str, layer: str

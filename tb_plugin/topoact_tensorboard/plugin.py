@@ -121,7 +121,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext, *, static_dir: str = STATIC_DIR) -> None:
         if context.data_provider is None:
             raise ValueError("the TopoAct plugin needs TensorBoard's data provider (TensorBoard >= 2.5)")
-        self.store = GraphStore(context.data_provider)
+        self.store = GraphStore(context.data_provider, logdir=context.logdir)
         self.comparisons = LRUCache(32)
         self.static_dir = os.path.realpath(static_dir)
 
