@@ -66,11 +66,20 @@ def guarded(where: str, compute: Callable[[], T]) -> T:
         return compute()
     except errors.PublicError:
         raise
-    except Exception as e:  # noqa: BLE001 - anything a crafted payload makes numpy, zipfile or json raise
-        reason = f"{type(e).__name__}: {e}"
-        if len(reason) > 300:
-            reason = reason[:300] + "..."
-        raise errors.NotFoundError(f"{where} is unreadable: {reason}") from e
+    except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
+        raise errors.NotFoundError(_unreadable(where, e)) from e
+
+
+def _unreadable(where: str, e: BaseException) -> str:
+    reason = f"{type(e).__name__}: {e}"
+    return f"{where} is unreadable: {reason if len(reason) <= 300 else reason[:300] + '...'}"
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A cached decoding failure: only its message, so that the payload and the frames that failed are freed."""
+
+    message: str
 
 
 @dataclass
@@ -326,12 +335,12 @@ class GraphStore:
             )
         blob_key = epoch.blob_keys[0]
 
-        def decode() -> GraphEntry | errors.NotFoundError:
+        def decode() -> GraphEntry | _Unreadable:
             data = self._read_blob(ctx, run, blob_key, where)
             try:
-                graph = guarded(where, lambda: _checked(MapperGraph.from_bytes(data)))
-            except errors.NotFoundError as e:
-                return e
+                graph = _checked(MapperGraph.from_bytes(data))
+            except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
+                return _Unreadable(_unreadable(where, e))
             annotations: dict = {}
             if len(epoch.blob_keys) == 2:
                 try:
@@ -345,8 +354,8 @@ class GraphStore:
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
         entry = self.graphs.get_or_create(key, decode)
-        if isinstance(entry, errors.NotFoundError):
-            raise entry
+        if isinstance(entry, _Unreadable):
+            raise errors.NotFoundError(entry.message)
         return entry
 
     def _read_blob(self, ctx, run: str, blob_key: str, where: str) -> bytes:
@@ -360,7 +369,7 @@ class GraphStore:
         if location is not None and location[1] == run:
             try:
                 return self.event_file_blobs.read(self.logdir, run, *location[2:])
-            except (errors.PublicError, OSError) as e:
+            except Exception as e:  # a damaged or vanishing event file: the blob stays unreadable, with why
                 failure = e
         hint = ""
         if needs_event_files(run):
