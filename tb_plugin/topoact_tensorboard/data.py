@@ -21,13 +21,11 @@ Example::
 
 from __future__ import annotations
 
-import collections
 import os
-import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import numpy as np
 from tensorboard import errors
@@ -35,6 +33,7 @@ from tensorboard.data import provider
 
 from topoact_lightning import summary
 from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
+from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
 from topoact_tensorboard.payloads import json_number
 
@@ -176,41 +175,6 @@ class GraphEntry:
             return []
         indptr, nodes = self.sample_index
         return nodes[indptr[sample] : indptr[sample + 1]].tolist()
-
-
-class LRUCache:
-    """A small thread-safe least-recently-used cache (TensorBoard serves requests from several threads)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._data: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get_or_create(self, key: Hashable, create: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]
-            self.misses += 1
-        # Decode outside the lock: a slow decode must not block requests for other graphs. Two threads may
-        # decode the same graph at once; both get equal results and one is kept.
-        value = create()
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
 
 
 class GraphStore:

@@ -45,7 +45,8 @@ from werkzeug import wrappers
 from topoact_lightning import summary
 from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_tensorboard.arguments import arg, index_arg, jaccard_arg, samples_arg, step_arg
-from topoact_tensorboard.data import GraphEntry, GraphStore, LRUCache, guarded
+from topoact_tensorboard.cache import LRUCache
+from topoact_tensorboard.data import GraphEntry, GraphStore, guarded
 from topoact_tensorboard.payloads import comparison_payload, graph_payload, to_json
 from topoact_tensorboard.png import encode_png, upscale
 
