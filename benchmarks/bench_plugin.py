@@ -3,7 +3,7 @@
 For each of TensorBoard's data back ends (the Python event multiplexer and the Rust data server over gRPC):
 
 - ``raw``: ``data_provider.read_blob`` of the graph's payload, the floor any route must pay;
-- ``cold``: the ``graph`` route on a graph not yet decoded (read + decode + JSON + gzip);
+- ``cold``: the ``graph`` route on a graph not yet decoded (read + decode + payload + JSON + gzip);
 - ``warm``: the same route again (decoded graph and response body cached).
 
 First through TensorBoard's WSGI app in this process, then through a real ``tensorboard`` process over HTTP
@@ -132,17 +132,17 @@ def first_blob_key(dp) -> str:
 
 def cold_breakdown(dp, repeats: int) -> dict[str, float]:
     """Medians (ms) of the steps of a cold graph request, outside any route."""
-    from topoact_tensorboard.plugin import to_json
+    from topoact_tensorboard.payloads import graph_payload, to_json
 
     key, ctx = first_blob_key(dp), RequestContext()
-    steps: dict[str, list[float]] = {"read_blob": [], "from_bytes": [], "to_dict": [], "json": [], "gzip": []}
+    steps: dict[str, list[float]] = {"read_blob": [], "from_bytes": [], "payload": [], "json": [], "gzip": []}
     for _ in range(repeats):
         t0 = time.perf_counter()
         data = dp.read_blob(ctx, blob_key=key)
         t1 = time.perf_counter()
         g = MapperGraph.from_bytes(data)
         t2 = time.perf_counter()
-        d = g.to_dict()
+        d = graph_payload(g)
         t3 = time.perf_counter()
         text = to_json(d).encode()
         t4 = time.perf_counter()

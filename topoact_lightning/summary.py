@@ -3,7 +3,8 @@
 Everything is a blob sequence (``DATA_CLASS_BLOB_SEQUENCE``, a rank-1 ``DT_STRING`` tensor) under the plugin name
 ``topoact``:
 
-- one tag per layer, ``topoact_graph/<layer>``; the step is the number of training epochs completed when the graph
+- one tag per layer, ``topoact_graph/<layer>`` (:func:`graph_tag`: ``%``, quotes, backslashes and control
+  characters percent-encoded; the metadata holds the real name); the step is the number of training epochs completed when the graph
   was taken (0 = the untrained network). Blob 0 is :meth:`MapperGraph.to_bytes`; blob 1 (since version 2) is a JSON
   object of *annotations*: what the monitor found about the layer at that step, which is not part of the graph
   (``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem": str | null}``; NaN as null).
@@ -26,6 +27,8 @@ This module imports only numpy and TensorBoard's protobufs, so that TensorBoard 
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
 import zlib
 from dataclasses import dataclass
 
@@ -45,8 +48,27 @@ class SummaryFormatError(ValueError):
     """Plugin metadata or a payload that this version cannot read."""
 
 
+#: What :func:`graph_tag` percent-encodes: the characters JSON escapes, which TensorBoard's Rust data server puts
+#: in its blob keys and then cannot read back (a 400 "BadJson"), and ``%`` itself so that decoding is exact.
+_TAG_ESCAPED = re.compile(r'[%"\\\x00-\x1f]')
+
+
 def graph_tag(layer: str) -> str:
-    return GRAPH_TAG_PREFIX + layer
+    r"""The tag of ``layer``'s graphs. Readers take the layer's name from the tag's metadata (written since version
+    1), so the tag may differ from it; tags written before these characters were encoded still read.
+
+    Example:
+        >>> graph_tag("encoder.0"), graph_tag('say "hi"\t')
+        ('topoact_graph/encoder.0', 'topoact_graph/say %22hi%22%09')
+        >>> layer_of_tag(graph_tag('100% "odd"\\name\n'))
+        '100% "odd"\\name\n'
+    """
+    return GRAPH_TAG_PREFIX + _TAG_ESCAPED.sub(lambda m: f"%{ord(m.group()):02X}", layer)
+
+
+def layer_of_tag(tag: str) -> str:
+    """The layer name :func:`graph_tag` encoded in ``tag`` (for a tag whose metadata names no layer)."""
+    return urllib.parse.unquote(tag[len(GRAPH_TAG_PREFIX) :])
 
 
 def scalar_tag(layer: str, metric: str) -> str:
@@ -175,6 +197,8 @@ def decode_thumbnails(blobs: list[bytes]) -> np.ndarray:
     try:
         header = json.loads(blobs[0].decode())
         n, h, w, c = (int(header[k]) for k in ("n", "height", "width", "channels"))
+        if min(n, h, w, c) < 0:  # reshape would infer a -1 from the data's size
+            raise ValueError(f"negative size in the header {header}")
         raw = zlib.decompress(blobs[1])
         return np.frombuffer(raw, dtype=np.uint8).reshape(n, h, w, c)
     except Exception as e:  # any corruption: bad JSON, zlib error, wrong size

@@ -7,8 +7,10 @@ TensorBoard reloads its logdir; what is cached is keyed by what cannot change un
 listing's (last step, wall time, length) of that series, decoded graphs by their blob key and wall time.
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
-unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, or written by a newer
-topoact-lightning: the message says to upgrade).
+unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, crafted, or written by a
+newer topoact-lightning: the message says to upgrade). Logs are input the plugin did not write: whatever decoding a
+graph, or deriving numbers from it, raises becomes that one epoch's ``NotFoundError`` (:func:`guarded`,
+:meth:`GraphEntry.derive`), so one bad epoch never takes down a layer's other epochs. Every cache is a bounded LRU.
 
 Example::
 
@@ -19,26 +21,64 @@ Example::
 
 from __future__ import annotations
 
-import collections
-import math
-import threading
+import os
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
 from tensorboard import errors
 from tensorboard.data import provider
 
 from topoact_lightning import summary
-from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, GraphFormatError, MapperGraph
+from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
+from topoact_tensorboard.cache import LRUCache
+from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
+from topoact_tensorboard.payloads import json_number
+
+T = TypeVar("T")
 
 #: Chart names of the means of the monitor's per-sample extras (the README's names).
 EXTRA_METRIC_NAMES = {"correct": "accuracy", "loss": "mean_loss"}
 
 #: Steps asked for when reading a blob sequence: more than any run has epochs, so nothing is downsampled away.
 ALL_STEPS = 1_000_000
+#: A graph whose class histograms (nodes x classes) would exceed this many cells is refused as unreadable: only a
+#: crafted payload gets there, and building the histograms would exhaust memory.
+MAX_HISTOGRAM_CELLS = 1 << 26
+
+
+def guarded(where: str, compute: Callable[[], T]) -> T:
+    """``compute()``, with any failure turned into a 404 saying that ``where`` is unreadable.
+
+    Decoding a payload and deriving numbers from it run on data the plugin did not write (a crafted or damaged
+    log): whatever they raise is that one graph's problem, reported with its reason, never a 500.
+
+    Example:
+        >>> guarded("graph 3", lambda: [][1])
+        Traceback (most recent call last):
+        ...
+        tensorboard.errors.NotFoundError: Not found: graph 3 is unreadable: IndexError: list index out of range
+    """
+    try:
+        return compute()
+    except errors.PublicError:
+        raise
+    except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
+        raise errors.NotFoundError(_unreadable(where, e)) from e
+
+
+def _unreadable(where: str, e: BaseException) -> str:
+    reason = f"{type(e).__name__}: {e}"
+    return f"{where} is unreadable: {reason if len(reason) <= 300 else reason[:300] + '...'}"
+
+
+@dataclass(frozen=True)
+class _Unreadable:
+    """A cached decoding failure: only its message, so that the payload and the frames that failed are freed."""
+
+    message: str
 
 
 @dataclass
@@ -72,8 +112,11 @@ class GraphEntry:
         wall_time: float,
         key: Hashable = None,
         annotations: dict | None = None,
+        where: str = "graph",
     ) -> None:
         self.graph = graph
+        #: Names this graph in messages: "graph of layer 'fc1' at epoch 3 in run 'mnist'".
+        self.where = where
         #: What the monitor logged beside the graph (diagnostics, health problem); empty for version-1 logs.
         self.annotations = annotations or {}
         self.step = step
@@ -101,7 +144,9 @@ class GraphEntry:
             if name in CATEGORICAL_EXTRAS:
                 continue
             finite = values[np.isfinite(values)]
-            out[EXTRA_METRIC_NAMES.get(name, f"mean_{name}")] = json_number(finite.mean()) if len(finite) else None
+            out[EXTRA_METRIC_NAMES.get(name, f"mean_{name}")] = (
+                json_number(finite.mean()) if len(finite) else None
+            )
         return out
 
     @property
@@ -121,57 +166,15 @@ class GraphEntry:
         indptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=g.n_samples))])
         return indptr, owner[order]
 
+    def derive(self, compute: Callable[[], T]) -> T:
+        """``compute()`` on this graph, any failure a 404 naming this graph (see :func:`guarded`)."""
+        return guarded(self.where, compute)
+
     def nodes_of(self, sample: int) -> list[int]:
         if sample >= self.graph.n_samples:
             return []
         indptr, nodes = self.sample_index
         return nodes[indptr[sample] : indptr[sample + 1]].tolist()
-
-
-class LRUCache:
-    """A small thread-safe least-recently-used cache (TensorBoard serves requests from several threads)."""
-
-    def __init__(self, maxsize: int) -> None:
-        self.maxsize = maxsize
-        self._data: collections.OrderedDict[Hashable, Any] = collections.OrderedDict()
-        self._lock = threading.Lock()
-        self.hits = 0
-        self.misses = 0
-
-    def get_or_create(self, key: Hashable, create: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._data:
-                self._data.move_to_end(key)
-                self.hits += 1
-                return self._data[key]
-            self.misses += 1
-        # Decode outside the lock: a slow decode must not block requests for other graphs. Two threads may
-        # decode the same graph at once; both get equal results and one is kept.
-        value = create()
-        with self._lock:
-            self._data[key] = value
-            self._data.move_to_end(key)
-            while len(self._data) > self.maxsize:
-                self._data.popitem(last=False)
-        return value
-
-    def __len__(self) -> int:
-        return len(self._data)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
-
-
-def json_number(v: Any) -> float | int | None:
-    """A plain Python number, or None for NaN and infinities (JSON has neither)."""
-    if v is None:
-        return None
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
 
 
 class GraphStore:
@@ -180,10 +183,14 @@ class GraphStore:
     Args:
         data_provider: TensorBoard's ``DataProvider``.
         cache_size: decoded graphs kept in memory.
+        logdir: TensorBoard's ``--logdir``, for runs whose blobs the Rust data server cannot read.
     """
 
-    def __init__(self, data_provider, cache_size: int = 128) -> None:
+    def __init__(self, data_provider, cache_size: int = 128, logdir: str | None = None) -> None:
         self.data_provider = data_provider
+        #: The local log directory, if any: where :mod:`eventfiles` reads what the Rust data server cannot serve.
+        self.logdir = logdir if logdir and os.path.isdir(logdir) else None
+        self.event_file_blobs = EventFileBlobs()
         self.graphs = LRUCache(cache_size)
         self.thumbnail_arrays = LRUCache(8)
         # Reading a series' blob references is slow on the Rust data server (~40 ms per call, however short
@@ -207,7 +214,7 @@ class GraphStore:
                     info.problems[tag] = str(e)
                     continue
                 if meta.kind == summary.KIND_GRAPH and tag.startswith(summary.GRAPH_TAG_PREFIX):
-                    layer = meta.layer or tag[len(summary.GRAPH_TAG_PREFIX) :]
+                    layer = meta.layer if meta.layer is not None else summary.layer_of_tag(tag)
                     info.layers[layer] = tag
                     if meta.position is not None:
                         info.positions[layer] = meta.position
@@ -230,9 +237,12 @@ class GraphStore:
         if layer in info.layers:
             tag = info.layers[layer]
             return tag, info.versions[tag]
-        tag = summary.graph_tag(layer)
-        if tag in info.problems:
-            raise errors.NotFoundError(f"layer {layer!r} of run {run!r} is unreadable: {info.problems[tag]}")
+        # An unreadable tag has no metadata to name its layer: try the tag of today's writers and of older ones.
+        for tag in (summary.graph_tag(layer), summary.GRAPH_TAG_PREFIX + layer):
+            if tag in info.problems:
+                raise errors.NotFoundError(
+                    f"layer {layer!r} of run {run!r} is unreadable: {info.problems[tag]}"
+                )
         known = ", ".join(repr(x) for x in sorted(info.layers)) or "none"
         raise errors.NotFoundError(f"run {run!r} has no TopoAct graphs of layer {layer!r} (layers: {known})")
 
@@ -277,7 +287,11 @@ class GraphStore:
         )
 
     def load(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> GraphEntry:
-        """The decoded graph of one listed epoch, from the cache when possible."""
+        """The decoded graph of one listed epoch, from the cache when possible.
+
+        Raises ``NotFoundError`` with the reason when the epoch is unreadable; the failure is cached like a
+        graph (a broken epoch is not decoded again on every metrics request).
+        """
         where = f"graph of layer {layer!r} at epoch {epoch.step} in run {run!r}"
         if len(epoch.blob_keys) not in (1, 2):
             raise errors.NotFoundError(
@@ -285,25 +299,50 @@ class GraphStore:
             )
         blob_key = epoch.blob_keys[0]
 
-        def decode() -> GraphEntry:
-            data = self.data_provider.read_blob(ctx, blob_key=blob_key)
+        def decode() -> GraphEntry | _Unreadable:
+            data = self._read_blob(ctx, run, blob_key, where)
             try:
-                graph = MapperGraph.from_bytes(data)
-            except GraphFormatError as e:
-                raise errors.NotFoundError(f"{where} is unreadable: {e}") from e
+                graph = _checked(MapperGraph.from_bytes(data))
+            except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
+                return _Unreadable(_unreadable(where, e))
             annotations: dict = {}
             if len(epoch.blob_keys) == 2:
                 try:
                     annotations = summary.decode_annotations(
-                        self.data_provider.read_blob(ctx, blob_key=epoch.blob_keys[1])
+                        self._read_blob(ctx, run, epoch.blob_keys[1], where)
                     )
-                except summary.SummaryFormatError:
+                except (summary.SummaryFormatError, errors.PublicError):
                     annotations = {}  # the graph itself is fine: show it without the monitor's notes
-            return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations)
+            return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations, where)
 
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
-        return self.graphs.get_or_create(key, decode)
+        entry = self.graphs.get_or_create(key, decode)
+        if isinstance(entry, _Unreadable):
+            raise errors.NotFoundError(entry.message)
+        return entry
+
+    def _read_blob(self, ctx, run: str, blob_key: str, where: str) -> bytes:
+        """``read_blob``, its failures a 404 naming ``where``. For a run whose name the Rust data server cannot
+        put in a blob key, the blob is read from the run's event files instead (:mod:`eventfiles`)."""
+        try:
+            return self.data_provider.read_blob(ctx, blob_key=blob_key)
+        except errors.PublicError as e:
+            failure = e
+        location = blob_key_location(blob_key) if needs_event_files(run) and self.logdir else None
+        if location is not None and location[1] == run:
+            try:
+                return self.event_file_blobs.read(self.logdir, run, *location[2:])
+            except Exception as e:  # a damaged or vanishing event file: the blob stays unreadable, with why
+                failure = e
+        hint = ""
+        if needs_event_files(run):
+            hint = (
+                " (TensorBoard's default Rust data server cannot read blobs of a run whose name holds a quote, "
+                "a backslash or a control character: rename the run's directory, or start tensorboard with "
+                "--load_fast=false)"
+            )
+        raise errors.NotFoundError(f"{where} is unreadable: {failure}{hint}") from failure
 
     def all_graphs(
         self, ctx, experiment_id: str, run: str, layer: str
@@ -334,19 +373,40 @@ class GraphStore:
             raise errors.NotFoundError(f"run {run!r} has no thumbnails yet")
         latest = series[-1]
 
+        where = f"thumbnails of run {run!r}"
+
         def decode() -> np.ndarray:
             if len(latest.blob_keys) != 2:
                 raise errors.NotFoundError(
-                    f"thumbnails of run {run!r} are unreadable: expected 2 blobs, found {len(latest.blob_keys)}"
+                    f"{where} are unreadable: expected 2 blobs, found {len(latest.blob_keys)}"
                 )
-            blobs = [self.data_provider.read_blob(ctx, blob_key=k) for k in latest.blob_keys]
+            blobs = [self._read_blob(ctx, run, k, where) for k in latest.blob_keys]
             try:
-                return summary.decode_thumbnails(blobs)
+                images = summary.decode_thumbnails(blobs)
             except summary.SummaryFormatError as e:
-                raise errors.NotFoundError(f"thumbnails of run {run!r} are unreadable: {e}") from e
+                raise errors.NotFoundError(f"{where} are unreadable: {e}") from e
+            n, h, w, c = images.shape
+            if h < 1 or w < 1 or c not in (1, 3):
+                raise errors.NotFoundError(
+                    f"{where} are unreadable: images of {h} x {w} pixels with {c} channels (expected at least "
+                    "1 x 1, with 1 or 3 channels)"
+                )
+            return images
 
         key = (experiment_id, run, latest.step, latest.wall_time, latest.blob_keys)
         return self.thumbnail_arrays.get_or_create(key, decode)
+
+
+def _checked(graph: MapperGraph) -> MapperGraph:
+    """``graph`` if the routes can derive everything from it; raises ``ValueError`` for what the decoder lets
+    through from a crafted payload (edges naming nodes that do not exist, histograms too large to build)."""
+    if graph.n_edges and (graph.edges.min() < 0 or graph.edges.max() >= graph.n_nodes):
+        raise ValueError(f"an edge refers to a node outside range({graph.n_nodes})")
+    if graph.n_nodes * graph.n_classes > MAX_HISTOGRAM_CELLS:
+        raise ValueError(
+            f"{graph.n_nodes} nodes x {graph.n_classes} classes is too many class counts to show"
+        )
+    return graph
 
 
 def _span(steps: list[int]) -> str:

@@ -1,18 +1,26 @@
 """The TopoAct TensorBoard plugin: HTTP routes serving Mapper graphs, their metrics and comparisons as JSON.
 
-All routes are ``GET`` under ``data/plugin/topoact/``. Errors are ``text/plain`` messages meant for the user:
-400 for a missing or malformed parameter, 404 for an unknown run, layer, epoch or sample and for a payload this
-version cannot read (the message says why, e.g. "upgrade topoact-lightning"). JSON never holds NaN (null instead).
+All routes are ``GET`` under ``data/plugin/topoact/``. Errors are ``text/plain`` messages meant for the user, never
+a traceback: 400 for a missing or malformed parameter, 404 for an unknown run, layer, epoch or sample and for a
+payload this version cannot read (the message says why: corrupt, crafted, or "upgrade topoact-lightning"). In
+``metrics`` and ``track`` an unreadable epoch is listed under ``errors`` (step -> reason) and the other epochs still
+answer. JSON never holds NaN (null instead). Steps are any 64-bit integers, as TensorBoard lists them.
+
+As in TensorBoard's ``scalars_plugin.py``, each ``<name>_route`` method unwraps the request (parameters, response)
+and a ``<name>_impl`` method does the work with plain arguments and returns data.
 
 ========================================================  ===================================================
 route                                                     answer
 ========================================================  ===================================================
 ``runs``                                                  ``[{"run", "layers": [..], "thumbnails", "problems"}]``
 ``epochs?run=&layer=``                                    ``{"run", "layer", "epochs": [steps, ascending]}``
-``graph?run=&layer=&epoch=``                              ``MapperGraph.to_dict()`` + ``run, layer, epoch``
-``compare?run=&layer=&epoch=&epoch2=[&run2=&layer2=]``    ``GraphComparison.to_dict()`` + ``a``, ``b``
-``metrics?run=&layer=``                                   ``{"epochs", "metrics": {name: [value|null]}, "problems"}``
-``track?run=&layer=&samples=1,2``                         ``{"epochs", "samples", "nodes": {epoch: {s: [ids]}}}``
+``graph?run=&layer=&epoch=``                              :func:`payloads.graph_payload` + ``run, layer,
+                                                          epoch, wall_time, annotations``
+``compare?run=&layer=&epoch=&epoch2=[&run2=&layer2=]``    :func:`payloads.comparison_payload` + ``a``, ``b``
+``metrics?run=&layer=``                                   ``{"epochs", "wall_times", "metrics": {name:
+                                                          [value|null]}, "errors", "problems"}``
+``track?run=&layer=&samples=1,2``                         ``{"epochs", "samples", "labels", "nodes": {epoch:
+                                                          {s: [ids]} | null}, "errors"}``
 ``thumbnail?run=&sample=``                                ``image/png``
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
 ``static/<path>``                                         the front end's files
@@ -23,14 +31,11 @@ from __future__ import annotations
 
 import functools
 import gzip
-import json
 import logging
 import math
 import os
-import re
 from typing import Any
 
-import numpy as np
 from tensorboard import errors, plugin_util
 from tensorboard.backend import http_util
 from tensorboard.context import RequestContext
@@ -39,7 +44,10 @@ from werkzeug import wrappers
 
 from topoact_lightning import summary
 from topoact_lightning.engine.metrics import GRAPH_METRICS
-from topoact_tensorboard.data import GraphEntry, GraphStore, LRUCache, json_number
+from topoact_tensorboard.arguments import arg, index_arg, jaccard_arg, samples_arg, step_arg
+from topoact_tensorboard.cache import LRUCache
+from topoact_tensorboard.data import GraphEntry, GraphStore, guarded
+from topoact_tensorboard.payloads import comparison_payload, graph_payload, to_json
 from topoact_tensorboard.png import encode_png, upscale
 
 logger = logging.getLogger("tensorboard.plugins.topoact")
@@ -61,9 +69,8 @@ MIME_TYPES = {
 }
 #: Thumbnails smaller than this (pixels, longest side) are enlarged, pixel-exact, before encoding.
 MIN_THUMBNAIL_SIDE = 64
-MAX_TRACKED_SAMPLES = 1000
 DEFAULT_MIN_JACCARD = 0.1
-_INT_RE = re.compile(r"^[0-9]{1,9}$")
+NO_SUCH_STATIC_FILE = "no such file among the TopoAct front-end files"
 
 
 def _route(handler):
@@ -81,7 +88,8 @@ def _route(handler):
         except errors.PublicError as e:
             return http_util.Respond(request, str(e), "text/plain", code=e.http_code)
         except Exception:  # a bug: log it with its traceback, tell the client only that it happened
-            logger.exception("TopoAct plugin failed on %s", request.full_path)
+            # %r: the path is the client's, and may hold control characters meant for the log.
+            logger.exception("TopoAct plugin failed on %r", request.full_path)
             return http_util.Respond(
                 request,
                 "internal error in the TopoAct plugin; see the tensorboard log",
@@ -92,70 +100,13 @@ def _route(handler):
     return route
 
 
-def _arg(request, name: str, default: str | None = None) -> str:
-    value = request.args.get(name)
-    if value is None or value == "":
-        if default is not None:
-            return default
-        raise errors.InvalidArgumentError(f"missing parameter {name!r}")
-    return value
-
-
-def _int_arg(request, name: str, default: int | None = None) -> int:
-    value = request.args.get(name)
-    if (value is None or value == "") and default is not None:
-        return default
-    value = _arg(request, name)
-    if not _INT_RE.match(value):
-        raise errors.InvalidArgumentError(f"parameter {name!r} must be a non-negative integer, got {value!r}")
-    return int(value)
-
-
-def _jaccard_arg(request, name: str, default: float) -> float:
-    value = request.args.get(name)
-    if value is None or value == "":
-        return default
-    try:
-        x = float(value)
-    except ValueError:
-        x = math.nan
-    if not (0.0 < x <= 1.0):  # also rejects NaN
-        raise errors.InvalidArgumentError(f"parameter {name!r} must be a number in (0, 1], got {value!r}")
-    return x
-
-
-def _samples_arg(request) -> list[int]:
-    raw = _arg(request, "samples")
-    parts = [p.strip() for p in raw.split(",") if p.strip()]
-    if not parts or not all(_INT_RE.match(p) for p in parts):
-        raise errors.InvalidArgumentError(
-            f"parameter 'samples' must be comma-separated non-negative integers, got {raw!r}"
-        )
-    if len(parts) > MAX_TRACKED_SAMPLES:
-        raise errors.InvalidArgumentError(f"at most {MAX_TRACKED_SAMPLES} samples can be tracked at once")
-    return list(dict.fromkeys(int(p) for p in parts))
-
-
-def to_json(obj: Any) -> str:
-    """Strict JSON (no NaN or Infinity, which ``JSON.parse`` rejects): such values become null."""
-    try:
-        return json.dumps(obj, allow_nan=False, separators=(",", ":"))
-    except ValueError:
-        return json.dumps(_strict(obj), allow_nan=False, separators=(",", ":"))
-
-
-def _strict(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _strict(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_strict(v) for v in obj]
-    if isinstance(obj, (float, np.generic)):
-        return json_number(obj)
-    return obj
-
-
 def _respond_json(request, obj: Any):
     return http_util.Respond(request, to_json(obj), "application/json")
+
+
+def _where(request) -> tuple[Any, str]:
+    """The request's context and experiment id, the first two arguments of every ``*_impl`` method."""
+    return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
 
 
 class TopoActPlugin(base_plugin.TBPlugin):
@@ -171,22 +122,22 @@ class TopoActPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext, *, static_dir: str = STATIC_DIR) -> None:
         if context.data_provider is None:
             raise ValueError("the TopoAct plugin needs TensorBoard's data provider (TensorBoard >= 2.5)")
-        self.store = GraphStore(context.data_provider)
+        self.store = GraphStore(context.data_provider, logdir=context.logdir)
         self.comparisons = LRUCache(32)
         self.static_dir = os.path.realpath(static_dir)
 
     # -------------------------------------------------------------------------------------- TBPlugin API
     def get_plugin_apps(self):
         return {
-            "/runs": self._serve_runs,
-            "/epochs": self._serve_epochs,
-            "/graph": self._serve_graph,
-            "/compare": self._serve_compare,
-            "/metrics": self._serve_metrics,
-            "/track": self._serve_track,
-            "/thumbnail": self._serve_thumbnail,
-            "/thumbnails_info": self._serve_thumbnails_info,
-            "/static/*": self._serve_static,
+            "/runs": self.runs_route,
+            "/epochs": self.epochs_route,
+            "/graph": self.graph_route,
+            "/compare": self.compare_route,
+            "/metrics": self.metrics_route,
+            "/track": self.track_route,
+            "/thumbnail": self.thumbnail_route,
+            "/thumbnails_info": self.thumbnails_info_route,
+            "/static/*": self.static_route,
         }
 
     def is_active(self) -> bool:
@@ -202,125 +153,180 @@ class TopoActPlugin(base_plugin.TBPlugin):
     def frontend_metadata(self):
         return base_plugin.FrontendMetadata(es_module_path="/static/index.js", tab_name="TopoAct")
 
-    # -------------------------------------------------------------------------------------------- routes
-    @staticmethod
-    def _where(request) -> tuple[Any, str]:
-        return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+    # ------------------------------------------------------------------------------------------ runs, epochs
+    @_route
+    def runs_route(self, request):
+        return _respond_json(request, self.runs_impl(*_where(request)))
+
+    def runs_impl(self, ctx, experiment: str) -> list[dict[str, Any]]:
+        """Every run with TopoAct data: its layers in network order (input side first, where the logs say it,
+        by name otherwise), whether it has thumbnails, and its unreadable tags (tag -> reason)."""
+        return [
+            {
+                "run": run,
+                "layers": sorted(info.layers, key=lambda name: (info.positions.get(name, 1 << 30), name)),
+                "thumbnails": info.thumbnails,
+                "problems": info.problems,
+            }
+            for run, info in sorted(self.store.runs(ctx, experiment).items())
+        ]
 
     @_route
-    def _serve_runs(self, request):
-        ctx, eid = self._where(request)
-        runs = self.store.runs(ctx, eid)
-        return _respond_json(
-            request,
-            [
-                {
-                    "run": run,
-                    # Network order (input side first) where the logs say it, names otherwise.
-                    "layers": sorted(info.layers, key=lambda name: (info.positions.get(name, 1 << 30), name)),
-                    "thumbnails": info.thumbnails,
-                    "problems": info.problems,
-                }
-                for run, info in sorted(runs.items())
-            ],
-        )
+    def epochs_route(self, request):
+        run, layer = arg(request, "run"), arg(request, "layer")
+        return _respond_json(request, self.epochs_impl(*_where(request), run, layer))
 
-    @_route
-    def _serve_epochs(self, request):
-        ctx, eid = self._where(request)
-        run, layer = _arg(request, "run"), _arg(request, "layer")
-        epochs = self.store.epochs(ctx, eid, run, layer)
-        return _respond_json(request, {"run": run, "layer": layer, "epochs": [e.step for e in epochs]})
+    def epochs_impl(self, ctx, experiment: str, run: str, layer: str) -> dict[str, Any]:
+        epochs = self.store.epochs(ctx, experiment, run, layer)
+        return {"run": run, "layer": layer, "epochs": [e.step for e in epochs]}
 
+    # ------------------------------------------------------------------------------------------------ graph
     @_route
-    def _serve_graph(self, request):
-        ctx, eid = self._where(request)
-        run, layer, epoch = _arg(request, "run"), _arg(request, "layer"), _int_arg(request, "epoch")
-        entry = self.store.graph(ctx, eid, run, layer, epoch)
+    def graph_route(self, request):
+        run, layer, epoch = arg(request, "run"), arg(request, "layer"), step_arg(request, "epoch")
+        entry = self.store.graph(*_where(request), run, layer, epoch)
         body = entry.gzipped_json
         if body is None:
             # A cached graph is served as stored gzip bytes: a 1,000-node graph's JSON is large, and
             # re-serializing and re-compressing it on every slider move would dominate the warm latency.
             # Only the compressed body is kept: the dict form of a large graph is several MB of Python objects.
-            payload = dict(
-                entry.graph.to_dict(),
-                run=run,
-                layer=layer,
-                epoch=epoch,
-                wall_time=entry.wall_time,
-                annotations=entry.annotations,
-            )
+            payload = self._graph_payload(entry, run, layer)
             body = gzip.compress(to_json(payload).encode(), compresslevel=3, mtime=0)
             entry.gzipped_json = body
         return http_util.Respond(request, body, "application/json", content_encoding="gzip")
 
+    def graph_impl(self, ctx, experiment: str, run: str, layer: str, epoch: int) -> dict[str, Any]:
+        """The graph of ``layer`` at step ``epoch``: :func:`payloads.graph_payload` plus where it is from, its wall
+        time and the monitor's annotations."""
+        return self._graph_payload(self.store.graph(ctx, experiment, run, layer, epoch), run, layer)
+
+    @staticmethod
+    def _graph_payload(entry: GraphEntry, run: str, layer: str) -> dict[str, Any]:
+        return dict(
+            entry.derive(lambda: graph_payload(entry.graph)),
+            run=run,
+            layer=layer,
+            epoch=entry.step,
+            wall_time=entry.wall_time,
+            annotations=entry.annotations,
+        )
+
+    # ---------------------------------------------------------------------------------------------- compare
     @_route
-    def _serve_compare(self, request):
-        ctx, eid = self._where(request)
-        run, layer, epoch = _arg(request, "run"), _arg(request, "layer"), _int_arg(request, "epoch")
-        run2, layer2 = _arg(request, "run2", run), _arg(request, "layer2", layer)
-        epoch2 = _int_arg(request, "epoch2")
-        min_jaccard = _jaccard_arg(request, "min_jaccard", DEFAULT_MIN_JACCARD)
-        a = self.store.graph(ctx, eid, run, layer, epoch)
-        b = self.store.graph(ctx, eid, run2, layer2, epoch2)
+    def compare_route(self, request):
+        run, layer, epoch = arg(request, "run"), arg(request, "layer"), step_arg(request, "epoch")
+        run2, layer2 = arg(request, "run2", run), arg(request, "layer2", layer)
+        epoch2 = step_arg(request, "epoch2")
+        min_jaccard = jaccard_arg(request, "min_jaccard", DEFAULT_MIN_JACCARD)
+        payload = self.compare_impl(*_where(request), run, layer, epoch, run2, layer2, epoch2, min_jaccard)
+        return _respond_json(request, payload)
+
+    def compare_impl(
+        self,
+        ctx,
+        experiment: str,
+        run: str,
+        layer: str,
+        epoch: int,
+        run2: str,
+        layer2: str,
+        epoch2: int,
+        min_jaccard: float = DEFAULT_MIN_JACCARD,
+    ) -> dict[str, Any]:
+        """How the graph of ``(run2, layer2, epoch2)`` relates to that of ``(run, layer, epoch)``, node by node:
+        :func:`payloads.comparison_payload` plus ``a`` and ``b`` (where each graph is from, its node count)."""
+        a = self.store.graph(ctx, experiment, run, layer, epoch)
+        b = self.store.graph(ctx, experiment, run2, layer2, epoch2)
         if a.graph.n_samples != b.graph.n_samples:
             raise errors.InvalidArgumentError(
                 f"these graphs were built from different probe sets ({a.graph.n_samples} and "
                 f"{b.graph.n_samples} samples) and cannot be compared node by node"
             )
-
-        result = self._comparison(a, b, min_jaccard)
-        payload = dict(
-            result,
+        return dict(
+            self._comparison(a, b, min_jaccard),
             min_jaccard=min_jaccard,
             a={"run": run, "layer": layer, "epoch": epoch, "nodes": a.graph.n_nodes},
             b={"run": run2, "layer": layer2, "epoch": epoch2, "nodes": b.graph.n_nodes},
         )
-        return _respond_json(request, payload)
 
     def _comparison(self, a: GraphEntry, b: GraphEntry, min_jaccard: float) -> dict[str, Any]:
         def compare() -> dict[str, Any]:
             from topoact_lightning.engine.compare import compare_graphs
 
-            return compare_graphs(a.graph, b.graph, min_jaccard=min_jaccard).to_dict()
+            where = f"the comparison of the {a.where} with the {b.where}"
+            return guarded(where, lambda: comparison_payload(compare_graphs(a.graph, b.graph, min_jaccard)))
 
         return self.comparisons.get_or_create((a.key, b.key, min_jaccard), compare)
 
+    # ---------------------------------------------------------------------------------------- metrics, track
+    def _readable(self, ctx, experiment: str, run: str, layer: str, derive) -> tuple[list, dict[str, str]]:
+        """Every epoch of a layer as ``(epoch, entry, derive(entry))``, entry and value None where the epoch is
+        unreadable or ``derive`` fails on it; and those epochs' reasons by step (the routes' ``errors``)."""
+        rows, problems = [], {}
+        for e, entry, reason in self.store.all_graphs(ctx, experiment, run, layer):
+            value = None
+            if entry is not None:
+                try:
+                    value = entry.derive(functools.partial(derive, entry))
+                except errors.NotFoundError as err:
+                    entry, reason = None, str(err)
+            if reason:
+                problems[str(e.step)] = reason
+            rows.append((e, entry, value))
+        return rows, problems
+
     @_route
-    def _serve_metrics(self, request):
-        ctx, eid = self._where(request)
-        run, layer = _arg(request, "run"), _arg(request, "layer")
-        rows = self.store.all_graphs(ctx, eid, run, layer)
-        names = [*GRAPH_METRICS, "unassigned", "dead_units", "effective_rank", "distance", "accuracy", "mean_loss"]
-        present = {k for _, entry, _ in rows if entry for k in entry.metrics} | {"distance"}
+    def metrics_route(self, request):
+        run, layer = arg(request, "run"), arg(request, "layer")
+        return _respond_json(request, self.metrics_impl(*_where(request), run, layer))
+
+    def metrics_impl(self, ctx, experiment: str, run: str, layer: str) -> dict[str, Any]:
+        """Every epoch's metrics (:attr:`GraphEntry.metrics`, null where unreadable), ``distance`` to the previous
+        epoch, unreadable epochs under ``errors`` and the monitor's health warnings under ``problems``."""
+        rows, problems = self._readable(ctx, experiment, run, layer, lambda entry: entry.metrics)
+        names = [
+            *GRAPH_METRICS,
+            "unassigned",
+            "dead_units",
+            "effective_rank",
+            "distance",
+            "accuracy",
+            "mean_loss",
+        ]
+        present = {k for _, _, m in rows if m for k in m} | {"distance"}
         names = [n for n in names if n in present] + sorted(present - set(names))
-        metrics = {n: [entry.metrics.get(n) if entry else None for _, entry, _ in rows] for n in names}
+        metrics = {n: [m.get(n) if m else None for _, _, m in rows] for n in names}
         # How much the graph changed since the previous logged epoch (compare_graphs' distance, 0 = same nodes).
         change: list[float | None] = [None]
         for (_, prev, _), (_, cur, _) in zip(rows[:-1], rows[1:], strict=True):
-            ok = prev is not None and cur is not None and prev.graph.n_samples == cur.graph.n_samples
-            change.append(self._comparison(prev, cur, DEFAULT_MIN_JACCARD)["distance"] if ok else None)
+            distance = None
+            if prev is not None and cur is not None and prev.graph.n_samples == cur.graph.n_samples:
+                try:
+                    distance = self._comparison(prev, cur, DEFAULT_MIN_JACCARD)["distance"]
+                except errors.NotFoundError:
+                    pass  # a pair that cannot be compared has no distance; both epochs still chart
+            change.append(distance)
         metrics["distance"] = change[: len(rows)]
-        return _respond_json(
-            request,
-            {
-                "run": run,
-                "layer": layer,
-                "epochs": [e.step for e, _, _ in rows],
-                "wall_times": [e.wall_time for e, _, _ in rows],
-                "metrics": metrics,
-                "errors": {str(e.step): msg for e, _, msg in rows if msg},
-                # The monitor's health warnings for this layer, by epoch (the tab's badge).
-                "problems": {str(e.step): entry.problem for e, entry, _ in rows if entry and entry.problem},
-            },
-        )
+        return {
+            "run": run,
+            "layer": layer,
+            "epochs": [e.step for e, _, _ in rows],
+            "wall_times": [e.wall_time for e, _, _ in rows],
+            "metrics": metrics,
+            "errors": problems,
+            # The monitor's health warnings for this layer, by epoch (the tab's badge).
+            "problems": {str(e.step): entry.problem for e, entry, _ in rows if entry and entry.problem},
+        }
 
     @_route
-    def _serve_track(self, request):
-        ctx, eid = self._where(request)
-        run, layer = _arg(request, "run"), _arg(request, "layer")
-        samples = _samples_arg(request)
-        rows = self.store.all_graphs(ctx, eid, run, layer)
+    def track_route(self, request):
+        run, layer, samples = arg(request, "run"), arg(request, "layer"), samples_arg(request)
+        return _respond_json(request, self.track_impl(*_where(request), run, layer, samples))
+
+    def track_impl(self, ctx, experiment: str, run: str, layer: str, samples: list[int]) -> dict[str, Any]:
+        """The nodes holding each of ``samples`` at every epoch (null where the epoch is unreadable), with the
+        samples' labels; samples must be in the probe set of the latest readable graph."""
+        rows, problems = self._readable(ctx, experiment, run, layer, lambda entry: entry.sample_index)
         readable = [entry for _, entry, _ in rows if entry]
         if not readable:
             raise errors.NotFoundError(f"run {run!r} has no readable graph of layer {layer!r}")
@@ -331,72 +337,89 @@ class TopoActPlugin(base_plugin.TBPlugin):
                 f"sample {outside[0]} is not in the probe set of run {run!r} (samples 0 to {latest.n_samples - 1})"
             )
         labels = latest.labels
-        return _respond_json(
-            request,
-            {
-                "run": run,
-                "layer": layer,
-                "samples": samples,
-                "labels": {str(s): (int(labels[s]) if labels is not None else None) for s in samples},
-                "epochs": [e.step for e, _, _ in rows],
-                "nodes": {
-                    str(e.step): ({str(s): entry.nodes_of(s) for s in samples} if entry else None)
-                    for e, entry, _ in rows
-                },
-                "errors": {str(e.step): msg for e, _, msg in rows if msg},
+        return {
+            "run": run,
+            "layer": layer,
+            "samples": samples,
+            "labels": {str(s): (int(labels[s]) if labels is not None else None) for s in samples},
+            "epochs": [e.step for e, _, _ in rows],
+            "nodes": {
+                str(e.step): ({str(s): entry.nodes_of(s) for s in samples} if entry else None)
+                for e, entry, _ in rows
             },
-        )
+            "errors": problems,
+        }
 
+    # ------------------------------------------------------------------------------------------- thumbnails
     @staticmethod
     def _thumbnail_scale(height: int, width: int) -> int:
         return max(1, min(8, math.ceil(MIN_THUMBNAIL_SIDE / max(height, width, 1))))
 
     @_route
-    def _serve_thumbnails_info(self, request):
-        ctx, eid = self._where(request)
-        run = _arg(request, "run")
-        images = self.store.thumbnails(ctx, eid, run)
+    def thumbnails_info_route(self, request):
+        return _respond_json(request, self.thumbnails_info_impl(*_where(request), arg(request, "run")))
+
+    def thumbnails_info_impl(self, ctx, experiment: str, run: str) -> dict[str, Any]:
+        images = self.store.thumbnails(ctx, experiment, run)
         n, h, w, c = images.shape
         scale = self._thumbnail_scale(h, w)
-        return _respond_json(
-            request,
-            {
-                "run": run,
-                "n": n,
-                "height": h,
-                "width": w,
-                "channels": c,
-                "png_height": h * scale,
-                "png_width": w * scale,
-            },
-        )
+        return {
+            "run": run,
+            "n": n,
+            "height": h,
+            "width": w,
+            "channels": c,
+            "png_height": h * scale,
+            "png_width": w * scale,
+        }
 
     @_route
-    def _serve_thumbnail(self, request):
-        ctx, eid = self._where(request)
-        run, sample = _arg(request, "run"), _int_arg(request, "sample")
-        images = self.store.thumbnails(ctx, eid, run)
-        if sample >= len(images):
-            raise errors.NotFoundError(
-                f"run {run!r} has thumbnails for samples 0 to {len(images) - 1}, not {sample}"
-            )
-        image = images[sample]
-        png = encode_png(upscale(image, self._thumbnail_scale(*image.shape[:2])))
+    def thumbnail_route(self, request):
+        run, sample = arg(request, "run"), index_arg(request, "sample")
+        png = self.thumbnail_impl(*_where(request), run, sample)
         # Thumbnails never change for a given run; let the browser keep them while the page is open.
         return http_util.Respond(request, png, "image/png", expires=300)
 
+    def thumbnail_impl(self, ctx, experiment: str, run: str, sample: int) -> bytes:
+        """Sample ``sample``'s thumbnail as a PNG, enlarged pixel-exact to at least 64 pixels on its longer side."""
+        images = self.store.thumbnails(ctx, experiment, run)
+        if sample >= len(images):
+            raise errors.NotFoundError(
+                f"run {run!r} has thumbnails for samples 0 to {len(images) - 1}, not {sample}"
+                if len(images)
+                else f"run {run!r} has no thumbnails (its thumbnails record holds no image)"
+            )
+        image = images[sample]
+        return guarded(
+            f"thumbnail {sample} of run {run!r}",
+            lambda: encode_png(upscale(image, self._thumbnail_scale(*image.shape[:2]))),
+        )
+
+    # ----------------------------------------------------------------------------------------------- static
     @_route
-    def _serve_static(self, request):
+    def static_route(self, request):
         # Search for the route itself: whatever precedes it (a --path_prefix, /experiment/<id>) is not ours.
         marker = f"/data/plugin/{self.plugin_name}/static/"
         path = request.path
-        rel = path[path.index(marker) + len(marker) :] if marker in path else ""
+        body, content_type = self.static_impl(
+            path[path.index(marker) + len(marker) :] if marker in path else ""
+        )
+        return http_util.Respond(request, body, content_type)
+
+    def static_impl(self, rel: str) -> tuple[bytes, str]:
+        """The front-end file at ``rel`` (``/``-separated, inside the static directory) and its content type."""
         parts = rel.split("/")
-        if not rel or any(p in ("", ".", "..") or p.startswith(".") or "\\" in p for p in parts):
-            raise errors.NotFoundError("no such file among the TopoAct front-end files")
+        if not rel or any(
+            p in ("", ".", "..")
+            or p.startswith(".")
+            or "\\" in p
+            or any(ord(ch) < 0x20 or ch == "\x7f" for ch in p)
+            for p in parts
+        ):
+            raise errors.NotFoundError(NO_SUCH_STATIC_FILE)
         full = os.path.realpath(os.path.join(self.static_dir, *parts))
         if os.path.commonpath([full, self.static_dir]) != self.static_dir or not os.path.isfile(full):
-            raise errors.NotFoundError("no such file among the TopoAct front-end files")
+            raise errors.NotFoundError(NO_SUCH_STATIC_FILE)
         content_type = MIME_TYPES.get(os.path.splitext(full)[1].lower(), "application/octet-stream")
         with open(full, "rb") as f:
-            return http_util.Respond(request, f.read(), content_type)
+            return f.read(), content_type

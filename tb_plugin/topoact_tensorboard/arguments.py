@@ -1,0 +1,86 @@
+"""The routes' query parameters: read, checked, and refused with a 400 that says what was expected.
+
+Steps are TensorBoard's: any 64-bit signed integer (what the ``epochs`` route lists is what ``graph`` accepts).
+Sample indices are non-negative and below 10**9.
+
+Example::
+
+    epoch = step_arg(request, "epoch")  # "-5" -> -5; "x", "1.5" and "2**64" -> InvalidArgumentError
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from tensorboard import errors
+
+#: At most this many samples in one ``track`` request.
+MAX_TRACKED_SAMPLES = 1000
+STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1
+_STEP_RE = re.compile(r"-?[0-9]{1,19}")
+_INDEX_RE = re.compile(r"[0-9]{1,9}")
+
+
+def shown(value: str, limit: int = 80) -> str:
+    """``repr(value)``, cut short: error messages echo what was sent, not megabytes of it."""
+    return repr(value) if len(value) <= limit else repr(value[:limit]) + f"... ({len(value)} characters)"
+
+
+def arg(request, name: str, default: str | None = None) -> str:
+    """The parameter's value; ``default`` when it is missing or empty, else a 400 if there is no default."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        if default is not None:
+            return default
+        raise errors.InvalidArgumentError(f"missing parameter {name!r}")
+    return value
+
+
+def step_arg(request, name: str) -> int:
+    """A step: an integer within TensorBoard's 64-bit step range."""
+    value = arg(request, name)
+    if not _STEP_RE.fullmatch(value) or not STEP_MIN <= int(value) <= STEP_MAX:
+        raise errors.InvalidArgumentError(
+            f"parameter {name!r} must be an integer step (a 64-bit signed integer), got {shown(value)}"
+        )
+    return int(value)
+
+
+def index_arg(request, name: str) -> int:
+    """A sample index: a non-negative integer."""
+    value = arg(request, name)
+    if not _INDEX_RE.fullmatch(value):
+        raise errors.InvalidArgumentError(
+            f"parameter {name!r} must be a non-negative integer, got {shown(value)}"
+        )
+    return int(value)
+
+
+def jaccard_arg(request, name: str, default: float) -> float:
+    """A Jaccard threshold in ``(0, 1]``."""
+    value = request.args.get(name)
+    if value is None or value == "":
+        return default
+    try:
+        x = float(value)
+    except ValueError:
+        x = math.nan
+    if not (0.0 < x <= 1.0):  # also rejects NaN
+        raise errors.InvalidArgumentError(
+            f"parameter {name!r} must be a number in (0, 1], got {shown(value)}"
+        )
+    return x
+
+
+def samples_arg(request) -> list[int]:
+    """``samples``: comma-separated sample indices, duplicates dropped, at most :data:`MAX_TRACKED_SAMPLES`."""
+    raw = arg(request, "samples")
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    if not parts or not all(_INDEX_RE.fullmatch(p) for p in parts):
+        raise errors.InvalidArgumentError(
+            f"parameter 'samples' must be comma-separated non-negative integers, got {shown(raw)}"
+        )
+    if len(parts) > MAX_TRACKED_SAMPLES:
+        raise errors.InvalidArgumentError(f"at most {MAX_TRACKED_SAMPLES} samples can be tracked at once")
+    return list(dict.fromkeys(int(p) for p in parts))
