@@ -10,14 +10,9 @@ from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import pdist
 from sklearn.cluster import DBSCAN
 
-from topoact_lightning.engine.clustering import (
-    Points,
-    auto_eps,
-    dbscan,
-    knee,
-    native_dbscan_params,
-    radius_pairs,
-)
+from topoact_lightning.engine.dbscan import dbscan, native_dbscan_params
+from topoact_lightning.engine.distances import Points, radius_pairs
+from topoact_lightning.engine.neighbors import auto_eps, knee
 
 
 @given(
@@ -140,7 +135,7 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
 
     from threadpoolctl import threadpool_info
 
-    from topoact_lightning.engine.clustering import single_threaded_blas
+    from topoact_lightning.engine.threads import single_threaded_blas
 
     def blas_threads():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
@@ -161,16 +156,16 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
         t.join(
             10
         )  # the other thread left first: this one still holds the limit, restored only when it leaves
-        import topoact_lightning.engine.clustering as clustering
+        import topoact_lightning.engine.threads as threads
 
-        assert clustering._blas_depth == 1 and clustering._blas_limiter is not None
-    assert clustering._blas_depth == 0 and clustering._blas_limiter is None
+        assert threads._blas_depth == 1 and threads._blas_limiter is not None
+    assert threads._blas_depth == 0 and threads._blas_limiter is None
     assert blas_threads() == before
 
 
 @given(st.integers(1, 300))
 def test_fill_width_is_the_smallest_padded_width(k):
-    from topoact_lightning.engine.clustering import _fill_width
+    from topoact_lightning.engine.lowrank import _fill_width
 
     w = _fill_width(k)
     assert w >= k and (w + 2) % 16 == 0 and w - 16 < k
@@ -186,7 +181,7 @@ def factor_data(n: int = 3000, d: int = 256, seed: int = 5) -> np.ndarray:
 
 
 def test_residual_weight_matches_the_exact_count_of_near_pairs():
-    from topoact_lightning.engine.clustering import _residual_weight, _top_directions
+    from topoact_lightning.engine.lowrank import _residual_weight, _top_directions
 
     X = factor_data()
     S = X[:1000] - X[:1000].mean(axis=0)
@@ -209,7 +204,7 @@ def test_residual_weight_matches_the_exact_count_of_near_pairs():
 def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypatch):
     from sklearn.metrics import adjusted_rand_score
 
-    import topoact_lightning.engine.clustering as clustering
+    import topoact_lightning.engine.lowrank as lowrank
 
     X = factor_data()
     eps = auto_eps(X, 5)
@@ -217,7 +212,7 @@ def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypat
     fast = Points.low_rank(X, n_components=30, eps=eps)
     assert fast.work.shape[1] < 256  # the reduced route
     calibrated = adjusted_rand_score(exact, dbscan(fast, eps, 5))
-    monkeypatch.setattr(clustering, "_residual_weight", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(lowrank, "_residual_weight", lambda *args, **kwargs: 1.0)
     plain = adjusted_rand_score(exact, dbscan(Points.low_rank(X, n_components=30, eps=eps), eps, 5))
     assert calibrated > plain + 0.01 and calibrated >= 0.9
 
@@ -226,7 +221,7 @@ def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypat
 def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
     from scipy.spatial.distance import squareform
 
-    from topoact_lightning.engine.clustering import _sorted_radius_pairs
+    from topoact_lightning.engine.distances import _sorted_radius_pairs
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(600, 8)).astype(np.float32)
