@@ -31,6 +31,22 @@ def membership_pairs(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndar
     return nodes, samples
 
 
+def sample_index(members: Sequence[np.ndarray], n_samples: int) -> tuple[np.ndarray, np.ndarray]:
+    """The nodes of every sample, as CSR arrays ``(indptr, nodes)`` (int64): sample ``s`` is in the nodes
+    ``nodes[indptr[s]:indptr[s + 1]]``, in increasing order. The one sample -> nodes index of the package.
+
+    Example:
+        >>> indptr, nodes = sample_index([np.array([0, 1]), np.array([1, 3])], 4)
+        >>> indptr.tolist(), nodes.tolist()
+        ([0, 1, 3, 3, 4], [0, 0, 1, 1])
+    """
+    node, sample = membership_pairs(members)
+    by_sample = np.argsort(sample, kind="stable")  # stable: a sample's nodes stay in node order
+    indptr = np.zeros(int(n_samples) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(sample, minlength=int(n_samples)), out=indptr[1:])
+    return indptr, node[by_sample]
+
+
 def shared_counts(
     a_members: Sequence[np.ndarray], b_members: Sequence[np.ndarray], *, upper: bool = False
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
