@@ -31,6 +31,7 @@ from topoact_lightning.engine.params import (
     check_cover_size,
     check_extras,
     check_labels,
+    check_lens_values,
     check_X,
     validate_params,
 )
@@ -253,7 +254,7 @@ class Mapper:
             labels=labels,
             class_names=class_names,
             extras=extras,
-            params=self._graph_params(X, lens_values, lens_name, elements, found),
+            params=_graph_params(self, X, lens_values, lens_name, elements, found),
             edges=edges,
             edge_intersection=inter,
         )
@@ -265,7 +266,6 @@ class Mapper:
         return self
 
     def _lens(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, str]:
-        n = len(X)
         lens = self.lens
         if isinstance(lens, str):
             ref = self.lens_reference
@@ -284,21 +284,8 @@ class Mapper:
                 raise TopoActConfigError(str(e)) from e
             return values, basis, lens
         if callable(lens):
-            values = np.asarray(lens(X))
-            name = "callable"
-        else:
-            values = np.asarray(lens)
-            name = "precomputed"
-        if values.ndim == 2 and values.shape[1] == 1:
-            values = values[:, 0]
-        if values.ndim not in (1, 2) or len(values) != n or values.dtype.kind not in "biuf":
-            raise ValueError(
-                f"the {name} lens gave shape {values.shape} for {n} samples: it must be numeric, of shape (n,) or (n, d)"
-            )
-        values = values.astype(np.float32)
-        if not np.isfinite(values).all():
-            raise ValueError(f"the {name} lens has NaN or infinite values; give finite lens values")
-        return values, None, name
+            return check_lens_values(lens(X), len(X), "callable"), None, "callable"
+        return check_lens_values(lens, len(X), "precomputed"), None, "precomputed"
 
     def _cover(self, lens_values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         lens_dim = 1 if lens_values.ndim == 1 else int(lens_values.shape[1])
@@ -315,45 +302,46 @@ class Mapper:
             )
         return bounds, elements
 
-    def _graph_params(
-        self,
-        X: np.ndarray,
-        lens_values: np.ndarray,
-        lens_name: str,
-        elements: list[np.ndarray],
-        found: ElementClusters,
-    ) -> dict[str, Any]:
-        """Every parameter the graph was built with, the automatic choices, and the counts of what was lost."""
-        n = len(X)
-        covered = np.zeros(n, dtype=bool)
-        if found.members:
-            covered[np.concatenate(found.members)] = True
-        params: dict[str, Any] = {
-            "lens": lens_name,
-            "lens_dim": 1 if lens_values.ndim == 1 else int(lens_values.shape[1]),
-            "n_intervals": _jsonable(self.n_intervals),
-            "overlap": _jsonable(self.overlap),
-            "cover": self.cover,
-            "clusterer": "dbscan" if isinstance(self.clusterer, str) else repr(self.clusterer),
-            "eps": found.eps,
-            "eps_rule": found.eps_rule,
-            "min_samples": int(found.min_points),
-            "metric": found.metric,
-            "fast": bool(self.fast),
-            "n_components": int(self.n_components) if self.fast else None,
-            # Fast mode: the dimension each clustered element was clustered in, in cover order.
-            "fast_dims": [found.dims[k] for k in sorted(found.dims)] if self.fast and found.dims else None,
-            "n_samples": n,
-            "n_features": int(X.shape[1]),
-            "n_elements": len(elements),
-            "n_empty_elements": sum(1 for idx in elements if len(idx) == 0),
-            "n_small_elements": sum(1 for idx in elements if 0 < len(idx) < found.min_points),
-            "n_noise": found.n_noise,
-            "n_unassigned": int(n - covered.sum()),
-        }
-        if lens_name == "knn_distance":
-            params["lens_k"] = int(self.lens_k)
-        return params
+
+def _graph_params(
+    mapper: Mapper,
+    X: np.ndarray,
+    lens_values: np.ndarray,
+    lens_name: str,
+    elements: list[np.ndarray],
+    found: ElementClusters,
+) -> dict[str, Any]:
+    """Every parameter the graph was built with, the automatic choices, and the counts of what was lost."""
+    n = len(X)
+    covered = np.zeros(n, dtype=bool)
+    if found.members:
+        covered[np.concatenate(found.members)] = True
+    params: dict[str, Any] = {
+        "lens": lens_name,
+        "lens_dim": 1 if lens_values.ndim == 1 else int(lens_values.shape[1]),
+        "n_intervals": _jsonable(mapper.n_intervals),
+        "overlap": _jsonable(mapper.overlap),
+        "cover": mapper.cover,
+        "clusterer": "dbscan" if isinstance(mapper.clusterer, str) else repr(mapper.clusterer),
+        "eps": found.eps,
+        "eps_rule": found.eps_rule,
+        "min_samples": int(found.min_points),
+        "metric": found.metric,
+        "fast": bool(mapper.fast),
+        "n_components": int(mapper.n_components) if mapper.fast else None,
+        # Fast mode: the dimension each clustered element was clustered in, in cover order.
+        "fast_dims": [found.dims[k] for k in sorted(found.dims)] if mapper.fast and found.dims else None,
+        "n_samples": n,
+        "n_features": int(X.shape[1]),
+        "n_elements": len(elements),
+        "n_empty_elements": sum(1 for idx in elements if len(idx) == 0),
+        "n_small_elements": sum(1 for idx in elements if 0 < len(idx) < found.min_points),
+        "n_noise": found.n_noise,
+        "n_unassigned": int(n - covered.sum()),
+    }
+    if lens_name == "knn_distance":
+        params["lens_k"] = int(mapper.lens_k)
+    return params
 
 
 _PARAM_NAMES = tuple(

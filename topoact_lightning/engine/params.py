@@ -184,6 +184,21 @@ def check_X(X: Any) -> np.ndarray:
     return np.ascontiguousarray(X)
 
 
+def check_lens_values(values: Any, n: int, name: str) -> np.ndarray:
+    """A callable's or a precomputed lens as float32 ``(n,)`` or ``(n, d)`` finite values."""
+    values = np.asarray(values)
+    if values.ndim == 2 and values.shape[1] == 1:
+        values = values[:, 0]
+    if values.ndim not in (1, 2) or len(values) != n or values.dtype.kind not in "biuf":
+        raise ValueError(
+            f"the {name} lens gave shape {values.shape} for {n} samples: it must be numeric, of shape (n,) or (n, d)"
+        )
+    values = values.astype(np.float32)
+    if not np.isfinite(values).all():
+        raise ValueError(f"the {name} lens has NaN or infinite values; give finite lens values")
+    return values
+
+
 def check_labels(labels: Any, n: int, class_names: Sequence[str] | None) -> np.ndarray | None:
     """Labels as int64 class ids, ``-1`` for unknown.
 

@@ -15,10 +15,10 @@ Example:
     ...               edge_intersection=np.zeros(0, dtype=np.int64))
     >>> decode(encode(**fields))["members"][0].tolist()
     [0, 1]
-    >>> decode(b"PK not really")
+    >>> decode(encode(**fields)[:100])
     Traceback (most recent call last):
     ...
-    topoact_lightning.engine.serialization.GraphFormatError: not a serialized Mapper graph: File is not a zip file
+    topoact_lightning.engine.serialization.GraphFormatError: not a serialized Mapper graph: ...
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def decode(data: bytes) -> dict[str, Any]:
         if np.any((step <= 0) & ~starts):
             raise GraphFormatError("corrupt Mapper graph payload: a node's members are not sorted and unique")
     n_nodes = len(offsets) - 1
-    bounds = _array(arrays, "cover_bounds", "f", 3)
+    bounds = _array(arrays, "cover_bounds", "f8", 3)
     if bounds.shape[2] != 2:
         raise GraphFormatError(f"corrupt Mapper graph payload: cover_bounds has shape {bounds.shape}")
     node_cover = _array(arrays, "node_cover", "iu", 1, length=n_nodes)
@@ -131,7 +131,7 @@ def decode(data: bytes) -> dict[str, Any]:
         raise GraphFormatError("corrupt Mapper graph payload: an edge is not (i, j) with i < j")
     inter = _array(arrays, "edge_intersection", "iu", 1, length=len(edges))
     _in_range(inter, 1, max(n, 1) + 1, "edge_intersection")
-    lens = _array(arrays, "lens", "f", None, length=n)
+    lens = _array(arrays, "lens", "f4", None, length=n)
     if lens.ndim not in (1, 2) or (1 if lens.ndim == 1 else lens.shape[1]) != bounds.shape[1]:
         raise GraphFormatError(f"corrupt Mapper graph payload: lens has shape {lens.shape}")
     labels = None
@@ -140,7 +140,7 @@ def decode(data: bytes) -> dict[str, Any]:
         _in_range(labels, -1, np.iinfo(np.int64).max, "labels")
         if h["class_names"] is not None and len(labels) and labels.max() >= len(h["class_names"]):
             raise GraphFormatError("corrupt Mapper graph payload: a label has no class name")
-    extras = {k: _array(arrays, f"extra:{k}", "f", 1, length=n) for k in h["extras"]}
+    extras = {k: _array(arrays, f"extra:{k}", "f4", 1, length=n) for k in h["extras"]}
     return {
         "n_samples": n,
         "members": np.split(flat, offsets[1:-1]) if n_nodes else [],
@@ -187,11 +187,13 @@ def _check_header(header: Any) -> dict[str, Any]:
 
 
 def _array(arrays: Mapping[str, np.ndarray], name: str, kinds: str, ndim: int | None, *, length=None) -> np.ndarray:
-    """``arrays[name]``, checked for its dtype kind (``"iu"``: integers, ``"f"``: floats), dimensions and length."""
+    """``arrays[name]``, checked for its dtype (``"iu"``: any integers; ``"f4"``, ``"f8"``: that float type, as
+    encode() writes it), dimensions and length."""
     if name not in arrays:
         raise GraphFormatError(f"corrupt Mapper graph payload: no {name!r} array")
     a = arrays[name]
-    if a.dtype.kind not in kinds or (ndim is not None and a.ndim != ndim) or a.ndim == 0:
+    dtype_ok = a.dtype.kind in kinds if kinds == "iu" else a.dtype == np.dtype(kinds)
+    if not dtype_ok or (ndim is not None and a.ndim != ndim) or a.ndim == 0:
         raise GraphFormatError(f"corrupt Mapper graph payload: {name!r} is a {a.dtype} array of shape {a.shape}")
     if length is not None and len(a) != length:
         raise GraphFormatError(f"corrupt Mapper graph payload: {name!r} has {len(a)} entries, expected {length}")
