@@ -114,7 +114,7 @@ def _top_directions(
 
     Randomized subspace iteration (Halko, Martinsson, Tropp 2011) with 16 extra directions, orthonormalised by
     Cholesky QR on float64 Gram matrices (small factorizations only), single-threaded: OpenBLAS threads only add
-    synchronisation cost to products this small (up to 80x on a busy machine). Given ``cov = S.T @ S`` the
+    synchronisation cost to products this small, most of all on a busy machine. Given ``cov = S.T @ S`` the
     iterations run on that ``D x D`` matrix instead of on ``S``: for 1000 rows of width 512 one covariance
     product (a symmetric rank update) costs about what two passes over ``S`` would, and then each iteration is
     almost free (see :func:`_covariance_is_cheaper`). ``n_iter`` counts the products with ``S.T S``.

@@ -3,8 +3,8 @@
 Mapper nodes are sets of sample indices, and each sample lies in a handful of nodes at most (one per cover
 element that holds it). Everything the graph needs from memberships (shared samples between nodes, per-node
 sums, connected components) is therefore a small sort or a ``bincount`` over the ``(node, sample)`` pairs,
-without a sparse matrix library: the graph worker never imports scipy, whose import costs about 0.25 s of CPU
-in every new process.
+without a sparse matrix library: the graph worker never imports scipy, whose import is a large share of a fresh
+process's start-up.
 
 Example:
     >>> import numpy as np
