@@ -8,7 +8,8 @@ node per cluster.
 Example:
     >>> import numpy as np
     >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]], dtype=np.float32)
-    >>> found = cluster_elements(X, [np.arange(6)], eps=0.5, min_samples=2, n_jobs=1)
+    >>> from topoact_lightning.engine.mapper import Mapper
+    >>> found = cluster_elements(X, [np.arange(6)], Mapper(eps=0.5, min_samples=2, n_jobs=1).get_params())
     >>> [m.tolist() for m in found.members], found.node_cover.tolist()
     ([[0, 1, 2], [3, 4, 5]], [0, 0])
 """
@@ -16,6 +17,7 @@ Example:
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -52,42 +54,33 @@ class ElementClusters:
     dims: dict[int, int] = field(default_factory=dict)
 
 
-def cluster_elements(
-    X: np.ndarray,
-    elements: list[np.ndarray],
-    *,
-    clusterer: Any = "dbscan",
-    eps: float | str = "auto",
-    min_samples: int = 5,
-    metric: str = "euclidean",
-    fast: bool = False,
-    n_components: int = 64,
-    n_jobs: int | None = None,
-    device: str | None = None,
-    eps_sample: int = 1000,
-    random_state: int | None = 0,
-) -> ElementClusters:
-    """Cluster every cover element of ``X`` with enough points; parameters as :class:`~.mapper.Mapper`'s."""
-    threads = n_threads(n_jobs)
+def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[str, Any]) -> ElementClusters:
+    """Cluster every cover element of ``X`` with enough points.
+
+    ``params``: a :class:`~topoact_lightning.engine.mapper.Mapper`'s parameters (its ``get_params()``), checked.
+    """
+    clusterer, eps, fast = params["clusterer"], params["eps"], params["fast"]
+    random_state, n_components = params["random_state"], int(params["n_components"])
+    threads = n_threads(params["n_jobs"])
     native = native_dbscan_params(clusterer) if not isinstance(clusterer, str) else None
     if clusterer == "dbscan":
-        native = {"eps": eps, "min_samples": int(min_samples), "metric": metric}
+        native = {"eps": eps, "min_samples": int(params["min_samples"]), "metric": params["metric"]}
     found = ElementClusters(members=[], node_cover=np.zeros(0, dtype=np.int64), min_points=0, n_noise=0)
     if native is not None:
         found.min_points, found.metric = native["min_samples"], native["metric"]
         if native["eps"] == "auto":
             found.eps = auto_eps(
-                X, found.min_points, found.metric, sample=int(eps_sample), random_state=random_state,
+                X, found.min_points, found.metric, sample=int(params["eps_sample"]), random_state=random_state,
                 n_threads=threads,
             )  # fmt: skip
             found.eps_rule = "knee"
         else:
             found.eps, found.eps_rule = float(native["eps"]), "given"
-        fast_options = {"n_components": int(n_components), "random_state": random_state, "device": device}
+        fast_options = {"n_components": n_components, "random_state": random_state, "device": params["device"]}
         run = _native_runner(X, elements, found, fast, fast_options)
     else:
         found.min_points = _min_cluster_samples(clusterer)
-        run = _estimator_runner(clusterer, X, elements, fast, int(n_components), random_state)
+        run = _estimator_runner(clusterer, X, elements, fast, n_components, random_state)
 
     todo = [k for k, idx in enumerate(elements) if len(idx) >= found.min_points]
     results = run_parallel(run, todo, threads, size=lambda k: len(elements[k]))

@@ -229,20 +229,7 @@ class Mapper:
         with _timed(timings, "cover"):
             bounds, elements = self._cover(lens_values)
         with _timed(timings, "cluster"):
-            found = cluster_elements(
-                X,
-                elements,
-                clusterer=self.clusterer,
-                eps=self.eps,
-                min_samples=self.min_samples,
-                metric=self.metric,
-                fast=self.fast,
-                n_components=self.n_components,
-                n_jobs=self.n_jobs,
-                device=self.device,
-                eps_sample=self.eps_sample,
-                random_state=self.random_state,
-            )
+            found = cluster_elements(X, elements, self.get_params())
         with _timed(timings, "nerve"):
             edges, inter = nerve_edges(found.members)
         self.graph_ = MapperGraph(
