@@ -161,3 +161,17 @@ def test_exact_mode_peak_memory_on_a_wide_input_stays_bounded():
     base = float(re.search(r"baseline \(input \+ imports\): (\d+) MB", out.stdout).group(1))
     assert peak < 1500, out.stdout
     assert peak - base < 8 * 153, out.stdout  # the engine's share: a few copies of the input, not dozens
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_intervals": [3, 4]}, "n_intervals has 2 values for a 1-dimensional lens: give one value, or 1"),
+        ({"lens": "pca2", "n_intervals": [3, 4, 5]}, "n_intervals has 3 values for a 2-dimensional lens"),
+        ({"overlap": [0.3, 0.4]}, "overlap has 2 values for a 1-dimensional lens"),
+    ],
+)
+def test_per_dimension_values_must_match_the_lens(params, message):
+    with pytest.raises(TopoActConfigError, match=message):
+        Mapper(**params).check_params()
+    Mapper(lens="pca2", n_intervals=[3, 4], overlap=[0.2, 0.3]).check_params()

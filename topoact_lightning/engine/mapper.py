@@ -28,7 +28,7 @@ from topoact_lightning.engine.lenses import compute_lens
 from topoact_lightning.engine.params import (
     LENS_DIMS,
     PARAMETER_CONSTRAINTS,
-    check_cover_size,
+    check_cover,
     check_extras,
     check_labels,
     check_lens_values,
@@ -183,7 +183,7 @@ class Mapper:
                 raise TopoActConfigError(
                     "lens_reference is a Mapper without a PCA basis: pass a Mapper fitted with a PCA lens"
                 )
-        check_cover_size(self.n_intervals, _static_lens_dim(self.lens))
+        check_cover(self.n_intervals, _static_lens_dim(self.lens), self.overlap)
 
     # --------------------------------------------------------------------------------------------------- fit
     def fit(
@@ -276,7 +276,7 @@ class Mapper:
 
     def _cover(self, lens_values: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
         lens_dim = 1 if lens_values.ndim == 1 else int(lens_values.shape[1])
-        check_cover_size(self.n_intervals, lens_dim)  # a callable lens's dimension is known only now
+        check_cover(self.n_intervals, lens_dim, self.overlap)  # a callable lens's dimension is known now
         bounds, elements = cover_elements(lens_values, self.cover, self.n_intervals, self.overlap)
         n_empty = sum(1 for idx in elements if len(idx) == 0)
         if n_empty * 2 > len(elements):

@@ -138,16 +138,26 @@ def validate_params(params: Mapping[str, Any]) -> None:
         raise TopoActConfigError(f"{name} must be {accepted}, got {_short(v)}")
 
 
-def check_cover_size(n_intervals: Any, lens_dim: int | None) -> None:
-    """Refuse covers of more than :data:`MAX_COVER_ELEMENTS` elements, before any work starts.
+def check_cover(n_intervals: Any, lens_dim: int | None, overlap: Any = 0.3) -> None:
+    """Refuse covers of more than :data:`MAX_COVER_ELEMENTS` elements, or with per-dimension values for another
+    number of lens dimensions, before any work starts.
 
     ``lens_dim`` None: not known yet (a callable lens); only per-dimension lists can be checked then.
     """
     ns = np.atleast_1d(np.asarray(n_intervals, dtype=object)).tolist()
+    if len(ns) > 1 and lens_dim is not None and len(ns) != lens_dim:
+        raise TopoActConfigError(
+            f"n_intervals has {len(ns)} values for a {lens_dim}-dimensional lens: give one value, or {lens_dim}"
+        )
     if len(ns) == 1 and lens_dim is not None:
         ns = ns * lens_dim
     elif len(ns) == 1:
         return
+    overlaps = np.atleast_1d(np.asarray(overlap, dtype=object)).tolist()
+    if len(overlaps) > 1 and len(overlaps) != len(ns):
+        raise TopoActConfigError(
+            f"overlap has {len(overlaps)} values for a {len(ns)}-dimensional lens: give one value, or {len(ns)}"
+        )
     # Python ints: the product of huge counts must not overflow int64 into a small number.
     total = 1
     for n in ns:
