@@ -120,17 +120,7 @@ class MapperGraph:
         if len(self.lens) != n:
             raise ValueError(f"lens has {len(self.lens)} values for {n} samples")
         if self.labels is not None:
-            if len(self.labels) != n:
-                raise ValueError(f"labels has {len(self.labels)} values for {n} samples")
-            if n and self.labels.min() < -1:
-                raise ValueError(
-                    f"labels holds {int(self.labels.min())}: class ids must be >= 0, with -1 for an unknown class"
-                )
-            if n and self.class_names is not None and self.labels.max() >= len(self.class_names):
-                raise ValueError(
-                    f"label {int(self.labels.max())} has no class name: class_names has {len(self.class_names)} "
-                    "names; give a name for every class id, or leave class_names out"
-                )
+            self._validate_labels()
         for k, v in self.extras.items():
             if v.shape != (n,):
                 raise ValueError(f"extra {k!r} has shape {v.shape}, expected ({n},)")
@@ -138,6 +128,20 @@ class MapperGraph:
             self.node_cover.min() < 0 or self.node_cover.max() >= len(self.cover_bounds)
         ):
             raise ValueError("node_cover refers to a cover element that cover_bounds does not have")
+
+    def _validate_labels(self) -> None:
+        n = self.n_samples
+        if len(self.labels) != n:
+            raise ValueError(f"labels has {len(self.labels)} values for {n} samples")
+        if n and self.labels.min() < -1:
+            raise ValueError(
+                f"labels holds {int(self.labels.min())}: class ids must be >= 0, with -1 for an unknown class"
+            )
+        if n and self.class_names is not None and self.labels.max() >= len(self.class_names):
+            raise ValueError(
+                f"label {int(self.labels.max())} has no class name: class_names has {len(self.class_names)} "
+                "names; give a name for every class id, or leave class_names out"
+            )
 
     # ----------------------------------------------------------------------------------------------- structure
     @property

@@ -129,13 +129,20 @@ def validate_params(params: Mapping[str, Any]) -> None:
         if name not in params:
             continue
         v = params[name]
-        if any(form.test(v) for form in forms):
+        if any(_takes(form, v) for form in forms):
             continue
         texts = [form.text for form in forms]
         accepted = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + (", or " if len(texts) > 2 else " or ") + texts[-1]
         if name in _CHOICES and isinstance(v, str):
             raise TopoActConfigError(f"unknown {name} {v!r}: use {accepted}")
         raise TopoActConfigError(f"{name} must be {accepted}, got {_short(v)}")
+
+
+def _takes(form: Form, value: Any) -> bool:
+    try:
+        return bool(form.test(value))
+    except Exception:  # numpy refuses some objects outright (ragged, recursive): not this form, then
+        return False
 
 
 def check_cover(n_intervals: Any, lens_dim: int | None, overlap: Any = 0.3) -> None:

@@ -100,37 +100,14 @@ def decode(data: bytes) -> dict[str, Any]:
         raise GraphFormatError(f"not a serialized Mapper graph: {e}") from e
     h = _check_header(header)
     n = h["n_samples"]
-    offsets = _array(arrays, "member_offsets", "iu", 1)
-    flat = _array(arrays, "members", "iu", 1)
-    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(flat) or np.any(np.diff(offsets) < 1):
-        raise GraphFormatError(
-            "corrupt Mapper graph payload: member_offsets must rise from 0 to the number of memberships, "
-            "by at least 1 per node"
-        )
-    _in_range(flat, 0, n, "members")
-    offsets = offsets.astype(np.int64)
-    flat = flat.astype(np.int64)
-    # Within a node members are stored sorted and unique; anything else was not written by encode().
-    if len(flat) > 1:
-        step = np.diff(flat)
-        starts = np.zeros(len(flat) - 1, dtype=bool)
-        starts[offsets[1:-1] - 1] = True  # the step into a node's first member may go down
-        if np.any((step <= 0) & ~starts):
-            raise GraphFormatError("corrupt Mapper graph payload: a node's members are not sorted and unique")
+    offsets, flat = _members(arrays, n)
     n_nodes = len(offsets) - 1
     bounds = _array(arrays, "cover_bounds", "f8", 3)
     if bounds.shape[2] != 2:
         raise GraphFormatError(f"corrupt Mapper graph payload: cover_bounds has shape {bounds.shape}")
     node_cover = _array(arrays, "node_cover", "iu", 1, length=n_nodes)
     _in_range(node_cover, 0, len(bounds), "node_cover")
-    edges = _array(arrays, "edges", "iu", 2)
-    if edges.shape[1] != 2:
-        raise GraphFormatError(f"corrupt Mapper graph payload: edges has shape {edges.shape}")
-    _in_range(edges, 0, n_nodes, "edges")
-    if np.any(edges[:, 0] >= edges[:, 1]):
-        raise GraphFormatError("corrupt Mapper graph payload: an edge is not (i, j) with i < j")
-    inter = _array(arrays, "edge_intersection", "iu", 1, length=len(edges))
-    _in_range(inter, 1, max(n, 1) + 1, "edge_intersection")
+    edges, inter = _edges(arrays, n_nodes, n)
     lens = _array(arrays, "lens", "f4", None, length=n)
     if lens.ndim not in (1, 2) or (1 if lens.ndim == 1 else lens.shape[1]) != bounds.shape[1]:
         raise GraphFormatError(f"corrupt Mapper graph payload: lens has shape {lens.shape}")
@@ -154,6 +131,39 @@ def decode(data: bytes) -> dict[str, Any]:
         "edges": edges,
         "edge_intersection": inter,
     }
+
+
+def _members(arrays: Mapping[str, np.ndarray], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(offsets, flat)`` int64: node ``k``'s members are ``flat[offsets[k]:offsets[k + 1]]``, checked."""
+    offsets = _array(arrays, "member_offsets", "iu", 1)
+    flat = _array(arrays, "members", "iu", 1)
+    if len(offsets) < 1 or offsets[0] != 0 or offsets[-1] != len(flat) or np.any(np.diff(offsets) < 1):
+        raise GraphFormatError(
+            "corrupt Mapper graph payload: member_offsets must rise from 0 to the number of memberships, "
+            "by at least 1 per node"
+        )
+    _in_range(flat, 0, n, "members")
+    offsets, flat = offsets.astype(np.int64), flat.astype(np.int64)
+    # Within a node members are stored sorted and unique; anything else was not written by encode().
+    if len(flat) > 1:
+        starts = np.zeros(len(flat) - 1, dtype=bool)
+        starts[offsets[1:-1] - 1] = True  # the step into a node's first member may go down
+        if np.any((np.diff(flat) <= 0) & ~starts):
+            raise GraphFormatError("corrupt Mapper graph payload: a node's members are not sorted and unique")
+    return offsets, flat
+
+
+def _edges(arrays: Mapping[str, np.ndarray], n_nodes: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(edges, edge_intersection)``, checked: pairs ``i < j`` of nodes, each sharing 1 to ``n`` samples."""
+    edges = _array(arrays, "edges", "iu", 2)
+    if edges.shape[1] != 2:
+        raise GraphFormatError(f"corrupt Mapper graph payload: edges has shape {edges.shape}")
+    _in_range(edges, 0, n_nodes, "edges")
+    if np.any(edges[:, 0] >= edges[:, 1]):
+        raise GraphFormatError("corrupt Mapper graph payload: an edge is not (i, j) with i < j")
+    inter = _array(arrays, "edge_intersection", "iu", 1, length=len(edges))
+    _in_range(inter, 1, max(n, 1) + 1, "edge_intersection")
+    return edges, inter
 
 
 def _check_header(header: Any) -> dict[str, Any]:
