@@ -245,3 +245,34 @@ def test_dbscan_is_the_same_through_either_component_search(monkeypatch):
     for limit in (0, 10**9):  # scipy's search only, union-find only
         monkeypatch.setattr(memberships, "SMALL_GRAPH", limit)
         assert dbscan(X, eps, 5).tolist() == expected.tolist()
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 300),
+    metric=st.sampled_from(["euclidean", "cosine"]),
+    block_size=st.sampled_from([16, 64, 1024]),
+)
+@settings(max_examples=40, deadline=None)
+def test_element_rows_by_index_give_the_same_pairs_as_a_copy(seed, n, metric, block_size):
+    # Exact mode reads a cover element's rows from X by index (no copy kept): the pairs must be those of the copy.
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n + 50, 6)) + 100 * rng.random()).astype(np.float32)
+    idx = np.sort(rng.choice(n + 50, size=n, replace=False))
+    eps = float(np.quantile(pdist(X[idx].astype(np.float64), metric=metric), 0.1)) if n > 2 else 1.0
+    by_index = radius_pairs(Points.exact(X, metric, rows=idx), eps, block_size=block_size)
+    by_copy = radius_pairs(Points.exact(X[idx], metric), eps, block_size=block_size)
+    assert all(np.array_equal(a, b) for a, b in zip(by_index, by_copy, strict=True))
+
+
+def test_boundary_checks_in_small_chunks_decide_the_same(monkeypatch):
+    # The float64 checks run in chunks bounded in bytes; chunks of a few rows must decide every pair the same way.
+    import topoact_lightning.engine.distances as distances
+
+    rng = np.random.default_rng(0)
+    X = (1000 + rng.normal(size=(400, 64))).astype(np.float32)
+    D = pdist(X.astype(np.float64))
+    eps = float(D[np.argsort(np.abs(D - np.quantile(D, 0.02)))[0]]) * (1 + 1e-8)
+    expected = DBSCAN(eps=eps, min_samples=3).fit_predict(X.astype(np.float64))
+    monkeypatch.setattr(distances, "_VERIFY_BYTES", 3 * 8 * 64)  # three rows per chunk
+    assert dbscan(X, eps, 3).tolist() == expected.tolist()
