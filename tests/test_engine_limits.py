@@ -92,7 +92,7 @@ def test_a_class_without_a_name_is_refused():
         MapperGraph(
             n_samples=2, members=[], node_cover=[], cover_bounds=np.zeros((1, 1, 2)), lens=np.zeros(2),
             labels=np.array([0, 3]), class_names=["a", "b"],
-        )  # fmt: skip
+        )
 
 
 def test_uint64_ids_beyond_int64_are_refused():
@@ -156,7 +156,7 @@ def test_exact_mode_peak_memory_on_a_wide_input_stays_bounded():
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_memory.py"), "--jobs", "2"],
         capture_output=True, text=True, check=True, timeout=600,
-    )  # fmt: skip
+    )
     peak = float(re.search(r"n_jobs=2: peak (\d+) MB", out.stdout).group(1))
     base = float(re.search(r"baseline \(input \+ imports\): (\d+) MB", out.stdout).group(1))
     assert peak < 1500, out.stdout

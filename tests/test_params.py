@@ -22,7 +22,7 @@ def test_defaults_take_their_forms():
 _ODD = st.one_of(
     st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=4),
     st.lists(st.integers(-2, 3), max_size=3), st.just(object()), st.just([[1, 2], [3]]),
-)  # fmt: skip
+)
 
 
 @given(name=st.sampled_from(sorted(PARAMETER_CONSTRAINTS)), value=_ODD)

@@ -213,6 +213,6 @@ def test_large_class_ids_round_trip_beyond_int32():
     g = MapperGraph(
         n_samples=4, members=[np.arange(4)], node_cover=[0], cover_bounds=np.zeros((1, 1, 2)),
         lens=np.zeros(4), labels=labels,
-    )  # fmt: skip
+    )
     back = MapperGraph.from_bytes(g.to_bytes())
     assert back == g and back.labels.tolist() == labels.tolist()

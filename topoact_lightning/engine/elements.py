@@ -72,7 +72,7 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
             found.eps = auto_eps(
                 X, found.min_points, found.metric, sample=int(params["eps_sample"]), random_state=random_state,
                 n_threads=threads,
-            )  # fmt: skip
+            )
             found.eps_rule = "knee"
         else:
             found.eps, found.eps_rule = float(native["eps"]), "given"
@@ -155,7 +155,7 @@ def _native_runner(
                     X[idx], metric, eps=eps, sample=_FAST_SAMPLE, random_state=options["random_state"],
                     device=device, basis=basis,
                 )
-            )  # fmt: skip
+            )
         elif fast:
             element = Points.unverified(X[idx], metric, device=device)
         else:
