@@ -31,9 +31,9 @@ import numpy as np
 from sklearn.cluster import DBSCAN
 
 from topoact_lightning import Mapper
-from topoact_lightning.engine.clustering import auto_eps
 from topoact_lightning.engine.compare import membership_ari
 from topoact_lightning.engine.lenses import pca_lens
+from topoact_lightning.engine.neighbors import auto_eps
 
 DEFAULT_CASES = "2000x64,2000x512,2000x4096,10000x64,10000x512,10000x4096,50000x64,50000x512"
 QUICK_CASES = "2000x64,2000x512,10000x512"

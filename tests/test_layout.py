@@ -44,7 +44,10 @@ def test_engine_runs_where_torch_cannot_be_imported() -> None:
         import numpy as np
         import topoact_lightning
         from topoact_lightning import Mapper, MapperGraph, compare_graphs
-        from topoact_lightning.engine import compare, covers, lenses, memberships, metrics  # noqa: F401
+        from topoact_lightning.engine import (  # noqa: F401
+            compare, covers, dbscan, distances, elements, export, graph, lenses, lowrank, mapper, memberships,
+            metrics, neighbors, params, serialization, threads,
+        )
 
         rng = np.random.default_rng(0)
         X = np.concatenate([rng.normal(0, 0.1, (150, 16)), rng.normal(2, 0.1, (150, 16))]).astype(np.float32)

@@ -8,8 +8,8 @@ import pytest
 from sklearn.cluster import DBSCAN, AgglomerativeClustering
 
 from topoact_lightning import Mapper, MapperGraph, TopoActConfigError
-from topoact_lightning.engine.clustering import auto_eps
 from topoact_lightning.engine.compare import membership_ari
+from topoact_lightning.engine.neighbors import auto_eps
 
 
 def activations(
@@ -281,16 +281,16 @@ def test_fast_mode_reduces_large_elements():
 
 
 def test_fast_mode_computes_one_basis_per_pair_of_neighbouring_elements(monkeypatch):
-    import topoact_lightning.engine.mapper as mapper_module
+    import topoact_lightning.engine.elements as elements_module
 
     calls = []
-    real = mapper_module.fast_basis
+    real = elements_module.fast_basis
 
     def counting(S, *args, **kwargs):
         calls.append(len(S))
         return real(S, *args, **kwargs)
 
-    monkeypatch.setattr(mapper_module, "fast_basis", counting)
+    monkeypatch.setattr(elements_module, "fast_basis", counting)
     X = low_rank_classes(6000, seed=4)
     lens = np.arange(6000, dtype=np.float32)  # 5 elements of 1500-1800 points: groups {0, 1}, {2, 3}, {4}
     g = Mapper(lens=lens, n_intervals=5, overlap=0.2, fast=True, n_components=16, n_jobs=2).fit(X).graph_

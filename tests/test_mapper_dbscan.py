@@ -10,14 +10,9 @@ from hypothesis.extra.numpy import arrays
 from scipy.spatial.distance import pdist
 from sklearn.cluster import DBSCAN
 
-from topoact_lightning.engine.clustering import (
-    Points,
-    auto_eps,
-    dbscan,
-    knee,
-    native_dbscan_params,
-    radius_pairs,
-)
+from topoact_lightning.engine.dbscan import dbscan, native_dbscan_params
+from topoact_lightning.engine.distances import Points, radius_pairs
+from topoact_lightning.engine.neighbors import auto_eps, knee
 
 
 @given(
@@ -140,7 +135,7 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
 
     from threadpoolctl import threadpool_info
 
-    from topoact_lightning.engine.clustering import single_threaded_blas
+    from topoact_lightning.engine.threads import single_threaded_blas
 
     def blas_threads():
         return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
@@ -161,16 +156,16 @@ def test_single_threaded_blas_is_restored_once_by_the_last_thread():
         t.join(
             10
         )  # the other thread left first: this one still holds the limit, restored only when it leaves
-        import topoact_lightning.engine.clustering as clustering
+        import topoact_lightning.engine.threads as threads
 
-        assert clustering._blas_depth == 1 and clustering._blas_limiter is not None
-    assert clustering._blas_depth == 0 and clustering._blas_limiter is None
+        assert threads._blas_depth == 1 and threads._blas_limiter is not None
+    assert threads._blas_depth == 0 and threads._blas_limiter is None
     assert blas_threads() == before
 
 
 @given(st.integers(1, 300))
 def test_fill_width_is_the_smallest_padded_width(k):
-    from topoact_lightning.engine.clustering import _fill_width
+    from topoact_lightning.engine.lowrank import _fill_width
 
     w = _fill_width(k)
     assert w >= k and (w + 2) % 16 == 0 and w - 16 < k
@@ -186,7 +181,7 @@ def factor_data(n: int = 3000, d: int = 256, seed: int = 5) -> np.ndarray:
 
 
 def test_residual_weight_matches_the_exact_count_of_near_pairs():
-    from topoact_lightning.engine.clustering import _residual_weight, _top_directions
+    from topoact_lightning.engine.lowrank import _residual_weight, _top_directions
 
     X = factor_data()
     S = X[:1000] - X[:1000].mean(axis=0)
@@ -209,7 +204,7 @@ def test_residual_weight_matches_the_exact_count_of_near_pairs():
 def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypatch):
     from sklearn.metrics import adjusted_rand_score
 
-    import topoact_lightning.engine.clustering as clustering
+    import topoact_lightning.engine.lowrank as lowrank
 
     X = factor_data()
     eps = auto_eps(X, 5)
@@ -217,7 +212,7 @@ def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypat
     fast = Points.low_rank(X, n_components=30, eps=eps)
     assert fast.work.shape[1] < 256  # the reduced route
     calibrated = adjusted_rand_score(exact, dbscan(fast, eps, 5))
-    monkeypatch.setattr(clustering, "_residual_weight", lambda *args, **kwargs: 1.0)
+    monkeypatch.setattr(lowrank, "_residual_weight", lambda *args, **kwargs: 1.0)
     plain = adjusted_rand_score(exact, dbscan(Points.low_rank(X, n_components=30, eps=eps), eps, 5))
     assert calibrated > plain + 0.01 and calibrated >= 0.9
 
@@ -226,7 +221,7 @@ def test_calibrated_residual_weight_brings_fast_labels_closer_to_exact(monkeypat
 def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
     from scipy.spatial.distance import squareform
 
-    from topoact_lightning.engine.clustering import _sorted_radius_pairs
+    from topoact_lightning.engine.distances import _sorted_radius_pairs
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(600, 8)).astype(np.float32)
@@ -250,3 +245,34 @@ def test_dbscan_is_the_same_through_either_component_search(monkeypatch):
     for limit in (0, 10**9):  # scipy's search only, union-find only
         monkeypatch.setattr(memberships, "SMALL_GRAPH", limit)
         assert dbscan(X, eps, 5).tolist() == expected.tolist()
+
+
+@given(
+    seed=st.integers(0, 10_000),
+    n=st.integers(2, 300),
+    metric=st.sampled_from(["euclidean", "cosine"]),
+    block_size=st.sampled_from([16, 64, 1024]),
+)
+@settings(max_examples=40, deadline=None)
+def test_element_rows_by_index_give_the_same_pairs_as_a_copy(seed, n, metric, block_size):
+    # Exact mode reads a cover element's rows from X by index (no copy kept): the pairs must be those of the copy.
+    rng = np.random.default_rng(seed)
+    X = (rng.normal(size=(n + 50, 6)) + 100 * rng.random()).astype(np.float32)
+    idx = np.sort(rng.choice(n + 50, size=n, replace=False))
+    eps = float(np.quantile(pdist(X[idx].astype(np.float64), metric=metric), 0.1)) if n > 2 else 1.0
+    by_index = radius_pairs(Points.exact(X, metric, rows=idx), eps, block_size=block_size)
+    by_copy = radius_pairs(Points.exact(X[idx], metric), eps, block_size=block_size)
+    assert all(np.array_equal(a, b) for a, b in zip(by_index, by_copy, strict=True))
+
+
+def test_boundary_checks_in_small_chunks_decide_the_same(monkeypatch):
+    # The float64 checks run in chunks bounded in bytes; chunks of a few rows must decide every pair the same way.
+    import topoact_lightning.engine.distances as distances
+
+    rng = np.random.default_rng(0)
+    X = (1000 + rng.normal(size=(400, 64))).astype(np.float32)
+    D = pdist(X.astype(np.float64))
+    eps = float(D[np.argsort(np.abs(D - np.quantile(D, 0.02)))[0]]) * (1 + 1e-8)
+    expected = DBSCAN(eps=eps, min_samples=3).fit_predict(X.astype(np.float64))
+    monkeypatch.setattr(distances, "_VERIFY_BYTES", 3 * 8 * 64)  # three rows per chunk
+    assert dbscan(X, eps, 3).tolist() == expected.tolist()

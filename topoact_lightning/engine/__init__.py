@@ -4,6 +4,12 @@ Needs only numpy, scipy and scikit-learn. The callback's graph process imports t
 modules of :mod:`topoact_lightning.monitor` it runs) in a fresh interpreter, so nothing here may import torch or
 Lightning; ``tests/test_layout.py`` runs the engine where importing either fails.
 
+Modules, in the order of a fit: :mod:`.params` (what :class:`Mapper` accepts), :mod:`.lenses`, :mod:`.covers`,
+:mod:`.elements` (clustering every cover element, on :mod:`.threads`), :mod:`.dbscan` on :mod:`.distances`
+(blocked radius pairs) with :mod:`.lowrank` (fast mode's bases) and :mod:`.neighbors` (the automatic eps), then
+:mod:`.graph` (:class:`MapperGraph`, the nerve from :mod:`.memberships`), :mod:`.metrics`, :mod:`.compare`,
+:mod:`.serialization` (the payload) and :mod:`.export` (KeplerMapper, networkx).
+
 Example:
     >>> import numpy as np
     >>> from topoact_lightning.engine import Mapper

@@ -1,4 +1,4 @@
-"""The Mapper graph: nodes, edges, per-node statistics, metrics and a lossless, versioned serialization.
+"""The Mapper graph: nodes, edges, per-node statistics and metrics (its encoding: :mod:`.serialization`).
 
 A :class:`MapperGraph` is what :class:`topoact_lightning.Mapper` produces and what the callback logs to
 TensorBoard. It keeps the per-sample data (lens values, labels, extras such as correctness or loss) beside the
@@ -22,27 +22,27 @@ Example:
 
 from __future__ import annotations
 
-import io
 import json
-import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from topoact_lightning.engine import metrics as _metrics
-from topoact_lightning.engine.memberships import membership_pairs, shared_counts
+from topoact_lightning.engine import export, metrics
+from topoact_lightning.engine.export import _json_list, _py
+from topoact_lightning.engine.memberships import membership_pairs, sample_index, shared_counts
+from topoact_lightning.engine.serialization import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    GraphFormatError,
+    decode,
+    encode,
+)
 
-#: Identifies the serialized payload; bump :data:`FORMAT_VERSION` on any incompatible change.
-FORMAT_NAME = "topoact-mapper-graph"
-FORMAT_VERSION = 1
+__all__ = ["CATEGORICAL_EXTRAS", "FORMAT_NAME", "FORMAT_VERSION", "GraphFormatError", "MapperGraph", "nerve_edges"]
 
 #: Per-sample extras that hold class indices: a mean of them means nothing, so no ``mean_<name>`` statistic.
 CATEGORICAL_EXTRAS = frozenset({"prediction"})
-
-
-class GraphFormatError(ValueError):
-    """A serialized graph is corrupt, of another format, or of a newer version than this package reads."""
 
 
 def nerve_edges(members: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -70,8 +70,9 @@ class MapperGraph:
         node_cover: the cover element each node was clustered in, shape ``(n_nodes,)``.
         cover_bounds: lower and upper lens bounds of every cover element, shape ``(n_elements, lens_dim, 2)``.
         lens: the lens value of every sample, shape ``(n_samples,)`` or ``(n_samples, lens_dim)``.
-        labels: optional class index per sample (``-1`` for unknown).
-        class_names: optional name per class index.
+        labels: optional class id per sample (``-1`` for unknown). Ids may be sparse or large: statistics are
+            sized by the classes present (:attr:`classes`), never by the largest id.
+        class_names: optional name per class id (then every id must be below ``len(class_names)``).
         extras: optional per-sample values (for instance ``"correct"``, ``"loss"``), each of shape ``(n_samples,)``.
         params: the parameters the graph was built with (JSON-serializable), including automatically chosen ones.
         edges, edge_intersection: the nerve; computed from ``members`` when not given.
@@ -118,8 +119,8 @@ class MapperGraph:
                 raise ValueError(f"node {i} has a member outside range({n})")
         if len(self.lens) != n:
             raise ValueError(f"lens has {len(self.lens)} values for {n} samples")
-        if self.labels is not None and len(self.labels) != n:
-            raise ValueError(f"labels has {len(self.labels)} values for {n} samples")
+        if self.labels is not None:
+            self._validate_labels()
         for k, v in self.extras.items():
             if v.shape != (n,):
                 raise ValueError(f"extra {k!r} has shape {v.shape}, expected ({n},)")
@@ -127,6 +128,20 @@ class MapperGraph:
             self.node_cover.min() < 0 or self.node_cover.max() >= len(self.cover_bounds)
         ):
             raise ValueError("node_cover refers to a cover element that cover_bounds does not have")
+
+    def _validate_labels(self) -> None:
+        n = self.n_samples
+        if len(self.labels) != n:
+            raise ValueError(f"labels has {len(self.labels)} values for {n} samples")
+        if n and self.labels.min() < -1:
+            raise ValueError(
+                f"labels holds {int(self.labels.min())}: class ids must be >= 0, with -1 for an unknown class"
+            )
+        if n and self.class_names is not None and self.labels.max() >= len(self.class_names):
+            raise ValueError(
+                f"label {int(self.labels.max())} has no class name: class_names has {len(self.class_names)} "
+                "names; give a name for every class id, or leave class_names out"
+            )
 
     # ----------------------------------------------------------------------------------------------- structure
     @property
@@ -170,36 +185,51 @@ class MapperGraph:
         return np.flatnonzero(~covered)
 
     @property
+    def classes(self) -> np.ndarray:
+        """The class ids the columns of :meth:`class_histograms` stand for: ``0 .. len(class_names) - 1`` when
+        names are given, else the ids present among the labels (sorted)."""
+        if getattr(self, "_classes_cache", None) is None:
+            if self.class_names is not None:
+                self._classes_cache = np.arange(len(self.class_names), dtype=np.int64)
+            elif self.labels is None:
+                self._classes_cache = np.zeros(0, dtype=np.int64)
+            else:
+                self._classes_cache = np.unique(self.labels[self.labels >= 0])
+        return self._classes_cache
+
+    @property
     def n_classes(self) -> int:
-        if self.class_names is not None:
-            return len(self.class_names)
-        if self.labels is None or not len(self.labels) or self.labels.max() < 0:
-            return 0
-        return int(self.labels.max()) + 1
+        return len(self.classes)
+
+    def sample_index(self) -> tuple[np.ndarray, np.ndarray]:
+        """The nodes of every sample as CSR arrays ``(indptr, nodes)``: sample ``s`` is in
+        ``nodes[indptr[s]:indptr[s + 1]]`` (see :func:`topoact_lightning.engine.memberships.sample_index`)."""
+        return sample_index(self.members, self.n_samples)
 
     def sample_nodes(self) -> list[list[int]]:
         """For every sample, the nodes it belongs to (a sample in an overlap belongs to several)."""
-        out: list[list[int]] = [[] for _ in range(self.n_samples)]
-        for node, m in enumerate(self.members):
-            for s in m.tolist():
-                out[s].append(node)
-        return out
+        indptr, nodes = self.sample_index()
+        flat = nodes.tolist()
+        return [flat[a:b] for a, b in zip(indptr[:-1].tolist(), indptr[1:].tolist(), strict=True)]
 
     # ---------------------------------------------------------------------------------------------- statistics
     def class_histograms(self) -> np.ndarray:
-        """Counts of each class among each node's members, shape ``(n_nodes, n_classes)``; unknown labels skipped."""
-        k = self.n_classes
+        """Counts of each class among each node's members, shape ``(n_nodes, n_classes)`` (columns:
+        :attr:`classes`); unknown labels skipped."""
+        classes = self.classes
+        k = len(classes)
         if self.labels is None or k == 0 or not self.n_nodes:
             return np.zeros((self.n_nodes, k), dtype=np.int64)
         nodes, samples = self._memberships()
         labels = self.labels[samples]
-        known = (labels >= 0) & (labels < k)
-        counts = np.bincount(nodes[known] * k + labels[known], minlength=self.n_nodes * k)
+        known = labels >= 0
+        column = np.searchsorted(classes, labels[known])  # every known label is one of the classes
+        counts = np.bincount(nodes[known] * k + column, minlength=self.n_nodes * k)
         return counts.reshape(self.n_nodes, k).astype(np.int64)
 
     def node_purity(self) -> np.ndarray:
         """``1 - H(p) / log K`` per node, with ``p`` the node's class distribution (1 = one class only)."""
-        return _metrics.purity(self.class_histograms())
+        return metrics.purity(self.class_histograms())
 
     def node_mean(self, values: np.ndarray) -> np.ndarray:
         """Mean of a per-sample array over each node's members, ignoring NaN (NaN for a node with none)."""
@@ -237,108 +267,46 @@ class MapperGraph:
 
     def metrics(self) -> dict[str, float]:
         """Summary numbers of the graph's shape (see :func:`topoact_lightning.engine.metrics.graph_metrics`)."""
-        return _metrics.graph_metrics(self)
+        return metrics.graph_metrics(
+            n_samples=self.n_samples,
+            node_sizes=self.node_sizes,
+            edges=self.edges,
+            class_histograms=self.class_histograms() if self.n_classes else None,
+            n_unassigned=len(self.unassigned),
+        )
 
-    # ------------------------------------------------------------------------------------------- conversions
+    # ------------------------------------------------------------------------------- conversions and encoding
     def to_kmapper(self) -> dict[str, Any]:
-        """The graph as KeplerMapper's graph dict, so ``kmapper.KeplerMapper().visualize(...)`` renders it."""
-        ids = self.node_ids
-        links: dict[str, list[str]] = {}
-        for a, b in self.edges.tolist():
-            links.setdefault(ids[a], []).append(ids[b])
-        simplices = [[i] for i in ids] + [[ids[a], ids[b]] for a, b in self.edges.tolist()]
-        return {
-            "nodes": {ids[i]: m.tolist() for i, m in enumerate(self.members)},
-            "links": links,
-            "simplices": simplices,
-            "meta_data": {
-                "projection": str(self.params.get("lens", "custom")),
-                "n_cubes": self.params.get("n_intervals", len(self.cover_bounds)),
-                "perc_overlap": self.params.get("overlap", 0.0),
-                "clusterer": str(self.params.get("clusterer", "")),
-                "scaler": "None",
-            },
-            "meta_nodes": {},
-        }
+        """The graph as KeplerMapper's graph dict (see :func:`topoact_lightning.engine.export.to_kmapper`)."""
+        return export.to_kmapper(self)
 
     def to_networkx(self):
-        """The graph as a ``networkx.Graph``; node attributes hold members and statistics, edges their weights."""
-        import networkx as nx
+        """The graph as a ``networkx.Graph`` (see :func:`topoact_lightning.engine.export.to_networkx`)."""
+        return export.to_networkx(self)
 
-        g = nx.Graph()
-        stats = self.node_stats()
-        for i, m in enumerate(self.members):
-            attrs = {k: _py(v[i]) for k, v in stats.items()}
-            g.add_node(i, members=m.tolist(), cover_element=int(self.node_cover[i]), **attrs)
-        for (a, b), inter, jac in zip(
-            self.edges.tolist(), self.edge_intersection.tolist(), self.edge_jaccard.tolist(), strict=True
-        ):
-            g.add_edge(a, b, intersection=inter, jaccard=jac)
-        return g
-
-    # ------------------------------------------------------------------------------------------ serialization
     def to_bytes(self) -> bytes:
-        """A compact, lossless, versioned encoding (a compressed ``.npz`` holding a JSON header and the arrays)."""
-        sizes = self.node_sizes
-        arrays: dict[str, np.ndarray] = {
-            "member_offsets": np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-            "members": (np.concatenate(self.members) if self.n_nodes else np.zeros(0)).astype(np.int32),
-            "node_cover": self.node_cover.astype(np.int32),
-            "cover_bounds": self.cover_bounds,
-            "edges": self.edges.astype(np.int32),
-            "edge_intersection": self.edge_intersection.astype(np.int32),
-            "lens": self.lens,
-        }
-        if self.labels is not None:
-            arrays["labels"] = self.labels.astype(np.int32)
-        for k, v in self.extras.items():
-            arrays[f"extra:{k}"] = v
-        header = {
-            "format": FORMAT_NAME,
-            "version": FORMAT_VERSION,
-            "n_samples": self.n_samples,
-            "class_names": self.class_names,
-            "extras": list(self.extras),
-            "params": self.params,
-        }
-        arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-        buf = io.BytesIO()
-        np.savez_compressed(buf, **arrays)
-        return buf.getvalue()
+        """A compact, lossless, versioned encoding (see :mod:`topoact_lightning.engine.serialization`)."""
+        return encode(
+            n_samples=self.n_samples,
+            members=self.members,
+            node_cover=self.node_cover,
+            cover_bounds=self.cover_bounds,
+            lens=self.lens,
+            labels=self.labels,
+            class_names=self.class_names,
+            extras=self.extras,
+            params=self.params,
+            edges=self.edges,
+            edge_intersection=self.edge_intersection,
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> MapperGraph:
-        """Decode :meth:`to_bytes` output. Raises :class:`GraphFormatError` on anything else."""
+        """Decode :meth:`to_bytes` output. Raises :class:`GraphFormatError` (only) on anything malformed."""
+        fields = decode(data)
         try:
-            with np.load(io.BytesIO(data), allow_pickle=False) as z:
-                header = json.loads(bytes(z["header"]).decode())
-                arrays = {k: z[k] for k in z.files}
-        except Exception as e:  # zipfile, json and numpy raise many kinds for corrupt input
-            raise GraphFormatError(f"not a serialized Mapper graph: {e}") from e
-        if header.get("format") != FORMAT_NAME:
-            raise GraphFormatError(f"unknown payload format {header.get('format')!r}")
-        if not isinstance(header.get("version"), int) or header["version"] > FORMAT_VERSION:
-            raise GraphFormatError(
-                f"graph format version {header.get('version')} is newer than this package reads "
-                f"({FORMAT_VERSION}); upgrade topoact-lightning"
-            )
-        try:
-            offsets = arrays["member_offsets"]
-            flat = arrays["members"].astype(np.int64)
-            return cls(
-                n_samples=header["n_samples"],
-                members=[flat[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)],
-                node_cover=arrays["node_cover"],
-                cover_bounds=arrays["cover_bounds"],
-                lens=arrays["lens"],
-                labels=arrays.get("labels"),
-                class_names=header.get("class_names"),
-                extras={k: arrays[f"extra:{k}"] for k in header.get("extras", [])},
-                params=header.get("params"),
-                edges=arrays["edges"],
-                edge_intersection=arrays["edge_intersection"],
-            )
-        except (KeyError, ValueError, IndexError) as e:
+            return cls(**fields)
+        except (ValueError, TypeError, IndexError) as e:  # what the checks in decode() did not already refuse
             raise GraphFormatError(f"corrupt Mapper graph payload: {e}") from e
 
     def to_dict(self) -> dict[str, Any]:
@@ -370,7 +338,7 @@ class MapperGraph:
             "edges": edges,
             "class_names": self.class_names
             if self.class_names is not None
-            else [str(i) for i in range(self.n_classes)],
+            else [str(c) for c in self.classes.tolist()],
             "unassigned": self.unassigned.tolist(),
             "metrics": {k: _py(v) for k, v in self.metrics().items()},
             "params": self.params,
@@ -412,25 +380,6 @@ class MapperGraph:
             f"MapperGraph(n_samples={self.n_samples}, nodes={self.n_nodes}, edges={self.n_edges}, "
             f"unassigned={len(self.unassigned)})"
         )
-
-
-def _py(v: Any) -> Any:
-    """A numpy scalar as a plain Python value; NaN and infinities as None (JSON has no NaN)."""
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-def _json_list(values: np.ndarray) -> list[Any]:
-    """An array as a list of plain Python values, with NaN and infinities as None."""
-    values = np.asarray(values)
-    out = values.tolist()
-    if values.dtype.kind == "f":
-        for i in np.flatnonzero(~np.isfinite(values)).tolist():
-            out[i] = None
-    return out
 
 
 def _json_default(o: Any) -> Any:

@@ -31,7 +31,9 @@ import itertools
 
 import numpy as np
 
-from topoact_lightning.engine.clustering import Points, kth_neighbor_distance, single_threaded_blas
+from topoact_lightning.engine.distances import Points
+from topoact_lightning.engine.neighbors import kth_neighbor_distance
+from topoact_lightning.engine.threads import single_threaded_blas
 
 #: Lens names accepted by :func:`compute_lens` and :class:`topoact_lightning.Mapper`.
 LENSES = ("l2norm", "pca", "pca2", "knn_distance", "eccentricity")

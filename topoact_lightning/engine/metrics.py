@@ -10,14 +10,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from topoact_lightning.engine.memberships import connected_components
-
-if TYPE_CHECKING:
-    from topoact_lightning.engine.graph import MapperGraph
 
 #: The metric names :func:`graph_metrics` returns, in display order.
 GRAPH_METRICS = ("nodes", "edges", "components", "loops", "purity", "coverage", "largest_node_share")
@@ -66,25 +61,40 @@ def n_components(n_nodes: int, edges: np.ndarray) -> int:
     return int(np.count_nonzero(roots == np.arange(n_nodes)))
 
 
-def graph_metrics(graph: MapperGraph) -> dict[str, float]:
-    """Shape metrics of a Mapper graph.
+def graph_metrics(
+    *,
+    n_samples: int,
+    node_sizes: np.ndarray,
+    edges: np.ndarray,
+    class_histograms: np.ndarray | None = None,
+    n_unassigned: int = 0,
+) -> dict[str, float]:
+    """Shape metrics of a Mapper graph, from its arrays (:meth:`MapperGraph.metrics
+    <topoact_lightning.engine.graph.MapperGraph.metrics>` passes its own).
 
     - ``nodes``, ``edges``, ``components``;
     - ``loops``: independent cycles, ``edges - nodes + components`` (the first Betti number of the 1-skeleton);
-    - ``purity``: size-weighted mean node purity (NaN without labels);
-    - ``coverage``: share of samples in at least one node;
+    - ``purity``: size-weighted mean node purity (NaN without ``class_histograms``);
+    - ``coverage``: share of samples in at least one node (``n_unassigned`` are in none);
     - ``largest_node_share``: the largest node's member count over the number of samples (near 1 means collapse).
+
+    Example:
+        >>> m = graph_metrics(n_samples=4, node_sizes=np.array([2, 3]), edges=np.array([[0, 1]]), n_unassigned=0)
+        >>> m["components"], m["loops"], m["largest_node_share"]
+        (1.0, 0.0, 0.75)
     """
-    n, e = graph.n_nodes, graph.n_edges
-    c = n_components(n, graph.edges)
-    sizes = graph.node_sizes
-    n_samples = max(graph.n_samples, 1)
+    sizes = np.asarray(node_sizes)
+    edges = np.asarray(edges).reshape(-1, 2)
+    n, e = len(sizes), len(edges)
+    c = n_components(n, edges)
+    denominator = max(int(n_samples), 1)
+    has_classes = class_histograms is not None and np.asarray(class_histograms).shape[1:] != (0,)
     return {
         "nodes": float(n),
         "edges": float(e),
         "components": float(c),
         "loops": float(e - n + c),
-        "purity": weighted_purity(graph.class_histograms()) if graph.n_classes else float("nan"),
-        "coverage": 1.0 - len(graph.unassigned) / n_samples if graph.n_samples else 0.0,
-        "largest_node_share": float(sizes.max()) / n_samples if n else 0.0,
+        "purity": weighted_purity(class_histograms) if has_classes else float("nan"),
+        "coverage": 1.0 - n_unassigned / denominator if n_samples else 0.0,
+        "largest_node_share": float(sizes.max()) / denominator if n else 0.0,
     }
