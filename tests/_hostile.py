@@ -62,11 +62,6 @@ def crafted_graphs() -> dict[str, bytes]:
         "edges out of range": _rewrite(data, edges=np.array([[0, n + 5]], dtype=np.int32)),
         "negative edge": _rewrite(data, edges=np.array([[-1, 0]], dtype=np.int32)),
         "offsets backwards": _rewrite(data, member_offsets=np.array([0, 5, 2], dtype=np.int64)),
-        "huge label": _rewrite(
-            data,
-            {**header, "class_names": None},
-            labels=np.full(good.n_samples, 2**31 - 1, dtype=np.int32),
-        ),
         "truncated": data[: len(data) // 2],
         "empty": b"",
         "not a zip": b"definitely not a graph",

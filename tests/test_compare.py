@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -45,7 +43,6 @@ def test_distance_properties_and_jaccard_against_brute_force(a, b):
     for i in range(len(a)):
         if J.shape[1] and J[i].max() > 0:
             assert c.best_a[i, 0] == np.argmax(J[i]) and c.best_a[i, 1] == J[i].max()
-    json.dumps(c.to_dict())
 
 
 def test_identical_graphs_match_one_to_one():
@@ -63,8 +60,6 @@ def test_split_merge_birth_death():
     assert c.merges == [{"from": [2, 3], "into": 3}]
     assert c.deaths == [4] and c.births == [4]
     assert (1, 2, 1.0) in c.matches
-    d = c.to_dict()
-    assert d["splits"] == c.splits and d["births"] == [4] and json.loads(json.dumps(d)) == d
 
 
 def test_disjoint_and_empty_graphs():

@@ -112,7 +112,7 @@ def test_huge_class_ids_cost_memory_by_the_classes_present(big):
     try:
         hist = g.class_histograms()
         metrics = g.metrics()
-        payload = g.to_dict()
+        stats = g.node_stats()
         back = MapperGraph.from_bytes(g.to_bytes())
         _, peak = tracemalloc.get_traced_memory()
     finally:
@@ -121,7 +121,7 @@ def test_huge_class_ids_cost_memory_by_the_classes_present(big):
     assert g.classes.tolist() == [3, big] and hist.shape == (g.n_nodes, 2)
     assert hist.sum() == sum(int((labels[m] >= 0).sum()) for m in g.members)
     assert metrics["purity"] == pytest.approx(1.0)  # the two blobs are the two classes
-    assert payload["class_names"] == ["3", str(big)]
+    assert len(stats["purity"]) == g.n_nodes
     assert back == g
 
 

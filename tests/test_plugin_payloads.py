@@ -1,7 +1,7 @@
 """The browser's JSON, built by the plugin from the engine's public API (``topoact_tensorboard.payloads``).
 
-While the engine still has ``MapperGraph.to_dict`` and ``GraphComparison.to_dict`` (to be removed), the plugin's
-payloads must equal them exactly for real Mapper graphs: that is what "behaviour unchanged" means for the tab.
+The payloads must say exactly what the engine's graph and comparison say, in the JSON shape the front end reads;
+each test derives the expected values from the engine's public API on its own.
 """
 
 from __future__ import annotations
@@ -53,13 +53,30 @@ def test_the_real_graphs_are_varied():
     assert GRAPHS[4].n_nodes == 0
 
 
+def _nulls(values) -> list:
+    return [None if isinstance(v, float) and not np.isfinite(v) else v for v in np.asarray(values).tolist()]
+
+
 @pytest.mark.parametrize("i", range(len(GRAPHS)))
-def test_graph_payload_equals_the_engines_to_dict(i):
+def test_graph_payload_mirrors_the_graph(i):
     g = GRAPHS[i]
     ours = graph_payload(g)
-    assert ours == g.to_dict()  # both hold None, never NaN, so == is exact
-    assert to_json(ours) == to_json(g.to_dict())
     body = strict_loads(to_json(ours))
+    assert body == ours  # already strict: nothing NaN, nothing numpy
+    assert body["n_samples"] == g.n_samples and body["params"] == g.params
+    assert [n["members"] for n in body["nodes"]] == [m.tolist() for m in g.members]
+    assert [n["name"] for n in body["nodes"]] == g.node_ids
+    assert [n["cover"] for n in body["nodes"]] == g.node_cover.tolist()
+    for name, column in g.node_stats().items():
+        assert [n[name] for n in body["nodes"]] == _nulls(column), name
+    if g.n_classes:
+        assert [n["classes"] for n in body["nodes"]] == g.class_histograms().tolist()
+    assert [(e["source"], e["target"]) for e in body["edges"]] == [tuple(e) for e in g.edges.tolist()]
+    assert [e["intersection"] for e in body["edges"]] == g.edge_intersection.tolist()
+    assert [e["jaccard"] for e in body["edges"]] == pytest.approx(g.edge_jaccard.tolist())
+    names = g.class_names if g.class_names is not None else [str(c) for c in g.classes.tolist()]
+    assert body["class_names"] == names and body["unassigned"] == g.unassigned.tolist()
+    assert body["metrics"] == {k: (v if np.isfinite(v) else None) for k, v in g.metrics().items()}
     if i < 3:  # the labelled graphs with extras: the node keys the front end reads
         assert all(
             {"mean_correct", "mean_loss", "classes", "members", "purity"} <= set(n) for n in body["nodes"]
@@ -67,12 +84,30 @@ def test_graph_payload_equals_the_engines_to_dict(i):
         assert "mean_prediction" not in body["nodes"][0]  # a mean of class indices means nothing
 
 
+def test_sparse_class_ids_name_their_columns():
+    X = np.concatenate([np.zeros((20, 2)), np.ones((20, 2))]).astype(np.float32)
+    g = Mapper(n_intervals=1, eps=0.5, min_samples=2).fit(X, labels=np.repeat([3, 10**9], 20)).graph_
+    body = graph_payload(g)
+    assert body["class_names"] == ["3", str(10**9)]
+    assert sorted(n["classes"] for n in body["nodes"]) == [[0, 20], [20, 0]]
+
+
 @pytest.mark.parametrize("i,j", [(0, 1), (1, 2), (0, 0), (0, 4), (4, 4)])
 @pytest.mark.parametrize("min_jaccard", [0.1, 0.5, 1.0])
-def test_comparison_payload_equals_the_engines_to_dict(i, j, min_jaccard):
+def test_comparison_payload_mirrors_the_comparison(i, j, min_jaccard):
     c = compare_graphs(GRAPHS[i], GRAPHS[j], min_jaccard=min_jaccard)
-    assert comparison_payload(c) == c.to_dict()
-    strict_loads(to_json(comparison_payload(c)))
+    body = strict_loads(to_json(comparison_payload(c)))
+    assert body["matches"] == [[i_, j_, pytest.approx(w)] for i_, j_, w in c.matches]
+    assert (body["splits"], body["merges"], body["births"], body["deaths"]) == (
+        c.splits,
+        c.merges,
+        list(c.births),
+        list(c.deaths),
+    )
+    assert body["distance"] == pytest.approx(c.distance) and body["min_jaccard"] == min_jaccard
+    for side, best in (("best_partner_a", c.best_a), ("best_partner_b", c.best_b)):
+        assert [(p["node"], p["partner"]) for p in body[side]] == [(k, int(q)) for k, q in enumerate(best[:, 0])]
+        assert [p["jaccard"] for p in body[side]] == pytest.approx(best[:, 1].tolist())
 
 
 @settings(max_examples=60, deadline=None)

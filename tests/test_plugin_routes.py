@@ -23,6 +23,7 @@ from tensorboard.backend import application
 from tensorboard.backend.event_processing import data_ingester, data_provider, plugin_event_multiplexer
 from tensorboard.plugins import base_plugin
 from topoact_tensorboard import loader
+from topoact_tensorboard.payloads import graph_payload
 from topoact_tensorboard.plugin import TopoActPlugin
 from topoact_tensorboard.png import encode_png, upscale
 from torch.utils.tensorboard import SummaryWriter
@@ -230,7 +231,7 @@ def test_plugins_listing_shows_the_tab(client):
 )
 def test_graph_is_the_logged_graph(client, logs, run, layer, epoch):
     body = get_json(client, "graph", run=run, layer=layer, epoch=epoch)
-    expected = logs[1][run, layer, epoch].to_dict()
+    expected = graph_payload(logs[1][run, layer, epoch])
     assert (body["run"], body["layer"], body["epoch"]) == (run, layer, epoch)
     assert body["nodes"] == json.loads(json.dumps(expected["nodes"]))
     assert body["edges"] == json.loads(json.dumps(expected["edges"]))

@@ -51,7 +51,7 @@ def _whole_or_refused(data: bytes) -> None:
         return
     g.metrics()
     g.node_stats()
-    g.to_dict()
+    g.class_histograms()
     g.sample_nodes()
     g.to_kmapper()
     assert MapperGraph.from_bytes(g.to_bytes()) == g

@@ -157,14 +157,9 @@ class GraphEntry:
 
     @cached_property
     def sample_index(self) -> tuple[np.ndarray, np.ndarray]:
-        """Sample -> nodes as CSR arrays ``(indptr, nodes)``: sample ``s`` is in ``nodes[indptr[s]:indptr[s+1]]``."""
-        g = self.graph
-        sizes = g.node_sizes
-        flat = np.concatenate(g.members) if g.n_nodes else np.zeros(0, dtype=np.int64)
-        owner = np.repeat(np.arange(g.n_nodes, dtype=np.int64), sizes)
-        order = np.argsort(flat, kind="stable")
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(flat, minlength=g.n_samples))])
-        return indptr, owner[order]
+        """Sample -> nodes as CSR arrays ``(indptr, nodes)``, computed once per cached graph (the engine's
+        :meth:`MapperGraph.sample_index`)."""
+        return self.graph.sample_index()
 
     def derive(self, compute: Callable[[], T]) -> T:
         """``compute()`` on this graph, any failure a 404 naming this graph (see :func:`guarded`)."""

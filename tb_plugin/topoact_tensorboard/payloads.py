@@ -89,9 +89,8 @@ def graph_payload(graph: MapperGraph) -> dict[str, Any]:
             strict=True,
         )
     ]
-    class_names = (
-        graph.class_names if graph.class_names is not None else [str(i) for i in range(graph.n_classes)]
-    )
+    # Without names, the columns of the class counts are the ids present (sparse ids stay sparse).
+    class_names = graph.class_names if graph.class_names is not None else [str(c) for c in graph.classes.tolist()]
     return {
         "n_samples": graph.n_samples,
         "nodes": nodes,

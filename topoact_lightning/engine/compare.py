@@ -73,27 +73,6 @@ class GraphComparison:
         rows, cols, values = self.pairs
         return sparse.csr_matrix((values, (rows, cols)), shape=self.shape)
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: everything but the Jaccard matrix, plus each node's best partner and its Jaccard index."""
-        return {
-            "matches": [[int(i), int(j), float(w)] for i, j, w in self.matches],
-            "splits": self.splits,
-            "merges": self.merges,
-            "births": [int(j) for j in self.births],
-            "deaths": [int(i) for i in self.deaths],
-            "distance": float(self.distance),
-            "min_jaccard": float(self.min_jaccard),
-            "best_partner_a": [
-                {"node": i, "partner": int(p), "jaccard": float(w)}
-                for i, (p, w) in enumerate(self.best_a.tolist())
-            ],
-            "best_partner_b": [
-                {"node": j, "partner": int(p), "jaccard": float(w)}
-                for j, (p, w) in enumerate(self.best_b.tolist())
-            ],
-        }
-
-
 def jaccard_pairs(
     a_members: list[np.ndarray], b_members: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

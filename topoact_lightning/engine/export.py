@@ -65,13 +65,3 @@ def _py(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return None
     return v
-
-
-def _json_list(values: np.ndarray) -> list[Any]:
-    """An array as a list of plain Python values, with NaN and infinities as None."""
-    values = np.asarray(values)
-    out = values.tolist()
-    if values.dtype.kind == "f":
-        for i in np.flatnonzero(~np.isfinite(values)).tolist():
-            out[i] = None
-    return out

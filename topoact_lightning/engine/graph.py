@@ -29,7 +29,6 @@ from typing import Any
 import numpy as np
 
 from topoact_lightning.engine import export, metrics
-from topoact_lightning.engine.export import _json_list, _py
 from topoact_lightning.engine.memberships import membership_pairs, sample_index, shared_counts
 from topoact_lightning.engine.serialization import (
     FORMAT_NAME,
@@ -308,41 +307,6 @@ class MapperGraph:
             return cls(**fields)
         except (ValueError, TypeError, IndexError) as e:  # what the checks in decode() did not already refuse
             raise GraphFormatError(f"corrupt Mapper graph payload: {e}") from e
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view for the browser: nodes with statistics and members, edges with weights, metrics."""
-        # Whole columns go through tolist() once: per-element numpy scalar conversion dominated large graphs.
-        columns = {k: _json_list(v) for k, v in self.node_stats().items()}
-        hist = self.class_histograms()
-        classes = hist.tolist() if hist.shape[1] else None
-        names, covers = self.node_ids, self.node_cover.tolist()
-        nodes = []
-        for i, m in enumerate(self.members):
-            node = {"id": i, "name": names[i], "cover": covers[i], "members": m.tolist()}
-            node.update({k: col[i] for k, col in columns.items()})
-            if classes is not None:
-                node["classes"] = classes[i]
-            nodes.append(node)
-        edges = [
-            {"source": a, "target": b, "intersection": n, "jaccard": j}
-            for (a, b), n, j in zip(
-                self.edges.tolist(),
-                self.edge_intersection.tolist(),
-                _json_list(self.edge_jaccard),
-                strict=True,
-            )
-        ]
-        return {
-            "n_samples": self.n_samples,
-            "nodes": nodes,
-            "edges": edges,
-            "class_names": self.class_names
-            if self.class_names is not None
-            else [str(c) for c in self.classes.tolist()],
-            "unassigned": self.unassigned.tolist(),
-            "metrics": {k: _py(v) for k, v in self.metrics().items()},
-            "params": self.params,
-        }
 
     # --------------------------------------------------------------------------------------------- equality
     def __eq__(self, other: object) -> bool:
