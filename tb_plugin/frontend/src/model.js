@@ -515,15 +515,73 @@ export function components(n, links) {
   return [...groups.values()].sort((a, b) => b.length - a.length || a[0] - b[0]);
 }
 
-const GOLDEN_ANGLE = 2.399963;
+/** Breadth-first distances from `start` within a component, and the parent of each node on the way. */
+function bfs(start, adj) {
+  const dist = new Map([[start, 0]]);
+  const parent = new Map([[start, -1]]);
+  const order = [start];
+  for (let k = 0; k < order.length; k++) {
+    const u = order[k];
+    for (const v of adj[u]) {
+      if (dist.has(v)) continue;
+      dist.set(v, dist.get(u) + 1);
+      parent.set(v, u);
+      order.push(v);
+    }
+  }
+  return { dist, parent, order };
+}
 
 /**
- * A fresh layout's starting positions: each component on its own phyllotaxis disc (nodes in breadth-first
- * order from its best-connected node, so neighbours start close), the discs packed apart in rows, largest first,
- * into a roughly square block centred on the origin. `radii[i]` is node i's drawn radius.
+ * A radial layout of a breadth-first spanning tree of one component (unit ring spacing): rooted at the middle
+ * of a longest shortest path (so the tree is as shallow as it can be), each subtree in a wedge proportional to
+ * its leaves. Tree edges cannot cross; Mapper graphs are mostly trees, so the relaxation starts untangled.
+ */
+export function radialTree(nodes, adj) {
+  if (nodes.length === 1) return [{ i: nodes[0], x: 0, y: 0 }];
+  const far = (from) => {
+    const r = bfs(from, adj);
+    return [r.order[r.order.length - 1], r];
+  };
+  const [u] = far(nodes[0]);
+  const [v, fromU] = far(u);
+  const path = [];
+  for (let w = v; w !== -1; w = fromU.parent.get(w)) path.push(w);
+  const root = path[Math.floor(path.length / 2)];
+  const { parent, order, dist } = bfs(root, adj);
+  const children = new Map(order.map((w) => [w, []]));
+  for (const w of order) if (parent.get(w) !== -1) children.get(parent.get(w)).push(w);
+  const leaves = new Map();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const w = order[k];
+    const kids = children.get(w);
+    leaves.set(w, kids.length ? kids.reduce((sum, c) => sum + leaves.get(c), 0) : 1);
+  }
+  const wedge = new Map([[root, [0, 2 * Math.PI]]]);
+  const out = [];
+  for (const w of order) {
+    const [a0, a1] = wedge.get(w);
+    const r = dist.get(w);
+    const a = (a0 + a1) / 2;
+    out.push({ i: w, x: r * Math.cos(a), y: r * Math.sin(a) });
+    let start = a0;
+    for (const c of children.get(w)) {
+      const span = ((a1 - a0) * leaves.get(c)) / leaves.get(w);
+      wedge.set(c, [start, start + span]);
+      start += span;
+    }
+  }
+  return out;
+}
+
+/**
+ * A fresh layout's starting positions: each component on its own disc (a radial layout of its breadth-first
+ * tree, see radialTree), the discs packed apart in rows, largest first,
+ * into a block of about `aspect` (width / height, the view's) centred on the origin. `radii[i]` is node i's
+ * drawn radius.
  * Returns `{positions: [{x, y}], centres: [{x, y}] (per node: its component's centre), discs: [{x, y, r}]}`.
  */
-export function packComponents(n, links, radii, { gap = 30 } = {}) {
+export function packComponents(n, links, radii, { gap = 30, aspect = 1 } = {}) {
   const comps = components(n, links);
   const adj = Array.from({ length: n }, () => []);
   for (const l of links) {
@@ -532,31 +590,20 @@ export function packComponents(n, links, radii, { gap = 30 } = {}) {
   }
   const positions = new Array(n);
   const local = comps.map((nodes) => {
-    let start = nodes[0];
-    for (const i of nodes) if (adj[i].length > adj[start].length) start = i;
-    const order = [start];
-    const seen = new Set(order);
-    for (let k = 0; k < order.length; k++) {
-      for (const j of adj[order[k]]) {
-        if (!seen.has(j)) {
-          seen.add(j);
-          order.push(j);
-        }
-      }
-    }
-    const meanR = nodes.reduce((s, i) => s + radii[i], 0) / nodes.length;
-    const step = 2.2 * meanR + 8;
-    const pts = order.map((i, k) => {
-      const r = step * Math.sqrt(k) * 0.75;
-      return { i, x: r * Math.cos(k * GOLDEN_ANGLE), y: r * Math.sin(k * GOLDEN_ANGLE) };
-    });
+    const pts = radialTree(nodes, adj);
+    const meanR = nodes.reduce((sum, k) => sum + radii[k], 0) / nodes.length;
+    const step = 2.4 * meanR + 10;
     let R = 0;
-    for (const p of pts) R = Math.max(R, Math.hypot(p.x, p.y) + radii[p.i]);
-    return { pts, R: R + 0.15 * step * Math.sqrt(nodes.length) };
+    for (const p of pts) {
+      p.x *= step;
+      p.y *= step;
+      R = Math.max(R, Math.hypot(p.x, p.y) + radii[p.i]);
+    }
+    return { pts, R };
   });
   // Shelf packing: rows about as wide as the square root of the total disc area, largest discs first.
   const area = local.reduce((s, c) => s + (2 * c.R + gap) ** 2, 0);
-  const rowWidth = Math.max(Math.sqrt(area), local.length ? 2 * local[0].R + gap : 0);
+  const rowWidth = Math.max(Math.sqrt(area * aspect), local.length ? 2 * local[0].R + gap : 0);
   const discs = [];
   const rows = [];
   let x = 0;

@@ -215,3 +215,14 @@ test("abortable rejects with an AbortError when its signal aborts", async () => 
   await assert.rejects(p, (e) => isAbort(e));
   assert.equal(await abortable(Promise.resolve(4), new AbortController().signal), 4);
 });
+
+test("radialTree: the edges of a tree never cross", () => {
+  const random = rng(4);
+  for (let trial = 0; trial < 30; trial++) {
+    const n = 2 + Math.floor(random() * 60);
+    const links = [];
+    for (let i = 1; i < n; i++) links.push({ s: i, t: Math.floor(random() * i) });
+    const { positions } = packComponents(n, links, new Array(n).fill(5));
+    assert.equal(edgeCrossings(positions, links), 0);
+  }
+});
