@@ -94,6 +94,7 @@ export class CompareController {
     }
     this.graph = g2;
     this.cmp = cmp;
+    this.b = b;
     // B starts where its nodes' counterparts sit in A and relaxes only a little, so they stay there.
     const seeds = seedPositions(app.graph, app.viewA.positions(), g2);
     const n = g2.nodes.length;
@@ -106,7 +107,6 @@ export class CompareController {
     app.restyle();
     this.clearHighlights();
     document.body.dataset.compareReady = `${a.epoch}:${b.epoch}`;
-    this.b = b;
   }
 
   /** Frames A and B (those the user has not zoomed) to the box holding both graphs. */
@@ -131,6 +131,7 @@ export class CompareController {
     this.app.viewA.framer = null;
     this.graph = null;
     this.cmp = null;
+    this.b = null;
     this.app.graphs.classList.remove("split");
     this.summaryBox.hidden = true;
     this.app.setCaptions();

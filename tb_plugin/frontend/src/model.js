@@ -754,7 +754,8 @@ export function tickStep(span, count = 4) {
   const raw = Math.abs(span) / Math.max(1, count) || 1;
   const mag = 10 ** Math.floor(Math.log10(raw));
   const r = raw / mag;
-  return mag * (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10);
+  const e = 1e-9; // 0.2 / 4 is 0.05000000000000002 in floating point: still a step of 0.05
+  return mag * (r <= 1 + e ? 1 : r <= 2 + e ? 2 : r <= 5 + e ? 5 : 10);
 }
 
 /**

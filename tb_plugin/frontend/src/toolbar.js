@@ -28,14 +28,14 @@ export class Toolbar {
     this.slider = c("input", { testid: "epoch-slider", attrs: { type: "range", min: "0", max: "0", step: "1", value: "0" } });
     this.epochLabel = c("span", { cls: "epoch-label", testid: "epoch-label" });
     this.colorSel = c("select", { testid: "color-select", title: "Colour nodes by" });
-    this.sizeSel = c("select", { testid: "size-select", title: "Node size" });
-    for (const [v, t] of [["sqrt", "size ∝ √n"], ["log", "size ∝ log n"]]) this.sizeSel.add(new Option(t, v));
+    this.sizeSel = c("select", { testid: "size-select", title: "Node area grows with the member count n as" });
+    for (const [v, t] of [["sqrt", "∝ √n"], ["log", "∝ log n"]]) this.sizeSel.add(new Option(t, v));
     this.thr = c("input", { testid: "edge-threshold", attrs: { type: "range", min: "0", max: "1", step: "0.01", value: "0" } });
     this.thrLabel = c("span", { cls: "thr-label", testid: "edge-threshold-label" });
     this.search = c("input", {
       testid: "search",
       title: SEARCH_HELP,
-      attrs: { type: "search", placeholder: "class:7, sample 12, #node", "aria-label": "Search" },
+      attrs: { type: "search", placeholder: "c:7 · 12 · #5", "aria-label": "Search" },
     });
     this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
     this.fitBtn = c("button", { text: "Fit", testid: "fit", title: "Fit the whole graph into the view (and keep it framed)" });

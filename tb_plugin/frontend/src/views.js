@@ -53,7 +53,7 @@ export function colorModes(g) {
   const first = g.nodes[0] || {};
   const modes = [];
   if (Array.isArray(first.classes)) {
-    modes.push(["classes", "class mix (pies)"], ["dominant", "dominant class"]);
+    modes.push(["classes", "class mix"], ["dominant", "dominant class"]);
   }
   const has = (f) => g.nodes.some((n) => n[f] !== null && n[f] !== undefined);
   if (has("purity")) modes.push(["purity", "purity"]);

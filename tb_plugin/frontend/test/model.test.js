@@ -167,6 +167,8 @@ test("chartDomain clamps shares to [0, 1] and counts at 0, with round ticks", ()
   }
   assert.equal(tickStep(1, 4), 0.5);
   assert.equal(tickStep(30, 4), 10);
+  assert.equal(tickStep(1.1 - 0.9, 4), 0.05);
+  assert.deepEqual(chartDomain([1, 1], "fraction").ticks, [0.9, 0.95, 1]);
 });
 
 test("metricOrder lists the README's metrics first and drops mean_prediction", () => {
