@@ -604,7 +604,9 @@ def test_layer_switch_starts_a_fresh_layout(server, browser):
     page, frame, _ = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
     fresh = crossings(frame, graph)
     page.context.close()
-    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=features.3")
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=features.3"
+    )
     frame.evaluate("() => window.__topoact.settle()")
     frame.select_option("[data-testid=layer-select]", "fc1")
     frame.wait_for_function("() => window.__topoact.graph().layer === 'fc1'")
