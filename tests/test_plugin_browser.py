@@ -8,7 +8,6 @@ same server. Nodes are clicked and hovered with the real mouse at the positions 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import urllib.parse
@@ -30,10 +29,6 @@ from tests._browser import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parent.parent
-# The README's picture; refreshed from this run with TOPOACT_UPDATE_SCREENSHOT=1, so a test run leaves the
-# checkout clean.
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
 XSS_RUN = "<i>xss</i>"
 DEAD_RUN = "dead"
 XSS_CLASSES = ['<img src=x onerror="window.__xss=1">', "<b>bold</b>", "a & b"] + [
@@ -268,8 +263,6 @@ def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser, tmp_
     page.wait_for_timeout(200)
     shot = page.screenshot(path=str(tmp_path / "screenshot.png"))
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", shot[16:24]) == (1400, 900)
-    if os.environ.get("TOPOACT_UPDATE_SCREENSHOT") == "1":
-        SCREENSHOT.write_bytes(shot)
 
     frame.click("[data-testid=panel-track]")
     frame.wait_for_selector("[data-testid=track-table]")
