@@ -668,6 +668,19 @@ def test_compare_defaults_to_the_previous_epoch_forward_in_time(server, browser)
                    return l === null ? [] : [...l].map(i => c.graph.nodes[i].id) }"""
     )
     assert sorted(linked) == sorted(b for b, a, _ in cmp20["matches"] if a == a_id)
+    # Zooming one view zooms both (the views share graph coordinates), and the zoom outlives a change of B.
+    transforms = "() => ['viewA', 'compare.view'].map(p => { const v = p === 'viewA' ? window.__topoact.app.viewA : window.__topoact.app.compare.view; return [v.transform.k, v.transform.x, v.transform.y, v.autoFit] })"
+    box = frame.locator("canvas[data-testid=graph-b]").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(500)
+    a_t, b_t = frame.evaluate(transforms)
+    assert a_t == b_t and a_t[3] is False
+    frame.select_option("[data-testid=epoch2-select]", "1")
+    frame.wait_for_selector("body[data-compare-ready='2:1']")
+    assert frame.evaluate(transforms) == [a_t, a_t]
+    frame.click("[data-testid=fit]")
+    assert nodes_outside(frame, "a") == [] and nodes_outside(frame, "b") == []
     assert watch.problems() == []
     page.context.close()
 

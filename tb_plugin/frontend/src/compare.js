@@ -84,12 +84,18 @@ export class CompareController {
           if (best !== undefined) app.update({ node: best });
         },
         onHover: (i) => this.linkHover("b", i),
-        onUserZoom: () => null,
       });
       if (app.theme) this.view.setTheme(app.theme);
-      // Both views frame to one box: counterparts, laid out at the same graph coordinates, meet on screen.
-      app.viewA.framer = () => this.frameBoth();
-      this.view.framer = () => this.frameBoth();
+      // Both views frame to one box: counterparts, laid out at the same graph coordinates, meet on screen; the
+      // user's zoom in either view applies to both, and so does Fit.
+      for (const v of [app.viewA, this.view]) {
+        v.framer = () => this.frameBoth();
+        v.onUserZoom = (src) => this.linkZoom(src);
+        v.onFit = () => {
+          app.viewA.autoFit = true;
+          if (this.view) this.view.autoFit = true;
+        };
+      }
       app.viewA.autoFit = true;
     }
     this.graph = g2;
@@ -100,7 +106,8 @@ export class CompareController {
     const n = g2.nodes.length;
     this.view.setGraph(g2, seeds, { relax: 0.12, targets: componentCentres(n, g2.links, seeds) });
     this.view.autoFit = app.viewA.autoFit;
-    this.frameBoth();
+    if (app.viewA.autoFit) this.frameBoth();
+    else this.view.setTransform(app.viewA.transform);
     app.setCaptions();
     this.summaryBox.hidden = false;
     renderCompareSummary(this.summaryBox, cmp, this.flipped, (aIds, bIds) => this.highlight(aIds, bIds));
@@ -123,12 +130,22 @@ export class CompareController {
     for (const v of views) if (v.autoFit) v.fitTo(box);
   }
 
+  /** The user zoomed or panned one view: the other follows (same graph coordinates, same place on screen). */
+  linkZoom(src) {
+    const other = src === this.app.viewA ? this.view : this.app.viewA;
+    if (!other) return;
+    other.autoFit = false;
+    other.setTransform(src.transform);
+  }
+
   close() {
     if (this.view) {
       this.view.destroy();
       this.view = null;
     }
     this.app.viewA.framer = null;
+    this.app.viewA.onUserZoom = () => {};
+    this.app.viewA.onFit = () => {};
     this.graph = null;
     this.cmp = null;
     this.b = null;

@@ -133,6 +133,7 @@ export class GraphView {
     this.offscreenBtn.addEventListener("click", () => this.fit());
     this.root.append(this.canvas, this.tooltip, this.caption, this.offscreenBtn);
     this.onUserZoom = onUserZoom || (() => {});
+    this.onFit = () => {};
     parent.appendChild(this.root);
     this.ctx = this.canvas.getContext("2d");
     this.onClick = onClick || (() => {});
@@ -162,11 +163,11 @@ export class GraphView {
         return (!ev.ctrlKey || ev.type === "wheel") && !ev.button;
       })
       .on("zoom", (ev) => {
+        this.transform = ev.transform;
         if (ev.sourceEvent) {
           this.autoFit = false; // the user took over the view: keep their zoom, show what it leaves out
           this.onUserZoom(this);
         }
-        this.transform = ev.transform;
         this.requestDraw();
       });
     select(this.canvas).call(this.zoom).on("dblclick.zoom", null);
@@ -319,6 +320,7 @@ export class GraphView {
   /** Fit the whole graph into the view and go back to automatic framing (the Fit button). */
   fit() {
     this.autoFit = true;
+    this.onFit(this);
     this.reframe();
     this.requestDraw();
   }
