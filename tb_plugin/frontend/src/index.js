@@ -460,7 +460,9 @@ class App {
     }
     const h = this.health[s.layer];
     this.healthBox.hidden = !h;
-    this.healthBox.textContent = h ? `⚠ ${s.layer}: ${h.all.map(([e, t]) => `epoch ${e}: ${t}`).join("\n")}` : "";
+    this.healthBox.textContent = h
+      ? `⚠ The monitor warned about ${s.layer}:\n${h.all.map(([e, t]) => `epoch ${e}: ${t}`).join("\n")}`
+      : "";
   }
 
   /** Prefetch the neighbouring epochs once the new frame is on screen, so their parsing never delays it. */
