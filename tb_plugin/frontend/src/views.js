@@ -6,7 +6,7 @@ import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY
 import { interpolateCividis, interpolateSinebow, interpolateViridis, schemeTableau10 } from "d3-scale-chromatic";
 import { select } from "d3-selection";
 import { zoom as d3zoom, zoomIdentity } from "d3-zoom";
-import { METRICS, bounds, chartDomain, fitTransform, offscreen } from "./model.js";
+import { METRICS, bounds, chartDomain, fitTransform, offscreen, tickStep } from "./model.js";
 
 /** Height of the band at the top of a view that framing keeps free for the caption and its badge. */
 const CAPTION_BAND = 26;
@@ -732,7 +732,7 @@ export function renderMetricChart(container, data, metric, epoch, onPick) {
     t.dataset.testid = "metric-tick";
     root.appendChild(t);
   }
-  const xStep = Math.max(1, Math.round(tickEvery(x1 - x0)));
+  const xStep = Math.max(1, Math.round(tickStep(x1 - x0, 5)));
   for (let x = Math.ceil(x0 / xStep) * xStep; x <= x1; x += xStep) {
     const t = svg("text", { x: sx(x), y: H - 6, class: "tick", "text-anchor": "middle" });
     t.textContent = String(x);
@@ -771,15 +771,6 @@ export function renderMetricChart(container, data, metric, epoch, onPick) {
     root.appendChild(c);
   });
   container.appendChild(root);
-}
-
-/** A round step for about five epoch labels. */
-function tickEvery(span) {
-  if (span <= 5) return 1;
-  const raw = span / 5;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const r = raw / mag;
-  return mag * (r <= 1 ? 1 : r <= 2 ? 2 : r <= 5 ? 5 : 10);
 }
 
 // ------------------------------------------------------------------------------------------ compare summary
