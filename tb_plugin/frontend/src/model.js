@@ -67,7 +67,8 @@ async function fetchJSON(path, params, { useCache = true, signal } = {}) {
       const text = (await response.text().catch(() => "")).trim();
       throw new HttpError(response.status, text.slice(0, 500) || `HTTP ${response.status}`, url);
     }
-    return response.json();
+    // Shared by every caller (and by prefetching): frozen, so that no view can change what another reads.
+    return deepFreeze(await response.json());
   })();
   if (useCache) {
     cache.set(url, promise);
