@@ -46,7 +46,10 @@ def test_demo_serves_a_trained_demo_and_prints_its_url(trained_logdir, tmp_path)
     tb = TensorBoard(base, proc, log)
     try:
         text = tb.wait_for(lambda: "serving TensorBoard" in (t := log.read_text()) and t, "the demo's URL")
+        # "serving" comes once TensorBoard answers, and the last URL printed opens the TopoAct tab.
+        assert fetch(base + "/data/plugins_listing")[0] == 200
         assert f"open http://127.0.0.1:{port}/#topoact" in text
+        assert re.findall(r"https?://\S+", text)[-1] == f"http://127.0.0.1:{port}/#topoact"
         assert "already holds a trained demo" in text and "training the demo" not in text
         assert "installing" not in text
 
@@ -75,3 +78,25 @@ def test_demo_refuses_an_unknown_argument():
     )
     assert proc.returncode == 2
     assert re.search(r"unknown argument: --prot \(expected --port N", proc.stderr)
+
+
+@pytest.mark.slow
+def test_demo_on_a_busy_port_fails_clearly_before_serving(trained_logdir, tmp_path):
+    import socket
+
+    logdir = tmp_path / "demo"
+    shutil.copytree(trained_logdir / "run", logdir / "digits_cnn" / "version_0")
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            ["bash", str(DEMO), "--logdir", str(logdir), "--port", str(port), "--host", "127.0.0.1"],
+            capture_output=True,
+            text=True,
+            env=demo_env(),
+            timeout=120,
+        )
+    assert proc.returncode == 1
+    assert f"port {port} on 127.0.0.1 is not free" in proc.stderr and "--port N" in proc.stderr
+    assert "serving" not in proc.stdout

@@ -8,7 +8,6 @@ same server. Nodes are clicked and hovered with the real mouse at the positions 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
 import urllib.parse
@@ -30,11 +29,8 @@ from tests._browser import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-ROOT = Path(__file__).resolve().parent.parent
-# The README's picture; refreshed from this run with TOPOACT_UPDATE_SCREENSHOT=1, so a test run leaves the
-# checkout clean.
-SCREENSHOT = ROOT / "docs" / "screenshot.png"
 XSS_RUN = "<i>xss</i>"
+DEAD_RUN = "dead"
 XSS_CLASSES = ['<img src=x onerror="window.__xss=1">', "<b>bold</b>", "a & b"] + [
     f"d{i}" for i in range(3, 10)
 ]
@@ -42,7 +38,8 @@ XSS_CLASSES = ['<img src=x onerror="window.__xss=1">', "<b>bold</b>", "a & b"] +
 
 @pytest.fixture(scope="module")
 def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
-    """The trained run, plus a one-epoch run of the callback whose run and class names hold markup."""
+    """The trained run, a one-epoch run of the callback whose run and class names hold markup, and a short run
+    whose last watched layer is dead (every ReLU off), which the monitor warns about."""
     from tests._training import probe_pair, train_digits
     from topoact_lightning import TopoActMonitor
 
@@ -52,7 +49,30 @@ def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         train_digits(out, callbacks=[monitor], epochs=1, run=XSS_RUN, limit_train_batches=2)
+    dead = TopoActMonitor(layers=["fc1", "dead"], probe=probe_pair(120), thumbnails=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the monitor's health warning is the point; read back from the logs
+        train_digits(
+            out, callbacks=[dead], epochs=1, run=DEAD_RUN, model=_dead_layer_model(), limit_train_batches=2
+        )
     return out
+
+
+def _dead_layer_model():
+    """The digits CNN with a ReLU after fc1 whose input is shifted far below 0: every unit is dead, and stays so."""
+    import torch
+
+    from tests._training import DigitsCNN
+
+    class DeadLayer(DigitsCNN):
+        def __init__(self):
+            super().__init__()
+            self.dead = torch.nn.ReLU()
+
+        def forward(self, x):
+            return self.fc2(self.dead(self.fc1(self.features(x).flatten(1)) - 1e4))
+
+    return DeadLayer()
 
 
 @pytest.fixture(scope="module")
@@ -243,8 +263,6 @@ def test_node_panel_shows_the_routes_counts_and_thumbnails(server, browser, tmp_
     page.wait_for_timeout(200)
     shot = page.screenshot(path=str(tmp_path / "screenshot.png"))
     assert shot[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">II", shot[16:24]) == (1400, 900)
-    if os.environ.get("TOPOACT_UPDATE_SCREENSHOT") == "1":
-        SCREENSHOT.write_bytes(shot)
 
     frame.click("[data-testid=panel-track]")
     frame.wait_for_selector("[data-testid=track-table]")
@@ -326,7 +344,8 @@ def test_compare_mode_shows_both_epochs_and_links_matches(server, browser):
     frame.wait_for_selector("body[data-compare-ready]")
     frame.select_option("[data-testid=epoch2-select]", "0")
     frame.wait_for_selector("body[data-compare-ready='3:0']")
-    cmp = route(server, "compare", run="run", layer="fc1", epoch=3, epoch2=0)
+    # Forward in time: the route is asked with the earlier graph (B, epoch 0) first.
+    cmp = route(server, "compare", run="run", layer="fc1", epoch=0, epoch2=3)
     g0 = route(server, "graph", run="run", layer="fc1", epoch=0)
     assert shown_node_ids(frame, "b") == sorted(n["id"] for n in g0["nodes"])
     assert painted_pixels(frame, "graph-a") > 500 and painted_pixels(frame, "graph-b") > 500
@@ -340,15 +359,15 @@ def test_compare_mode_shows_both_epochs_and_links_matches(server, browser):
     )
     for kind in ("matches", "splits", "merges", "births", "deaths"):
         assert counts["matched" if kind == "matches" else kind] == str(len(cmp[kind]))
-    # Hover a matched node of A: its matches in B light up, and only those.
-    a_id = max(cmp["matches"], key=lambda m: m[2])[0]
+    # Hover a matched node of A (the later graph: the matches' second column): its matches in B light up.
+    a_id = max(cmp["matches"], key=lambda m: m[2])[1]
     frame.evaluate("() => window.__topoact.settle()")
     hover_node(page, frame, a_id, "a")
-    frame.wait_for_function("() => window.__topoact.app.viewB.style.linked !== null")
+    frame.wait_for_function("() => window.__topoact.app.compare.view.style.linked !== null")
     linked = frame.evaluate(
-        "() => [...window.__topoact.app.viewB.style.linked].map(i => window.__topoact.app.graph2.nodes[i].id)"
+        "() => [...window.__topoact.app.compare.view.style.linked].map(i => window.__topoact.app.compare.graph.nodes[i].id)"
     )
-    assert sorted(linked) == sorted(b for a, b, _ in cmp["matches"] if a == a_id)
+    assert sorted(linked) == sorted(b for b, a, _ in cmp["matches"] if a == a_id)
     # Another run with another probe set: the server refuses (400) and the page says why, keeping graph A.
     frame.select_option("[data-testid=run2-select]", XSS_RUN)
     frame.wait_for_selector("[data-testid=compare-error]")
@@ -470,5 +489,305 @@ def test_dark_mode_follows_tensorboard(server, browser):
     assert frame.evaluate("() => document.body.classList.contains('dark')")
     bg = frame.evaluate("() => getComputedStyle(document.body).backgroundColor")
     assert bg == "rgb(32, 33, 36)"
+    assert watch.problems() == []
+    page.context.close()
+
+
+# ------------------------------------------------------------------------------------- framing and layouts
+def nodes_outside(frame, view: str = "a") -> list[int]:
+    """Ids of the nodes whose centre lies outside their view's canvas (after the layout has settled)."""
+    frame.evaluate("() => window.__topoact.settle()")
+    return frame.evaluate(
+        """(v) => {
+            const c = document.querySelector(`canvas[data-testid="graph-${v}"]`);
+            if (!c) return null;
+            const r = c.getBoundingClientRect();
+            return Object.keys(window.__topoact.layout(v)).map(Number).filter((id) => {
+                const p = window.__topoact.nodePosition(id, v);
+                return !(p.x >= r.left && p.x <= r.right && p.y >= r.top && p.y <= r.bottom);
+            });
+        }""",
+        view,
+    )
+
+
+def crossings(frame, graph: dict, view: str = "a") -> int:
+    """Edge crossings of the drawn layout, counted here from the positions and the graph route's edges."""
+    frame.evaluate("() => window.__topoact.settle()")
+    pos = {int(k): v for k, v in frame.evaluate("(v) => window.__topoact.layout(v)", view).items()}
+    edges = [(e["source"], e["target"]) for e in graph["edges"]]
+
+    def orient(a, b, c):
+        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
+
+    count = 0
+    for i, (a, b) in enumerate(edges):
+        for c, d in edges[i + 1 :]:
+            if len({a, b, c, d}) < 4:
+                continue
+            p, q, r, s = pos[a], pos[b], pos[c], pos[d]
+            if orient(p, q, r) * orient(p, q, s) < 0 and orient(r, s, p) * orient(r, s, q) < 0:
+                count += 1
+    return count
+
+
+def test_every_node_stays_in_view_through_play_switches_and_compare(server, browser):
+    """Play through every epoch, switch layer and run, open compare and change B: after each, every node centre
+    lies inside its view, in both views."""
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1&p.topoact.epoch=0"
+    )
+    assert nodes_outside(frame) == []
+    frame.click("[data-testid=play]")
+    for epoch in (1, 2, 3):
+        wait_epoch(frame, epoch)
+        assert nodes_outside(frame) == [], f"epoch {epoch}"
+    frame.select_option("[data-testid=layer-select]", "features.3")
+    frame.wait_for_selector("body[data-layer='features.3']")
+    assert nodes_outside(frame) == []
+    frame.select_option("[data-testid=run-select]", XSS_RUN)
+    frame.wait_for_function("(r) => window.__topoact.graph().run === r", arg=XSS_RUN)
+    assert nodes_outside(frame) == []
+    frame.select_option("[data-testid=run-select]", "run")
+    frame.wait_for_function("() => window.__topoact.graph().run === 'run'")
+    frame.click("[data-testid=compare-toggle]")
+    frame.wait_for_selector("body[data-compare-ready]")
+    assert nodes_outside(frame, "a") == [] and nodes_outside(frame, "b") == []
+    frame.select_option("[data-testid=epoch2-select]", "0")
+    frame.wait_for_selector("body[data-compare-ready$=':0']")
+    assert nodes_outside(frame, "a") == [] and nodes_outside(frame, "b") == []
+    layer = frame.evaluate("() => window.__topoact.state.layer")
+    other = "fc1" if layer != "fc1" else "features.3"
+    frame.select_option("[data-testid=layer2-select]", other)
+    frame.wait_for_function("(l) => window.__topoact.app.compare.b.layer === l", arg=other)
+    assert nodes_outside(frame, "a") == [] and nodes_outside(frame, "b") == []
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_user_zoom_is_kept_and_hidden_nodes_are_counted(server, browser):
+    """After the user zooms in, an epoch step keeps their zoom; the nodes it leaves out are counted on a button
+    that fits the graph again."""
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    frame.evaluate("() => window.__topoact.settle()")
+    box = frame.locator("canvas[data-testid=graph-a]").bounding_box()
+    page.mouse.move(box["x"] + 20, box["y"] + 40)
+    page.mouse.wheel(0, -1500)
+    frame.wait_for_function("() => !window.__topoact.app.viewA.autoFit")
+    page.wait_for_timeout(400)  # the wheel's zoom transition
+    k = frame.evaluate("() => window.__topoact.app.viewA.transform.k")
+    frame.locator("[data-testid=play]").press("ArrowLeft")  # the arrows step epochs from a button too
+    wait_epoch(frame, 2)
+    hidden = nodes_outside(frame)
+    assert frame.evaluate("() => window.__topoact.app.viewA.transform.k") == k
+    assert hidden, "the zoom should leave some nodes outside"
+    button = frame.locator("[data-testid=graph-a-offscreen]")
+    button.wait_for(state="visible")
+    assert button.inner_text().startswith(f"{len(hidden)} node")
+    button.click()
+    assert nodes_outside(frame) == [] and not button.is_visible()
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_layer_switch_starts_a_fresh_layout(server, browser):
+    """Reached from another layer, a graph is laid out afresh: at most 1.5 times the edge crossings it has when
+    opened by URL (seeded from features.3's positions, fc1 had 16 crossings against 2)."""
+    graph = route(server, "graph", run="run", layer="fc1", epoch=3)
+    page, frame, _ = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    fresh = crossings(frame, graph)
+    page.context.close()
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=features.3"
+    )
+    frame.evaluate("() => window.__topoact.settle()")
+    frame.select_option("[data-testid=layer-select]", "fc1")
+    frame.wait_for_function("() => window.__topoact.graph().layer === 'fc1'")
+    switched = crossings(frame, graph)
+    assert switched <= 1.5 * fresh, (switched, fresh)
+    # Re-layout lays the graph out afresh too, and says so apart from reloading data.
+    assert "Re-layout" in frame.inner_text("[data-testid=relayout]")
+    assert "Reload" in frame.get_attribute("[data-testid=refresh]", "title")
+    frame.click("[data-testid=relayout]")
+    page.wait_for_timeout(300)
+    assert crossings(frame, graph) <= 1.5 * fresh
+    assert watch.problems() == []
+    page.context.close()
+
+
+# ---------------------------------------------------------------------------------------------- defaults
+def test_tab_opens_on_the_last_watched_layer(server, browser):
+    runs = {r["run"]: r["layers"] for r in route(server, "runs")}
+    assert runs["run"] == ["features.3", "fc1"] and runs[DEAD_RUN] == ["fc1", "dead"]
+    page, frame, watch = open_topoact(browser, server)
+    state = frame.evaluate("() => window.__topoact.state")
+    assert state["layer"] == runs[state["run"]][-1]
+    assert frame.input_value("[data-testid=layer-select]") == state["layer"]
+    assert watch.problems() == []
+    page.context.close()
+    page, frame, watch = open_topoact(browser, server, hash_extra=f"&p.topoact.run={DEAD_RUN}")
+    assert frame.evaluate("() => window.__topoact.state.layer") == "dead"
+    page.context.close()
+
+
+def test_compare_defaults_to_the_previous_epoch_forward_in_time(server, browser):
+    """Compare opens on B = the epoch before A's, reads "from epoch 2 to epoch 3" with the route's counts for
+    (2, 3), follows A's epoch once per change, and rings by the current matching only."""
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    frame.click("[data-testid=compare-toggle]")
+    frame.wait_for_selector("body[data-compare-ready='3:2']")
+    assert frame.input_value("[data-testid=epoch2-select]") == "2"
+    assert frame.inner_text("[data-testid=compare-from]").startswith("From epoch 2")
+    assert frame.inner_text("[data-testid=compare-to]").startswith("epoch 3")
+    cmp = route(server, "compare", run="run", layer="fc1", epoch=2, epoch2=3)
+    counts = dict(
+        frame.eval_on_selector_all(
+            "[data-testid=compare-counts] .count",
+            "cs => cs.map(c => [c.dataset.kind, c.querySelector('b').textContent])",
+        )
+    )
+    assert [counts[k] for k in ("splits", "merges", "births", "deaths")] == [
+        str(len(cmp[k])) for k in ("splits", "merges", "births", "deaths")
+    ]
+    updates = frame.evaluate("() => window.__topoact.compareUpdates()")
+    page.keyboard.press("ArrowLeft")
+    frame.wait_for_selector("body[data-compare-ready='2:1']")
+    page.wait_for_timeout(300)
+    assert frame.evaluate("() => window.__topoact.compareUpdates()") == updates + 1
+    # The pointer rests on a node of A while B changes: B rings that node's matches in the new comparison.
+    frame.evaluate("() => window.__topoact.settle()")
+    cmp21 = route(server, "compare", run="run", layer="fc1", epoch=1, epoch2=2)
+    a_id = max(cmp21["matches"], key=lambda m: m[2])[1]
+    hover_node(page, frame, a_id, "a")
+    frame.wait_for_function("() => window.__topoact.app.compare.view.style.linked !== null")
+    frame.select_option("[data-testid=epoch2-select]", "0")
+    frame.wait_for_selector("body[data-compare-ready='2:0']")
+    cmp20 = route(server, "compare", run="run", layer="fc1", epoch=0, epoch2=2)
+    linked = frame.evaluate(
+        """() => { const c = window.__topoact.app.compare; const l = c.view.style.linked;
+                   return l === null ? [] : [...l].map(i => c.graph.nodes[i].id) }"""
+    )
+    assert sorted(linked) == sorted(b for b, a, _ in cmp20["matches"] if a == a_id)
+    # Zooming one view zooms both (the views share graph coordinates), and the zoom outlives a change of B.
+    transforms = "() => ['viewA', 'compare.view'].map(p => { const v = p === 'viewA' ? window.__topoact.app.viewA : window.__topoact.app.compare.view; return [v.transform.k, v.transform.x, v.transform.y, v.autoFit] })"
+    box = frame.locator("canvas[data-testid=graph-b]").bounding_box()
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    page.wait_for_timeout(500)
+    a_t, b_t = frame.evaluate(transforms)
+    assert a_t == b_t and a_t[3] is False
+    frame.select_option("[data-testid=epoch2-select]", "1")
+    frame.wait_for_selector("body[data-compare-ready='2:1']")
+    assert frame.evaluate(transforms) == [a_t, a_t]
+    frame.click("[data-testid=fit]")
+    assert nodes_outside(frame, "a") == [] and nodes_outside(frame, "b") == []
+    assert watch.problems() == []
+    page.context.close()
+
+
+# ----------------------------------------------------------------------------------------- health, search
+def test_a_warned_layer_shows_its_badge(server, browser):
+    problems = route(server, "metrics", run=DEAD_RUN, layer="dead")["problems"]
+    assert problems, "the monitor should have warned about the dead layer"
+    text = next(iter(problems.values()))
+    page, frame, watch = open_topoact(browser, server, hash_extra=f"&p.topoact.run={DEAD_RUN}")
+    badge = frame.locator("[data-testid=graph-a-health]")
+    badge.wait_for(state="visible")
+    assert "health warning" in badge.inner_text()
+    assert text in badge.get_attribute("title")
+    assert text in frame.inner_text("[data-testid=layer-health]")
+    options = frame.eval_on_selector_all(
+        "[data-testid=layer-select] option", "os => os.map(o => [o.value, o.textContent, o.title])"
+    )
+    assert options[0] == ["fc1", "fc1", ""]
+    assert options[1][:2] == ["dead", "⚠ dead"] and text in options[1][2]
+    metrics = frame.eval_on_selector_all("[data-testid=metric-select] option", "os => os.map(o => o.value)")
+    assert {"dead_units", "effective_rank", "distance", "accuracy", "mean_loss"} <= set(metrics)
+    assert "mean_prediction" not in metrics
+    # A healthy layer has no badge.
+    frame.select_option("[data-testid=layer-select]", "fc1")
+    frame.wait_for_selector("body[data-layer='fc1']")
+    assert not badge.is_visible()
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_numeric_class_names_can_be_searched(server, browser):
+    """The classes are named "0".."9": "7" is sample 7, "c:7" (or "class:7") the nodes whose dominant class is 7."""
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    graph = route(server, "graph", run="run", layer="fc1", epoch=3)
+    seven = graph["class_names"].index("7")
+    focus = "() => { const f = window.__topoact.app.viewA.style.focus; return f === null ? null : [...f].sort((a, b) => a - b) }"
+
+    def dominant(n):
+        return max(range(len(n["classes"])), key=lambda k: (n["classes"][k], -k)) if sum(n["classes"]) else -1
+
+    expected = [i for i, n in enumerate(graph["nodes"]) if dominant(n) == seven]
+    assert expected
+    for query in ("c:7", "class:7"):
+        frame.fill("[data-testid=search]", query)
+        assert frame.evaluate(focus) == expected
+    frame.fill("[data-testid=search]", "7")
+    assert frame.evaluate(focus) == [i for i, n in enumerate(graph["nodes"]) if 7 in n["members"]]
+    assert "class:7" in frame.get_attribute("[data-testid=search]", "title")
+    assert watch.problems() == []
+    page.context.close()
+
+
+# -------------------------------------------------------------------------------------- smaller defects
+def test_arrow_keys_step_epochs_even_from_the_layer_picker(server, browser):
+    page, frame, watch = open_topoact(browser, server, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1")
+    frame.focus("[data-testid=layer-select]")
+    page.keyboard.press("ArrowLeft")
+    wait_epoch(frame, 2)
+    assert frame.evaluate("() => window.__topoact.state.layer") == "fc1"
+    frame.focus("[data-testid=search]")  # in a text field the arrows move the caret
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(200)
+    assert frame.evaluate("() => window.__topoact.epoch") == 2
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_toolbar_fits_one_row_and_node_panel_scrolls_into_view(server, browser):
+    page, frame, watch = open_topoact(
+        browser, server, width=1280, height=720, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1"
+    )
+    # One row: every control crosses one horizontal line, and none sticks out on the right.
+    row = frame.evaluate(
+        """() => { const t = document.querySelector('.toolbar'); const right = t.getBoundingClientRect().right;
+                   const rs = [...t.children].map(c => c.getBoundingClientRect());
+                   return [Math.max(...rs.map(r => r.top)) < Math.min(...rs.map(r => r.bottom)),
+                           Math.max(...rs.map(r => r.right)) <= right, t.scrollWidth <= t.clientWidth] }"""
+    )
+    assert row == [True, True, True]
+    graph = route(server, "graph", run="run", layer="fc1", epoch=3)
+    click_node(page, frame, graph["nodes"][0]["id"])
+    frame.wait_for_selector("[data-testid=panel-title]")
+    frame.wait_for_function(
+        """() => { const r = document.querySelector('[data-testid=panel-title]').getBoundingClientRect();
+                   return r.top >= 0 && r.bottom <= window.innerHeight }"""
+    )
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_chart_range_stays_within_what_the_metric_can_take(server, browser):
+    """A constant share (the dead layer's dead_units, 1.0 at every epoch) is charted within [0, 1], with
+    several round ticks."""
+    page, frame, watch = open_topoact(
+        browser,
+        server,
+        hash_extra=f"&p.topoact.run={DEAD_RUN}&p.topoact.layer=dead&p.topoact.metric=dead_units",
+    )
+    values = route(server, "metrics", run=DEAD_RUN, layer="dead")["metrics"]["dead_units"]
+    assert len(set(values)) == 1
+    chart = frame.locator("[data-testid=metric-chart]")
+    lo, hi = float(chart.get_attribute("data-lo")), float(chart.get_attribute("data-hi"))
+    assert 0 <= lo < values[0] <= hi <= 1
+    ticks = frame.eval_on_selector_all(
+        "[data-testid=metric-tick]", "ts => ts.map(t => Number(t.textContent))"
+    )
+    assert len(ticks) >= 3 and all(lo <= t <= hi for t in ticks)
     assert watch.problems() == []
     page.context.close()

@@ -2,8 +2,35 @@
 // the bundled packages into ../topoact_tensorboard/static/THIRD_PARTY_LICENSES.txt.
 // The output is committed so that users of the Python package need no Node.js.
 import * as esbuild from "esbuild";
-import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { readFileSync, readdirSync, writeFileSync, existsSync } from "node:fs";
 import { join } from "node:path";
+
+/**
+ * SHA-256 over what the bundle is built from: every file under src/ (sorted paths), package.json and
+ * package-lock.json, each as `path NUL content NUL`. The banner carries it; tests/test_frontend_bundle.py recomputes
+ * it in Python and fails when the committed bundle was not rebuilt after a change.
+ */
+export function sourcesHash() {
+  const files = [];
+  const walk = (dir) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory()) walk(path);
+      else files.push(path);
+    }
+  };
+  walk("src");
+  files.sort();
+  files.push("package.json", "package-lock.json");
+  const h = createHash("sha256");
+  for (const f of files) {
+    h.update(f + "\0");
+    h.update(readFileSync(f));
+    h.update("\0");
+  }
+  return h.digest("hex");
+}
 
 const OUT_DIR = "../topoact_tensorboard/static";
 const watch = process.argv.includes("--watch");
@@ -15,7 +42,11 @@ const options = {
   target: ["es2020"],
   minify: !process.argv.includes("--no-minify"),
   legalComments: "eof",
-  banner: { js: "// TopoAct TensorBoard plugin (MIT). Bundles d3 modules (ISC): see THIRD_PARTY_LICENSES.txt." },
+  banner: {
+    js:
+      "// TopoAct TensorBoard plugin (MIT). Bundles d3 modules (ISC): see THIRD_PARTY_LICENSES.txt.\n" +
+      `// sources-sha256: ${sourcesHash()}`,
+  },
   loader: { ".css": "text" },
   metafile: true,
   logLevel: "info",

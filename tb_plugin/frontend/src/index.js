@@ -1,7 +1,10 @@
 // Entry point of the TopoAct TensorBoard plugin. TensorBoard loads this module in the plugin's iframe and calls
-// render() once. It wires the data side (model.js) to the drawing side (views.js) and the host (host.js).
+// render() once. The App owns the view state (one write path: `update(patch)`), the runs, layers and epochs, and
+// view A; the toolbar (toolbar.js), compare mode (compare.js) and tracking (tracking.js) are controllers that
+// read the state and write it only through `update`.
 
 import css from "./style.css";
+import { CompareController } from "./compare.js";
 import * as host from "./host.js";
 import {
   DEFAULTS,
@@ -9,43 +12,53 @@ import {
   Store,
   api,
   clearCache,
+  componentCentres,
   decodeState,
+  edgeCrossings,
   encodeState,
   focusSet,
+  isAbort,
+  metricOrder,
+  METRICS,
   nodesContaining,
+  offscreen,
   overlaps,
+  packComponents,
+  problemList,
   readOwnHash,
   seedPositions,
   settled,
   snapEpoch,
 } from "./model.js";
+import { Toolbar, fillSelect } from "./toolbar.js";
+import { TrackingController } from "./tracking.js";
 import {
   GraphView,
   colorModes,
   el,
-  renderCompareSummary,
+  radiusOf,
   renderLegend,
   renderMetricChart,
   renderNodePanel,
-  renderTrack,
 } from "./views.js";
 
 const PLAY_INTERVAL_MS = 1200;
+/** Keys whose change only restyles the views (no fetching, no layout). */
+const STYLE_KEYS = ["color", "size", "thr", "cls", "q", "node", "track"];
 
 class App {
   constructor(root) {
     this.root = root;
     this.store = new Store();
+    this.update = (patch) => this.store.set(patch);
     this.runs = [];
     this.epochs = [];
-    this.epochs2 = [];
     this.graph = null;
-    this.graph2 = null;
-    this.compare = null;
+    this.graphKey = null;
     this.metrics = null;
-    this.trackData = null;
+    this.health = {};
     this.playing = null;
-    this.loadToken = 0;
+    this.ctl = { runs: null, layer: null, graph: null, metrics: null };
     this.timings = { firstRender: null, lastSwitch: null, renders: 0 };
     this.t0 = performance.now();
     this.build();
@@ -53,50 +66,20 @@ class App {
 
   // ---------------------------------------------------------------------------------------------- layout
   build() {
-    const c = (tag, opts, kids) => el(tag, opts, kids);
-    this.runSel = c("select", { testid: "run-select", title: "Run" });
-    this.layerSel = c("select", { testid: "layer-select", title: "Layer" });
-    this.playBtn = c("button", { text: "▶", testid: "play", title: "Play through the epochs" });
-    this.slider = c("input", { testid: "epoch-slider", attrs: { type: "range", min: "0", max: "0", step: "1", value: "0" } });
-    this.epochLabel = c("span", { cls: "epoch-label", testid: "epoch-label" });
-    this.colorSel = c("select", { testid: "color-select", title: "Colour nodes by" });
-    this.sizeSel = c("select", { testid: "size-select", title: "Node size" });
-    for (const [v, t] of [["sqrt", "size ∝ √n"], ["log", "size ∝ log n"]]) this.sizeSel.add(new Option(t, v));
-    this.thr = c("input", { testid: "edge-threshold", attrs: { type: "range", min: "0", max: "1", step: "0.01", value: "0" } });
-    this.thrLabel = c("span", { cls: "thr-label", testid: "edge-threshold-label" });
-    this.search = c("input", {
-      testid: "search",
-      title: "A class name, a sample id (12 or s12) or a node (#5). Enter on sample ids (12, 40) tracks them.",
-      attrs: { type: "search", placeholder: "class, sample id, #node", "aria-label": "Search" },
+    const c = el;
+    this.toolbar = new Toolbar({
+      update: this.update,
+      actions: {
+        play: () => (this.playing ? this.stop() : this.play()),
+        toggleCompare: () => this.update({ cmp: !this.store.get().cmp }),
+        fit: () => {
+          this.viewA.fit();
+          if (this.compare.view) this.compare.view.fit();
+        },
+        relayout: () => this.relayout(),
+        reload: () => this.reload(),
+      },
     });
-    this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
-    this.refreshBtn = c("button", { text: "⟳", testid: "refresh", title: "Reload data" });
-    this.fitBtn = c("button", { text: "Fit", testid: "fit", title: "Fit the graph to the view" });
-
-    this.run2Sel = c("select", { testid: "run2-select", title: "Run B" });
-    this.layer2Sel = c("select", { testid: "layer2-select", title: "Layer B" });
-    this.epoch2Sel = c("select", { testid: "epoch2-select", title: "Epoch B" });
-
-    const toolbar = c("div", { cls: "toolbar" }, [
-      c("label", { text: "Run " }, [this.runSel]),
-      c("label", { text: "Layer " }, [this.layerSel]),
-      c("span", { cls: "epoch-box" }, [this.playBtn, c("label", { text: "Epoch " }, [this.slider]), this.epochLabel]),
-      c("label", { text: "Colour " }, [this.colorSel]),
-      this.sizeSel,
-      c("label", { text: "Edges ≥ ", title: "Hide edges whose Jaccard weight is below this" }, [this.thr, this.thrLabel]),
-      this.search,
-      this.compareBtn,
-      this.fitBtn,
-      this.refreshBtn,
-    ]);
-    this.compareBar = c("div", { cls: "toolbar compare-bar", testid: "compare-bar" }, [
-      c("strong", { text: "B: " }),
-      c("label", { text: "Run " }, [this.run2Sel]),
-      c("label", { text: "Layer " }, [this.layer2Sel]),
-      c("label", { text: "Epoch " }, [this.epoch2Sel]),
-    ]);
-    this.compareBar.hidden = true;
-
     this.graphs = c("div", { cls: "graphs" });
     this.status = c("div", { cls: "status", testid: "status" });
     this.status.hidden = true;
@@ -104,12 +87,15 @@ class App {
 
     this.legend = c("div", { cls: "legend", testid: "legend" });
     this.metricSel = c("select", { testid: "metric-select", title: "Metric" });
+    this.metricSel.addEventListener("change", () => this.update({ metric: this.metricSel.value }));
     this.chart = c("div", { cls: "chart-box" });
     this.summary = c("div", { cls: "graph-summary", testid: "graph-summary" });
-    this.compareSummary = c("div", { cls: "card compare-summary", testid: "compare-summary" });
-    this.compareSummary.hidden = true;
-    this.trackBox = c("div", { cls: "card track-box", testid: "track-box" });
-    this.trackBox.hidden = true;
+    this.healthBox = c("div", { cls: "warning", testid: "layer-health" });
+    this.healthBox.hidden = true;
+    const compareSummary = c("div", { cls: "card compare-summary", testid: "compare-summary" });
+    compareSummary.hidden = true;
+    const trackBox = c("div", { cls: "card track-box", testid: "track-box" });
+    trackBox.hidden = true;
     this.panel = c("div", { cls: "card node-panel", testid: "node-panel" });
     this.panel.hidden = true;
     const help = c("details", { cls: "card help" }, [
@@ -119,69 +105,53 @@ class App {
         "An edge joins two nodes that share samples; thicker edges share more (Jaccard weight). Use the Edges slider to hide weak ones.",
         "Colours: pies show the class mix of a node's members; a pure node is one colour. Other modes colour by purity, accuracy, loss or mean lens.",
         "As training goes on, a class that separates shows up as its own branch or component; mixed nodes are where the network still confuses classes.",
-        "Move the epoch slider: nodes keep their place when their members stay together, so splits, merges and new branches stand out.",
+        "Move the epoch slider (or press ← →): nodes keep their place when their members stay together, so splits, merges and new branches stand out.",
       ].map((t) => c("p", { text: t })),
     ]);
     const side = c("div", { cls: "side" }, [
+      this.healthBox,
       this.summary,
       this.legend,
       c("div", { cls: "card" }, [c("div", { cls: "section-title" }, [c("span", { text: "Metric " }), this.metricSel]), this.chart]),
-      this.compareSummary,
-      this.trackBox,
+      compareSummary,
+      trackBox,
       this.panel,
       help,
     ]);
+    this.side = side;
     this.body = c("div", { cls: "body" }, [main, side]);
-    this.root.append(toolbar, this.compareBar, this.body);
+    this.root.append(this.toolbar.element, this.toolbar.compareBar, this.body);
 
     this.viewA = new GraphView(this.graphs, {
       testid: "graph-a",
-      onClick: (i) => this.selectNode(i === null ? null : this.graph.nodes[i].id),
-      onHover: (i) => this.linkHover("a", i),
+      onClick: (i) => this.update({ node: i === null ? null : this.graph.nodes[i].id }),
+      onHover: (i) => this.compare.linkHover("a", i),
     });
-    this.viewB = null;
-    this.bindControls();
-  }
+    this.compare = new CompareController(this, { update: this.update, summaryBox: compareSummary });
+    this.tracking = new TrackingController(trackBox, { update: this.update, state: () => this.store.get() });
 
-  bindControls() {
-    const s = this.store;
-    this.runSel.addEventListener("change", () => s.set({ run: this.runSel.value, node: null }));
-    this.layerSel.addEventListener("change", () => s.set({ layer: this.layerSel.value, node: null }));
-    this.slider.addEventListener("input", () => {
-      const e = this.epochs[Number(this.slider.value)];
-      if (e !== undefined) s.set({ epoch: e });
-    });
-    this.playBtn.addEventListener("click", () => (this.playing ? this.stop() : this.play()));
-    this.colorSel.addEventListener("change", () => s.set({ color: this.colorSel.value }));
-    this.sizeSel.addEventListener("change", () => s.set({ size: this.sizeSel.value }));
-    this.thr.addEventListener("input", () => s.set({ thr: Number(this.thr.value) }));
-    this.search.addEventListener("input", () => s.set({ q: this.search.value }));
-    this.search.addEventListener("keydown", (ev) => {
-      // Enter on a list of sample ids ("12, 40, s7") tracks those samples across epochs.
-      if (ev.key !== "Enter") return;
-      const tokens = this.search.value.split(/[\s,]+/).filter(Boolean);
-      if (!tokens.length || !tokens.every((t) => /^s?\d+$/i.test(t))) return;
-      const samples = [...new Set(tokens.map((t) => parseInt(t.replace(/^s/i, ""), 10)))];
-      s.set({ track: samples, q: "" });
-    });
-    this.compareBtn.addEventListener("click", () => s.set({ cmp: !s.get().cmp }));
-    this.refreshBtn.addEventListener("click", () => this.reload());
-    this.fitBtn.addEventListener("click", () => {
-      this.viewA.fit();
-      if (this.viewB) this.viewB.fit();
-    });
-    this.run2Sel.addEventListener("change", () => s.set({ run2: this.run2Sel.value }));
-    this.layer2Sel.addEventListener("change", () => s.set({ layer2: this.layer2Sel.value }));
-    this.epoch2Sel.addEventListener("change", () => s.set({ epoch2: Number(this.epoch2Sel.value) }));
-    this.metricSel.addEventListener("change", () => s.set({ metric: this.metricSel.value }));
-    window.addEventListener("keydown", (ev) => {
-      // Form controls handle their own keys (a focused epoch slider already steps with the arrows).
-      if (ev.target instanceof HTMLInputElement || ev.target instanceof HTMLSelectElement) return;
-      if (ev.key === "ArrowRight") this.stepEpoch(1);
-      else if (ev.key === "ArrowLeft") this.stepEpoch(-1);
-      else if (ev.key === "Escape") s.set({ node: null });
-    });
-    s.subscribe((state, changed) => this.onState(state, changed));
+    // The arrow keys step epochs wherever the focus is, except in a text field (where they move the caret):
+    // captured before a focused select or slider would change its own value with them.
+    window.addEventListener(
+      "keydown",
+      (ev) => {
+        const t = ev.target;
+        const typing =
+          t instanceof HTMLTextAreaElement ||
+          (t instanceof HTMLElement && t.isContentEditable) ||
+          (t instanceof HTMLInputElement && !["range", "checkbox", "radio", "button"].includes(t.type));
+        if (typing || ev.altKey || ev.ctrlKey || ev.metaKey) return;
+        if (ev.key === "ArrowRight" || ev.key === "ArrowLeft") {
+          ev.preventDefault();
+          ev.stopPropagation();
+          this.stepEpoch(ev.key === "ArrowRight" ? 1 : -1);
+        } else if (ev.key === "Escape") {
+          this.update({ node: null });
+        }
+      },
+      true,
+    );
+    this.store.subscribe((state, changed) => this.onState(state, changed));
   }
 
   // ------------------------------------------------------------------------------------------ state flow
@@ -194,7 +164,7 @@ class App {
     const fromOwn = decodeState(readOwnHash(window.location.hash));
     const initial = Object.keys(fromParent).length ? fromParent : fromOwn;
     this.store.amend({ ...DEFAULTS, ...initial });
-    this.syncControls(this.store.get());
+    this.toolbar.sync(this.store.get());
     await this.loadRuns();
   }
 
@@ -204,21 +174,23 @@ class App {
     const v = (name) => cs.getPropertyValue(name).trim();
     const theme = { fg: v("--fg"), bg: v("--bg"), edge: v("--edge-rgb"), accent: v("--accent"), select: v("--select") };
     this.viewA.setTheme(theme);
-    if (this.viewB) this.viewB.setTheme(theme);
+    if (this.compare.view) this.compare.view.setTheme(theme);
     this.theme = theme;
   }
 
+  /** The single reaction to every state change: each part of the page redone once. */
   onState(state, changed) {
     this.writeHash(state);
-    this.syncControls(state);
+    this.toolbar.sync(state);
     if (changed.has("run") || changed.has("layer")) {
-      this.loadEpochs();
+      this.loadLayer();
       return;
     }
-    if (changed.has("epoch")) this.showEpoch();
-    if (changed.has("cmp") || changed.has("run2") || changed.has("layer2") || changed.has("epoch2")) this.updateCompare();
-    if (changed.has("track")) this.updateTrack();
-    if (["color", "size", "thr", "cls", "q", "node", "track"].some((k) => changed.has(k))) this.restyle();
+    if (changed.has("epoch")) this.showEpoch(); // which refreshes B when compare is on
+    else if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
+    if (changed.has("track")) this.tracking.refresh();
+    if (STYLE_KEYS.some((k) => changed.has(k))) this.restyle();
+    if (changed.has("node") && state.node !== null) this.revealPanel();
     if (changed.has("metric")) this.drawChart();
   }
 
@@ -234,22 +206,6 @@ class App {
       }
       host.writeParentHashState(pairs, Object.keys(DEFAULTS));
     }, 150);
-  }
-
-  syncControls(state) {
-    if (this.runSel.value !== state.run) this.runSel.value = state.run;
-    if (this.layerSel.value !== state.layer) this.layerSel.value = state.layer;
-    const idx = this.epochs.indexOf(state.epoch);
-    if (idx >= 0) this.slider.value = String(idx);
-    this.epochLabel.textContent = state.epoch === null ? "–" : `${state.epoch}${this.epochs.length ? ` / ${this.epochs[this.epochs.length - 1]}` : ""}`;
-    if ([...this.colorSel.options].some((o) => o.value === state.color)) this.colorSel.value = state.color;
-    this.sizeSel.value = state.size;
-    this.thr.value = String(state.thr);
-    this.thrLabel.textContent = Number(state.thr).toFixed(2);
-    if (this.search.value !== state.q) this.search.value = state.q;
-    this.compareBtn.classList.toggle("active", state.cmp);
-    this.compareBtn.setAttribute("aria-pressed", String(state.cmp));
-    this.compareBar.hidden = !state.cmp;
   }
 
   showStatus(kind, text, detail) {
@@ -271,12 +227,19 @@ class App {
     console.warn(`topoact: could not load ${what}:`, detail);
   }
 
+  /** A fresh AbortController for `slot`, aborting the request it supersedes. */
+  supersede(slot) {
+    if (this.ctl[slot]) this.ctl[slot].abort();
+    return (this.ctl[slot] = new AbortController());
+  }
+
   async loadRuns() {
+    const ctl = this.supersede("runs");
     let runs;
     try {
-      runs = await api.runs();
+      runs = await api.runs(ctl.signal);
     } catch (e) {
-      this.showError(e, "the list of runs");
+      if (!isAbort(e)) this.showError(e, "the list of runs");
       return;
     }
     const all = Array.isArray(runs) ? runs : [];
@@ -298,39 +261,53 @@ class App {
       );
       return;
     }
-    fillSelect(this.runSel, this.runs.map((r) => r.run));
-    fillSelect(this.run2Sel, this.runs.map((r) => r.run));
+    this.toolbar.setRuns(this.runs.map((r) => r.run));
     const s = this.store.get();
     const run = this.runs.some((r) => r.run === s.run) ? s.run : this.runs[0].run;
     const layers = this.runInfo(run).layers;
-    const layer = layers.includes(s.layer) ? s.layer : layers[0];
+    // Layers come in watch order (input side first): the last one, nearest the output, says the most.
+    const layer = layers.includes(s.layer) ? s.layer : layers[layers.length - 1];
     this.store.amend({ run, layer });
-    this.syncControls(this.store.get());
-    await this.loadEpochs();
+    this.toolbar.sync(this.store.get());
+    await this.loadLayer();
   }
 
   runInfo(run) {
     return this.runs.find((r) => r.run === run) || { run, layers: [], thumbnails: false };
   }
 
-  async loadEpochs() {
-    const token = ++this.loadToken;
+  /** The run's layers' health warnings (from their metrics routes), for the layer picker and the badge. */
+  async loadHealth(run, signal) {
+    const layers = this.runInfo(run).layers;
+    const results = await Promise.all(layers.map((l) => api.metrics(run, l, signal).catch((e) => (isAbort(e) ? Promise.reject(e) : null))));
+    const health = {};
+    layers.forEach((l, i) => {
+      const list = problemList(results[i]);
+      if (!list.length) return;
+      const [epoch, text] = list[list.length - 1];
+      health[l] = { epoch, text: `epoch ${epoch}: ${text}`, short: `health warning (epoch ${epoch})`, all: list };
+    });
+    return health;
+  }
+
+  /** A run or layer was chosen (or the runs were reloaded): its epochs, health, metrics, then its graph. */
+  async loadLayer() {
+    const ctl = this.supersede("layer");
     const { run, layer } = this.store.get();
     const info = this.runInfo(run);
-    fillSelect(this.layerSel, info.layers);
+    this.toolbar.setLayers(info.layers, this.health);
     if (!info.layers.includes(layer)) {
-      this.store.set({ layer: info.layers[0] || "" });
+      this.update({ layer: info.layers[info.layers.length - 1] || "" });
       return;
     }
-    this.layerSel.value = layer;
     let resp;
     try {
-      resp = await api.epochs(run, layer);
+      [resp, this.health] = await Promise.all([api.epochs(run, layer, ctl.signal), this.loadHealth(run, ctl.signal)]);
     } catch (e) {
-      if (token === this.loadToken) this.showError(e, `the epochs of ${run} / ${layer}`);
+      if (!isAbort(e)) this.showError(e, `the epochs of ${run} / ${layer}`);
       return;
     }
-    if (token !== this.loadToken) return;
+    this.toolbar.setLayers(info.layers, this.health);
     const previous = this.epochs;
     this.epochs = resp.epochs || [];
     // Watching the latest epoch while training runs: stay on the latest when a reload brings a newer one.
@@ -338,31 +315,30 @@ class App {
     if (previous.length && current === previous[previous.length - 1] && this.epochs.length > previous.length) {
       this.store.amend({ epoch: this.epochs[this.epochs.length - 1] });
     }
-    this.slider.max = String(Math.max(0, this.epochs.length - 1));
-    this.slider.disabled = this.epochs.length < 2;
-    this.playBtn.disabled = this.epochs.length < 2;
+    this.toolbar.setEpochs(this.epochs);
     if (!this.epochs.length) {
       this.showStatus("empty", `No graphs logged yet for ${layer}`, "Graphs appear after the first monitored epoch.");
       return;
     }
-    const epoch = snapEpoch(this.epochs, this.store.get().epoch);
-    this.store.amend({ epoch });
-    this.syncControls(this.store.get());
+    this.store.amend({ epoch: snapEpoch(this.epochs, this.store.get().epoch) });
+    this.toolbar.sync(this.store.get());
     this.loadMetrics(run, layer);
     await this.showEpoch();
-    if (this.store.get().cmp) this.updateCompare();
-    if (this.store.get().track.length) this.updateTrack();
+    if (this.store.get().track.length) this.tracking.refresh();
   }
 
   async loadMetrics(run, layer) {
+    const ctl = this.supersede("metrics");
     try {
-      this.metrics = await api.metrics(run, layer);
+      this.metrics = await api.metrics(run, layer, ctl.signal);
     } catch (e) {
+      if (isAbort(e)) return;
       this.metrics = null;
       console.warn("topoact: metrics unavailable:", e.message);
     }
-    const names = this.metrics ? Object.keys(this.metrics.metrics || {}) : [];
+    const names = metricOrder(this.metrics ? Object.keys(this.metrics.metrics || {}) : []);
     fillSelect(this.metricSel, names);
+    [...this.metricSel.options].forEach((o) => (o.title = (METRICS[o.value] || {}).title || o.value));
     const s = this.store.get();
     if (!names.includes(s.metric)) {
       this.store.amend({ metric: names.includes("purity") ? "purity" : names[0] || "" });
@@ -373,12 +349,24 @@ class App {
 
   drawChart() {
     const s = this.store.get();
-    renderMetricChart(this.chart, this.metrics, s.metric, s.epoch, (e) => this.store.set({ epoch: e }));
+    renderMetricChart(this.chart, this.metrics, s.metric, s.epoch, (e) => this.update({ epoch: e }));
   }
 
-  /** Fetch the current epoch's graph and show it, starting from where the corresponding nodes are now. */
-  async showEpoch() {
-    const token = ++this.loadToken;
+  /** Starting positions and component centres of a fresh layout of `g`: components packed, largest first. */
+  freshLayout(g, view) {
+    const nSamples = g.n_samples || 1;
+    const radii = g.nodes.map((n) => radiusOf(n.size ?? n.members.length, nSamples, view.style.sizeMode));
+    const aspect = view.width && view.height ? view.width / view.height : 1;
+    const { positions, centres } = packComponents(g.nodes.length, g.links, radii, { aspect });
+    return { seeds: positions, targets: centres };
+  }
+
+  /**
+   * Fetch the current epoch's graph and show it. Within one layer the layout follows the members (nodes start
+   * where their predecessors were); a new run or layer, or `fresh`, starts a fresh packed layout.
+   */
+  async showEpoch({ fresh = false } = {}) {
+    const ctl = this.supersede("graph");
     const s = this.store.get();
     if (s.epoch === null) return;
     const t0 = performance.now();
@@ -387,15 +375,16 @@ class App {
     this.viewA.sim.stop();
     let g;
     try {
-      g = await api.graph(s.run, s.layer, s.epoch);
+      g = await api.graph(s.run, s.layer, s.epoch, ctl.signal);
     } catch (e) {
-      if (token === this.loadToken) this.showError(e, `the graph of ${s.run} / ${s.layer} at epoch ${s.epoch}`);
+      if (!isAbort(e)) this.showError(e, `the graph of ${s.run} / ${s.layer} at epoch ${s.epoch}`);
       return;
     }
-    if (token !== this.loadToken) return;
     const tFetched = performance.now();
     const prev = this.graph;
-    if (prev && prev !== g && sameGraph(prev, g)) {
+    const key = `${s.run}\u0000${s.layer}`;
+    const sameLayer = prev && this.graphKey === key && this.viewA.nodes.length;
+    if (!fresh && sameLayer && prev !== g && sameGraph(prev, g)) {
       // A reload (TensorBoard refreshes every 30 s) that brought the same graph: keep the picture as it is.
       this.graph = g;
       this.viewA.graph = g;
@@ -403,31 +392,34 @@ class App {
       this.restyle();
       this.timings.renders++;
       this.renderedEpoch = s.epoch;
-      this.prefetchLater();
+      this.afterShow();
       return;
     }
-    const first = !prev || !this.viewA.nodes.length;
-    const seeds = seedPositions(first ? null : prev, first ? null : this.viewA.positions(), g);
+    const layout = !fresh && sameLayer ? null : this.freshLayout(g, this.viewA);
+    const seeds = layout ? layout.seeds : seedPositions(prev, this.viewA.positions(), g);
+    const targets = layout ? layout.targets : componentCentres(g.nodes.length, g.links, seeds);
     const tSeeded = performance.now();
     // Keep the selected node in view across epochs: follow it to the node that took most of its members.
     let node = s.node;
-    if (prev && prev !== g && node !== null && prev.index.has(node)) node = successor(prev, g, prev.index.get(node));
+    if (sameLayer && prev !== g && node !== null && prev.index.has(node)) node = successor(prev, g, prev.index.get(node));
     else if (node !== null && !g.index.has(node)) node = null;
     this.graph = g;
+    this.graphKey = key;
     this.showStatus(null);
     this.refreshColorModes(g);
     if (!g.nodes.length) this.showStatus("empty", "This graph has no nodes", "Every sample was left unassigned: try other Mapper parameters.");
-    this.viewA.setGraph(g, seeds, first ? { relax: 1, budgetMs: 250, fit: true } : { relax: 0.2 });
+    this.viewA.setStyle({ linked: null });
+    this.viewA.setGraph(g, seeds, layout ? { relax: 1, budgetMs: 250, targets } : { relax: 0.2, targets });
     const tDrawn = performance.now();
-    this.viewA.caption.textContent = `A · ${s.run} / ${s.layer} · epoch ${s.epoch}`;
     if (node !== s.node) {
       this.store.amend({ node });
       this.writeHash(this.store.get());
     }
+    this.setCaptions();
     this.restyle();
     this.renderSummary();
     this.drawChart();
-    if (this.trackData) this.renderTrackBox();
+    if (this.tracking.data) this.tracking.render();
     const ms = performance.now() - t0;
     this.timings.parts = {
       fetch: tFetched - t0,
@@ -440,9 +432,37 @@ class App {
     else this.timings.lastSwitch = ms;
     this.renderedEpoch = s.epoch;
     document.body.dataset.epoch = String(s.epoch);
+    document.body.dataset.layer = s.layer;
     document.body.dataset.ready = "1";
-    if (this.store.get().cmp) this.updateCompare();
+    this.afterShow();
+  }
+
+  afterShow() {
+    if (this.store.get().cmp) this.compare.refresh();
     this.prefetchLater();
+  }
+
+  /** The re-layout button: a fresh packed layout of A (and B laid out again from it). */
+  relayout() {
+    this.viewA.autoFit = true;
+    this.showEpoch({ fresh: true });
+  }
+
+  /** Captions of both views, with the health badge of each view's layer. */
+  setCaptions() {
+    const s = this.store.get();
+    const cmp = this.compare.view && this.compare.b;
+    this.viewA.setCaption(`${cmp ? "A · " : ""}${s.run} / ${s.layer} · epoch ${s.epoch}`, this.health[s.layer] || null);
+    if (cmp) {
+      const b = this.compare.b;
+      const warn = b.run === s.run ? this.health[b.layer] : null;
+      this.compare.view.setCaption(`B · ${b.run} / ${b.layer} · epoch ${b.epoch}`, warn || null);
+    }
+    const h = this.health[s.layer];
+    this.healthBox.hidden = !h;
+    this.healthBox.textContent = h
+      ? `⚠ The monitor warned about ${s.layer}:\n${h.all.map(([e, t]) => `epoch ${e}: ${t}`).join("\n")}`
+      : "";
   }
 
   /** Prefetch the neighbouring epochs once the new frame is on screen, so their parsing never delays it. */
@@ -465,10 +485,8 @@ class App {
     const modes = colorModes(g);
     const current = this.store.get().color;
     const values = modes.map((m) => m[0]);
-    this.colorSel.textContent = "";
-    for (const [v, t] of modes) this.colorSel.add(new Option(t, v));
     if (!values.includes(current)) this.store.amend({ color: values[0] });
-    this.colorSel.value = this.store.get().color;
+    this.toolbar.setColorModes(modes, this.store.get().color);
   }
 
   renderSummary() {
@@ -505,52 +523,54 @@ class App {
     const s = this.store.get();
     const g = this.graph;
     if (!g) return;
-    const tracked = s.track.length ? nodesContaining(g, s.track) : null;
     const selectedIndex = s.node === null ? null : g.index.get(s.node) ?? null;
     this.viewA.setStyle({
       colorMode: s.color,
       sizeMode: s.size,
       threshold: s.thr,
       focus: focusSet(g, s),
-      tracked,
+      tracked: s.track.length ? nodesContaining(g, s.track) : null,
       selected: selectedIndex,
     });
-    if (this.viewB && this.graph2) {
-      this.viewB.setStyle({
+    const g2 = this.compare.graph;
+    if (this.compare.view && g2) {
+      this.compare.view.setStyle({
         colorMode: s.color,
         sizeMode: s.size,
         threshold: s.thr,
-        focus: focusSet(this.graph2, s),
-        tracked: s.track.length ? nodesContaining(this.graph2, s.track) : null,
+        focus: focusSet(g2, s),
+        tracked: s.track.length ? nodesContaining(g2, s.track) : null,
       });
     }
-    renderLegend(this.legend, g, s.color, s.cls, (k) => this.store.set({ cls: k }));
+    renderLegend(this.legend, g, s.color, s.cls, (k) => this.update({ cls: k }));
     const info = this.runInfo(s.run);
     renderNodePanel(this.panel, g, selectedIndex, {
       thumbnailUrl: info.thumbnails ? (i) => api.thumbnailUrl(s.run, i) : null,
-      onTrack: (members) => this.store.set({ track: members.slice(0, 500) }),
-      onClose: () => this.store.set({ node: null }),
+      onTrack: (members) => this.update({ track: members.slice(0, 500) }),
+      onClose: () => this.update({ node: null }),
     });
   }
 
-  selectNode(id) {
-    this.store.set({ node: id });
+  /** A node was selected: bring its panel into the side bar's view (it sits below the chart). */
+  revealPanel() {
+    requestAnimationFrame(() => {
+      if (!this.panel.hidden) this.panel.scrollIntoView({ block: "nearest", behavior: "auto" });
+    });
   }
 
   stepEpoch(delta) {
     const i = this.epochs.indexOf(this.store.get().epoch);
     const j = Math.min(this.epochs.length - 1, Math.max(0, i + delta));
-    if (j !== i) this.store.set({ epoch: this.epochs[j] });
+    if (j !== i) this.update({ epoch: this.epochs[j] });
   }
 
   play() {
     if (this.epochs.length < 2) return;
-    if (this.epochs.indexOf(this.store.get().epoch) === this.epochs.length - 1) this.store.set({ epoch: this.epochs[0] });
-    this.playBtn.textContent = "❚❚";
-    this.playBtn.title = "Pause";
+    if (this.epochs.indexOf(this.store.get().epoch) === this.epochs.length - 1) this.update({ epoch: this.epochs[0] });
+    this.toolbar.setPlaying(true);
     this.playing = setInterval(() => {
       const i = this.epochs.indexOf(this.store.get().epoch);
-      if (i < this.epochs.length - 1) this.store.set({ epoch: this.epochs[i + 1] });
+      if (i < this.epochs.length - 1) this.update({ epoch: this.epochs[i + 1] });
       if (i + 1 >= this.epochs.length - 1) this.stop();
     }, PLAY_INTERVAL_MS);
   }
@@ -558,168 +578,15 @@ class App {
   stop() {
     clearInterval(this.playing);
     this.playing = null;
-    this.playBtn.textContent = "▶";
-    this.playBtn.title = "Play through the epochs";
+    this.toolbar.setPlaying(false);
   }
 
-  /** TensorBoard's Reload (or ours): drop cached responses, fetch again, keep the selection. */
+  /** TensorBoard's Reload (or ours): drop cached responses, fetch again, keep the selection and the layout. */
   async reload() {
     clearCache();
     this.timings.reloads = (this.timings.reloads || 0) + 1;
-    // The selection, epoch and layout stay: the fresh graph is seeded from the one on screen.
     await this.loadRuns();
     return null;
-  }
-
-  // ------------------------------------------------------------------------------------------------ tracking
-  async updateTrack() {
-    const s = this.store.get();
-    if (!s.track.length) {
-      this.trackData = null;
-      renderTrack(this.trackBox, [], null, null, {});
-      return;
-    }
-    this.trackData = null;
-    this.renderTrackBox();
-    try {
-      this.trackData = await api.track(s.run, s.layer, s.track);
-    } catch (e) {
-      console.warn("topoact: track failed:", e.message);
-      this.trackData = { epochs: [], nodes: {} };
-    }
-    this.renderTrackBox();
-  }
-
-  renderTrackBox() {
-    const s = this.store.get();
-    renderTrack(this.trackBox, s.track, this.trackData, s.epoch, {
-      onClear: () => this.store.set({ track: [] }),
-      onPick: (e) => this.store.set({ epoch: e }),
-    });
-  }
-
-  // ------------------------------------------------------------------------------------------------- compare
-  async updateCompare() {
-    const s = this.store.get();
-    if (!s.cmp) {
-      if (this.viewB) {
-        this.viewB.destroy();
-        this.viewB = null;
-      }
-      this.graph2 = null;
-      this.compare = null;
-      this.graphs.classList.remove("split");
-      this.compareSummary.hidden = true;
-      this.viewA.caption.textContent = "";
-      return;
-    }
-    if (!this.graph) return;
-    const token = (this.compareToken = (this.compareToken || 0) + 1);
-    const run2 = this.runs.some((r) => r.run === s.run2) ? s.run2 : s.run;
-    const layers2 = this.runInfo(run2).layers;
-    const layer2 = layers2.includes(s.layer2) ? s.layer2 : layers2.includes(s.layer) ? s.layer : layers2[0];
-    fillSelect(this.layer2Sel, layers2);
-    this.run2Sel.value = run2;
-    this.layer2Sel.value = layer2;
-    let epochs2;
-    try {
-      epochs2 = (await api.epochs(run2, layer2)).epochs || [];
-    } catch (e) {
-      if (token === this.compareToken) this.compareError(e);
-      return;
-    }
-    if (token !== this.compareToken) return;
-    this.epochs2 = epochs2;
-    fillSelect(this.epoch2Sel, epochs2.map(String));
-    let epoch2 = s.epoch2;
-    if (epoch2 === null || !epochs2.includes(epoch2)) {
-      const last = epochs2[epochs2.length - 1];
-      epoch2 = last !== s.epoch || run2 !== s.run || layer2 !== s.layer ? last : epochs2[0];
-    }
-    this.epoch2Sel.value = String(epoch2);
-    const a = { run: s.run, layer: s.layer, epoch: s.epoch };
-    const b = { run: run2, layer: layer2, epoch: epoch2 };
-    let g2;
-    let cmp;
-    try {
-      [g2, cmp] = await Promise.all([api.graph(b.run, b.layer, b.epoch), api.compare(a, b)]);
-    } catch (e) {
-      if (token === this.compareToken) this.compareError(e);
-      return;
-    }
-    if (token !== this.compareToken || !this.store.get().cmp) return;
-    if (!this.viewB) {
-      this.graphs.classList.add("split");
-      this.viewB = new GraphView(this.graphs, {
-        testid: "graph-b",
-        onClick: (i) => {
-          // A click in B selects the A node it came from, if any.
-          if (i === null || !this.compare) return;
-          const id = this.graph2.nodes[i].id;
-          const m = this.compare.matches.filter((x) => x[1] === id).sort((p, q) => q[2] - p[2])[0];
-          if (m) this.selectNode(m[0]);
-        },
-        onHover: (i) => this.linkHover("b", i),
-      });
-      if (this.theme) this.viewB.setTheme(this.theme);
-    }
-    const prevB = this.graph2;
-    this.graph2 = g2;
-    this.compare = cmp;
-    // B starts where its nodes' counterparts sit in A (or where they sat in the previous B), then relaxes.
-    if (g2 !== prevB) {
-      const seeds =
-        prevB && this.viewB.nodes.length
-          ? seedPositions(prevB, this.viewB.positions(), g2)
-          : seedPositions(this.graph, this.viewA.positions(), g2);
-      this.viewB.setGraph(g2, seeds, { relax: 0.3 });
-    }
-    if (!prevB) this.viewB.setTransform(this.viewA.transform);
-    this.viewA.caption.textContent = `A · ${s.run} / ${s.layer} · epoch ${s.epoch}`;
-    this.viewB.caption.textContent = `B · ${b.run} / ${b.layer} · epoch ${b.epoch}`;
-    this.compareSummary.hidden = false;
-    renderCompareSummary(this.compareSummary, cmp, (aIds, bIds) => this.highlightPair(aIds, bIds));
-    this.restyle();
-    document.body.dataset.compareReady = `${s.epoch}:${b.epoch}`;
-  }
-
-  /** A comparison that cannot be made (e.g. runs with different probe sets): say why beside A, keep A. */
-  compareError(e) {
-    if (this.viewB) {
-      this.viewB.destroy();
-      this.viewB = null;
-    }
-    this.graph2 = null;
-    this.compare = null;
-    this.graphs.classList.remove("split");
-    this.compareSummary.hidden = false;
-    this.compareSummary.textContent = "";
-    this.compareSummary.append(
-      el("div", { cls: "status-title error-text", text: "Cannot compare these graphs" }),
-      el("div", { cls: "muted", testid: "compare-error", text: e && e.message ? e.message : String(e) }),
-    );
-  }
-
-  /** Hovering a node in one view lights up its matches in the other. */
-  linkHover(side, i) {
-    if (!this.viewB || !this.compare) return;
-    if (i === null) {
-      this.highlightPair(null, null);
-      return;
-    }
-    if (side === "a") {
-      const id = this.graph.nodes[i].id;
-      this.highlightPair(null, this.compare.matches.filter((m) => m[0] === id).map((m) => m[1]));
-    } else {
-      const id = this.graph2.nodes[i].id;
-      this.highlightPair(this.compare.matches.filter((m) => m[1] === id).map((m) => m[0]), null);
-    }
-  }
-
-  highlightPair(aIds, bIds) {
-    const toIdx = (g, ids) => (ids && ids.length ? new Set(ids.map((id) => g.index.get(id)).filter((x) => x !== undefined)) : null);
-    this.viewA.setStyle({ linked: toIdx(this.graph, aIds) });
-    if (this.viewB) this.viewB.setStyle({ linked: toIdx(this.graph2, bIds) });
   }
 }
 
@@ -741,17 +608,9 @@ function successor(prev, next, i) {
   return ov && ov.length ? next.nodes[ov[0][0]].id : null;
 }
 
-function fillSelect(select, values) {
-  const current = select.value;
-  const same = select.options.length === values.length && [...select.options].every((o, i) => o.value === values[i]);
-  if (same) return;
-  select.textContent = "";
-  for (const v of values) select.add(new Option(v, v)); // Option(text, value) sets text, never markup
-  if (values.includes(current)) select.value = current;
-}
-
 /** A small debug and test surface: state, timings, node positions, and a way to click a node. */
 function exposeDebug(app) {
+  const pick = (view) => (view === "b" ? [app.compare.view, app.compare.graph] : [app.viewA, app.graph]);
   window.__topoact = {
     app,
     get state() {
@@ -767,30 +626,41 @@ function exposeDebug(app) {
       return { ...app.timings };
     },
     graph: () => app.graph,
-    nodeCount: (view = "a") => ((view === "b" ? app.viewB : app.viewA)?.nodes.length ?? 0),
+    nodeCount: (view = "a") => pick(view)[0]?.nodes.length ?? 0,
     /** Client position of the node with server id `id` in view "a" or "b" (iframe viewport coordinates). */
     nodePosition(id, view = "a") {
-      const v = view === "b" ? app.viewB : app.viewA;
-      const g = view === "b" ? app.graph2 : app.graph;
+      const [v, g] = pick(view);
       if (!v || !g || !g.index.has(id)) return null;
       return v.clientPosition(g.index.get(id));
     },
     /** Positions of every node of a view, by id (for layout-stability checks). */
     layout(view = "a") {
-      const v = view === "b" ? app.viewB : app.viewA;
-      const g = view === "b" ? app.graph2 : app.graph;
+      const [v, g] = pick(view);
       if (!v || !g) return {};
       return Object.fromEntries(v.nodes.map((n) => [g.nodes[n.index].id, [n.x, n.y]]));
     },
     /** Selects node `id` as a click would (prefer real clicks at nodePosition in tests). */
     clickNode(id) {
-      app.selectNode(id);
+      app.update({ node: id });
     },
     /** Stops the layout animation (for screenshots and timing). */
     settle() {
-      for (const v of [app.viewA, app.viewB]) if (v) v.finishLayout();
+      for (const v of [app.viewA, app.compare.view]) if (v) v.finishLayout();
     },
     drawCount: () => app.viewA.drawCount,
+    /** Node centres outside view "a" or "b" under its current zoom, by side, and the view's size. */
+    offscreen(view = "a") {
+      const [v] = pick(view);
+      if (!v) return null;
+      return { ...offscreen(v.nodes, v.transform, v.width, v.height), nodes: v.nodes.length, autoFit: v.autoFit };
+    },
+    /** Edge crossings of a view's current layout (every edge, whatever the threshold). */
+    crossings(view = "a") {
+      const [v, g] = pick(view);
+      return v && g ? edgeCrossings(v.nodes, g.links) : null;
+    },
+    /** How often compare mode has redrawn B (once per change). */
+    compareUpdates: () => app.compare.updates,
     /** Resolves once no request is in flight and the layout has stopped (a quiet page, for timing). */
     async idle() {
       await settled();

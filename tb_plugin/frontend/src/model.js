@@ -19,27 +19,62 @@ export function routeUrl(path, params) {
   return `./${path}${qs ? "?" + qs : ""}`;
 }
 
-async function fetchJSON(path, params, { useCache = true } = {}) {
+/** True for the rejection of a request its caller cancelled (a newer one superseded it): not an error to show. */
+export function isAbort(e) {
+  return Boolean(e) && e.name === "AbortError";
+}
+
+function abortError() {
+  return new DOMException("superseded", "AbortError");
+}
+
+/**
+ * `promise`, or an AbortError as soon as `signal` aborts. Cached responses are shared (prefetching, both views),
+ * so a caller that gives up stops waiting for the response instead of cancelling it for everyone.
+ */
+export function abortable(promise, signal) {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(abortError());
+  return new Promise((resolve, reject) => {
+    const onAbort = () => reject(abortError());
+    signal.addEventListener("abort", onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(v);
+      },
+      (e) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(e);
+      },
+    );
+  });
+}
+
+async function fetchJSON(path, params, { useCache = true, signal } = {}) {
   const url = routeUrl(path, params);
-  if (useCache && cache.has(url)) return cache.get(url);
+  if (useCache && cache.has(url)) return abortable(cache.get(url), signal);
   const promise = (async () => {
     let response;
     try {
-      response = await fetch(url, { credentials: "same-origin" });
+      // Uncached requests belong to one caller, whose signal cancels the request itself.
+      response = await fetch(url, { credentials: "same-origin", signal: useCache ? undefined : signal });
     } catch (e) {
+      if (isAbort(e)) throw e;
       throw new HttpError(0, `Could not reach TensorBoard (${e.message})`, url);
     }
     if (!response.ok) {
       const text = (await response.text().catch(() => "")).trim();
       throw new HttpError(response.status, text.slice(0, 500) || `HTTP ${response.status}`, url);
     }
-    return response.json();
+    // Shared by every caller (and by prefetching): frozen, so that no view can change what another reads.
+    return deepFreeze(await response.json());
   })();
   if (useCache) {
     cache.set(url, promise);
     promise.catch(() => cache.delete(url));
   }
-  return promise;
+  return abortable(promise, signal);
 }
 
 /** Resolves when every request made so far has finished (for tests and benchmarks). */
@@ -52,63 +87,86 @@ export function clearCache() {
   cache.clear();
 }
 
+/** The plugin's routes. Each takes an optional AbortSignal last: a superseded caller stops waiting. */
 export const api = {
-  runs: () => fetchJSON("runs", null, { useCache: false }),
-  epochs: (run, layer) => fetchJSON("epochs", { run, layer }),
-  graph: (run, layer, epoch) =>
-    fetchJSON("graph", { run, layer, epoch: String(epoch) }).then((g) => prepareGraph(g)),
-  compare: (a, b) =>
-    fetchJSON("compare", {
-      run: a.run, layer: a.layer, epoch: String(a.epoch),
-      run2: b.run, layer2: b.layer, epoch2: String(b.epoch),
-    }),
-  metrics: (run, layer) => fetchJSON("metrics", { run, layer }),
-  track: (run, layer, samples) => fetchJSON("track", { run, layer, samples: samples.join(",") }),
+  runs: (signal) => fetchJSON("runs", null, { useCache: false, signal }),
+  epochs: (run, layer, signal) => fetchJSON("epochs", { run, layer }, { signal }),
+  graph: (run, layer, epoch, signal) =>
+    fetchJSON("graph", { run, layer, epoch: String(epoch) }, { signal }).then(prepareGraph),
+  compare: (a, b, signal) =>
+    fetchJSON(
+      "compare",
+      {
+        run: a.run, layer: a.layer, epoch: String(a.epoch),
+        run2: b.run, layer2: b.layer, epoch2: String(b.epoch),
+      },
+      { signal },
+    ),
+  metrics: (run, layer, signal) => fetchJSON("metrics", { run, layer }, { signal }),
+  track: (run, layer, samples, signal) =>
+    fetchJSON("track", { run, layer, samples: samples.join(",") }, { signal }),
   thumbnailsInfo: (run) => fetchJSON("thumbnails_info", { run }),
   thumbnailUrl: (run, sample) => routeUrl("thumbnail", { run, sample: String(sample) }),
 };
 
 // ------------------------------------------------------------------------------------------------ graph prep
 const prepared = new WeakMap();
+const derived = new WeakMap();
+
+/** Freezes a parsed payload (objects and arrays, recursively), so that no view can change a cached response. */
+export function deepFreeze(value) {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
 
 /**
- * Adds what the views need and the server does not send: node index by id, dominant class, adjacency, and
- * (lazily) which nodes hold each sample. Idempotent: the cached promise resolves to the same object.
+ * The graph the views use, built from the route's payload without changing it: nodes carry their index,
+ * dominant class and labelled count; the graph has an index by id, links by node index and adjacency lists.
+ * Memoized per payload, so every caller of a cached response gets the same object.
  */
-export function prepareGraph(g) {
-  if (prepared.has(g)) return g;
+export function prepareGraph(raw) {
+  const known = prepared.get(raw);
+  if (known) return known;
+  deepFreeze(raw);
   const index = new Map();
-  g.nodes.forEach((n, i) => {
+  const nodes = raw.nodes.map((n, i) => {
     index.set(n.id, i);
-    n.index = i;
+    let dominant = -1;
+    let labelled = 0;
     if (Array.isArray(n.classes) && n.classes.length) {
       let best = 0;
-      let total = 0;
       n.classes.forEach((c, k) => {
-        total += c;
+        labelled += c;
         if (c > n.classes[best]) best = k;
       });
-      n.dominant = total > 0 ? best : -1;
-      n.labelled = total;
-    } else {
-      n.dominant = -1;
-      n.labelled = 0;
+      dominant = labelled > 0 ? best : -1;
     }
+    return { ...n, index: i, dominant, labelled };
   });
-  g.index = index;
-  g.links = [];
-  g.neighbours = g.nodes.map(() => []);
-  for (const e of g.edges) {
+  const links = [];
+  const neighbours = nodes.map(() => []);
+  for (const e of raw.edges) {
     const s = index.get(e.source);
     const t = index.get(e.target);
     if (s === undefined || t === undefined) continue;
-    g.links.push({ s, t, jaccard: e.jaccard ?? 0, intersection: e.intersection });
-    g.neighbours[s].push(t);
-    g.neighbours[t].push(s);
+    links.push({ s, t, jaccard: e.jaccard ?? 0, intersection: e.intersection });
+    neighbours[s].push(t);
+    neighbours[t].push(s);
   }
-  g.class_names = g.class_names || [];
-  prepared.set(g, true);
+  const g = { ...raw, nodes, index, links, neighbours, class_names: raw.class_names || [] };
+  prepared.set(raw, g);
   return g;
+}
+
+/** A value computed once per graph and kept beside it (never on it). */
+function memo(g, key, compute) {
+  let slot = derived.get(g);
+  if (!slot) derived.set(g, (slot = {}));
+  if (!(key in slot)) slot[key] = compute();
+  return slot[key];
 }
 
 /**
@@ -116,31 +174,31 @@ export function prepareGraph(g) {
  * `nodes[offsets[s]]` to `nodes[offsets[s + 1] - 1]`. Typed arrays keep a 2,000-node lookup in the milliseconds.
  */
 export function sampleIndex(g) {
-  if (g._sampleIndex) return g._sampleIndex;
-  let nSamples = g.n_samples || 0;
-  for (const n of g.nodes) for (const s of n.members) if (s >= nSamples) nSamples = s + 1;
-  const offsets = new Int32Array(nSamples + 1);
-  for (const n of g.nodes) for (const s of n.members) offsets[s + 1]++;
-  for (let s = 0; s < nSamples; s++) offsets[s + 1] += offsets[s];
-  const fill = offsets.slice(0, nSamples);
-  const nodes = new Int32Array(offsets[nSamples]);
-  g.nodes.forEach((n, i) => {
-    for (const s of n.members) nodes[fill[s]++] = i;
+  return memo(g, "sampleIndex", () => {
+    let nSamples = g.n_samples || 0;
+    for (const n of g.nodes) for (const s of n.members) if (s >= nSamples) nSamples = s + 1;
+    const offsets = new Int32Array(nSamples + 1);
+    for (const n of g.nodes) for (const s of n.members) offsets[s + 1]++;
+    for (let s = 0; s < nSamples; s++) offsets[s + 1] += offsets[s];
+    const fill = offsets.slice(0, nSamples);
+    const nodes = new Int32Array(offsets[nSamples]);
+    g.nodes.forEach((n, i) => {
+      for (const s of n.members) nodes[fill[s]++] = i;
+    });
+    return { offsets, nodes, nSamples };
   });
-  g._sampleIndex = { offsets, nodes, nSamples };
-  return g._sampleIndex;
 }
 
 /** For every sample id, the indices of the nodes that contain it (a Map; for occasional lookups). */
 export function sampleNodes(g) {
-  if (g._sampleNodes) return g._sampleNodes;
-  const { offsets, nodes, nSamples } = sampleIndex(g);
-  const map = new Map();
-  for (let s = 0; s < nSamples; s++) {
-    if (offsets[s + 1] > offsets[s]) map.set(s, Array.from(nodes.subarray(offsets[s], offsets[s + 1])));
-  }
-  g._sampleNodes = map;
-  return map;
+  return memo(g, "sampleNodes", () => {
+    const { offsets, nodes, nSamples } = sampleIndex(g);
+    const map = new Map();
+    for (let s = 0; s < nSamples; s++) {
+      if (offsets[s + 1] > offsets[s]) map.set(s, Array.from(nodes.subarray(offsets[s], offsets[s + 1])));
+    }
+    return map;
+  });
 }
 
 /** Indices of the nodes of `g` that contain at least one of `samples`. */
@@ -383,23 +441,376 @@ export function focusSet(g, state) {
   return set;
 }
 
+/** What the search box means by its text; also documented in its tooltip and the README. */
+export const SEARCH_HELP =
+  "#5: node 5 · 12 or s12: the nodes holding sample 12 · class:7 (or c:7): class named 7 (for numeric names) · " +
+  "any other text: classes whose name contains it. Enter on sample ids (12, 40) tracks them across epochs.";
+
 /**
- * Nodes matching a search: `#12` is node 12, a bare number or `s12` is sample 12 (the nodes that hold it),
- * anything else is a case-insensitive substring of a class name (nodes whose dominant class matches).
+ * Parses a search: `#12` is node 12; `12` or `s12` is sample 12; `class:7` or `c:7` is the class named "7" (exact,
+ * case-insensitive; the only way to reach a class whose name is a number); other text is part of a class name.
+ * Returns `{kind: "node", id}`, `{kind: "sample", id}`, `{kind: "class", name, exact}` or null for an empty query.
  */
-export function searchNodes(g, q) {
-  q = q.trim();
+export function parseSearch(q) {
+  q = String(q ?? "").trim();
+  if (!q) return null;
   let m = /^#(\d+)$/.exec(q);
-  if (m) {
-    const i = g.index.get(Number(m[1]));
+  if (m) return { kind: "node", id: Number(m[1]) };
+  m = /^s?(\d+)$/i.exec(q);
+  if (m) return { kind: "sample", id: Number(m[1]) };
+  m = /^(?:class|c):\s*(.+)$/i.exec(q);
+  if (m) return { kind: "class", name: m[1].trim(), exact: true };
+  return { kind: "class", name: q, exact: false };
+}
+
+/** Sample ids of a list such as "12, 40 s7" (for tracking), or null when any token is not a sample id. */
+export function parseSampleList(text) {
+  const tokens = String(text ?? "").split(/[\s,]+/).filter(Boolean);
+  if (!tokens.length || !tokens.every((t) => /^s?\d+$/i.test(t))) return null;
+  return [...new Set(tokens.map((t) => parseInt(t.replace(/^s/i, ""), 10)))];
+}
+
+/** Class indices whose name matches a parsed class query. */
+export function matchClasses(classNames, name, exact) {
+  const needle = name.toLowerCase();
+  const out = new Set();
+  classNames.forEach((c, k) => {
+    const have = String(c).toLowerCase();
+    if (exact ? have === needle : have.includes(needle)) out.add(k);
+  });
+  return out;
+}
+
+/** Nodes matching a search (see parseSearch); a class matches the nodes whose dominant class it is. */
+export function searchNodes(g, q) {
+  const parsed = parseSearch(q);
+  if (!parsed) return new Set();
+  if (parsed.kind === "node") {
+    const i = g.index.get(parsed.id);
     return new Set(i === undefined ? [] : [i]);
   }
-  m = /^s?(\d+)$/i.exec(q);
-  if (m) return nodesContaining(g, [Number(m[1])]);
-  const needle = q.toLowerCase();
-  const classes = new Set();
-  g.class_names.forEach((c, k) => {
-    if (String(c).toLowerCase().includes(needle)) classes.add(k);
-  });
+  if (parsed.kind === "sample") return nodesContaining(g, [parsed.id]);
+  const classes = matchClasses(g.class_names, parsed.name, parsed.exact);
   return new Set(g.nodes.filter((n) => classes.has(n.dominant)).map((n) => n.index));
+}
+
+// ------------------------------------------------------------------------------------------------- layout
+/** Connected components of a graph of `n` nodes, as lists of node indices: largest first, ties by first index. */
+export function components(n, links) {
+  const parent = Int32Array.from({ length: n }, (_, i) => i);
+  const find = (i) => {
+    while (parent[i] !== i) i = parent[i] = parent[parent[i]];
+    return i;
+  };
+  for (const l of links) {
+    const a = find(l.s);
+    const b = find(l.t);
+    if (a !== b) parent[Math.max(a, b)] = Math.min(a, b);
+  }
+  const groups = new Map();
+  for (let i = 0; i < n; i++) {
+    const r = find(i);
+    if (!groups.has(r)) groups.set(r, []);
+    groups.get(r).push(i);
+  }
+  return [...groups.values()].sort((a, b) => b.length - a.length || a[0] - b[0]);
+}
+
+/** Breadth-first distances from `start` within a component, and the parent of each node on the way. */
+function bfs(start, adj) {
+  const dist = new Map([[start, 0]]);
+  const parent = new Map([[start, -1]]);
+  const order = [start];
+  for (let k = 0; k < order.length; k++) {
+    const u = order[k];
+    for (const v of adj[u]) {
+      if (dist.has(v)) continue;
+      dist.set(v, dist.get(u) + 1);
+      parent.set(v, u);
+      order.push(v);
+    }
+  }
+  return { dist, parent, order };
+}
+
+/**
+ * A radial layout of a breadth-first spanning tree of one component (unit ring spacing): rooted at the middle
+ * of a longest shortest path (so the tree is as shallow as it can be), each subtree in a wedge proportional to
+ * its leaves. Tree edges cannot cross; Mapper graphs are mostly trees, so the relaxation starts untangled.
+ */
+export function radialTree(nodes, adj) {
+  if (nodes.length === 1) return [{ i: nodes[0], x: 0, y: 0 }];
+  const far = (from) => {
+    const r = bfs(from, adj);
+    return [r.order[r.order.length - 1], r];
+  };
+  const [u] = far(nodes[0]);
+  const [v, fromU] = far(u);
+  const path = [];
+  for (let w = v; w !== -1; w = fromU.parent.get(w)) path.push(w);
+  const root = path[Math.floor(path.length / 2)];
+  const { parent, order, dist } = bfs(root, adj);
+  const children = new Map(order.map((w) => [w, []]));
+  for (const w of order) if (parent.get(w) !== -1) children.get(parent.get(w)).push(w);
+  const leaves = new Map();
+  for (let k = order.length - 1; k >= 0; k--) {
+    const w = order[k];
+    const kids = children.get(w);
+    leaves.set(w, kids.length ? kids.reduce((sum, c) => sum + leaves.get(c), 0) : 1);
+  }
+  const wedge = new Map([[root, [0, 2 * Math.PI]]]);
+  const out = [];
+  for (const w of order) {
+    const [a0, a1] = wedge.get(w);
+    const r = dist.get(w);
+    const a = (a0 + a1) / 2;
+    out.push({ i: w, x: r * Math.cos(a), y: r * Math.sin(a) });
+    let start = a0;
+    for (const c of children.get(w)) {
+      const span = ((a1 - a0) * leaves.get(c)) / leaves.get(w);
+      wedge.set(c, [start, start + span]);
+      start += span;
+    }
+  }
+  return out;
+}
+
+/**
+ * A fresh layout's starting positions: each component on its own disc (a radial layout of its breadth-first
+ * tree, see radialTree), the discs packed apart in rows, largest first,
+ * into a block of about `aspect` (width / height, the view's) centred on the origin. `radii[i]` is node i's
+ * drawn radius.
+ * Returns `{positions: [{x, y}], centres: [{x, y}] (per node: its component's centre), discs: [{x, y, r}]}`.
+ */
+export function packComponents(n, links, radii, { gap = 30, aspect = 1 } = {}) {
+  const comps = components(n, links);
+  const adj = Array.from({ length: n }, () => []);
+  for (const l of links) {
+    adj[l.s].push(l.t);
+    adj[l.t].push(l.s);
+  }
+  const positions = new Array(n);
+  const local = comps.map((nodes) => {
+    const pts = radialTree(nodes, adj);
+    const meanR = nodes.reduce((sum, k) => sum + radii[k], 0) / nodes.length;
+    const step = 2.4 * meanR + 10;
+    let R = 0;
+    for (const p of pts) {
+      p.x *= step;
+      p.y *= step;
+      R = Math.max(R, Math.hypot(p.x, p.y) + radii[p.i]);
+    }
+    return { pts, R };
+  });
+  // Shelf packing: rows about as wide as the square root of the total disc area, largest discs first.
+  const area = local.reduce((s, c) => s + (2 * c.R + gap) ** 2, 0);
+  const rowWidth = Math.max(Math.sqrt(area * aspect), local.length ? 2 * local[0].R + gap : 0);
+  const discs = [];
+  const rows = [];
+  let x = 0;
+  let y = 0;
+  let rowHeight = 0;
+  for (const c of local) {
+    const d = 2 * c.R + gap;
+    if (x > 0 && x + d > rowWidth) {
+      x = 0;
+      y += rowHeight;
+      rowHeight = 0;
+    }
+    if (x === 0) rows.push([]);
+    const disc = { x: x + d / 2, y: y + d / 2, r: c.R };
+    discs.push(disc);
+    rows[rows.length - 1].push(disc);
+    x += d;
+    rowHeight = Math.max(rowHeight, d);
+  }
+  // Centre the block (each row centred on its own width, so a short last row does not hang to one side).
+  const height = y + rowHeight;
+  for (const row of rows) {
+    const last = row[row.length - 1];
+    const width = last.x + last.r + gap / 2;
+    for (const d of row) {
+      d.x -= width / 2;
+      d.y -= height / 2;
+    }
+  }
+  const centres = new Array(n);
+  local.forEach((c, k) => {
+    for (const p of c.pts) {
+      positions[p.i] = { x: discs[k].x + p.x, y: discs[k].y + p.y };
+      centres[p.i] = { x: discs[k].x, y: discs[k].y };
+    }
+  });
+  return { positions, centres, discs };
+}
+
+/** For each node, the mean starting position of its component (where the layout holds that component). */
+export function componentCentres(n, links, positions) {
+  const centres = new Array(n);
+  for (const nodes of components(n, links)) {
+    let x = 0;
+    let y = 0;
+    for (const i of nodes) {
+      x += positions[i].x;
+      y += positions[i].y;
+    }
+    const c = { x: x / nodes.length, y: y / nodes.length };
+    for (const i of nodes) centres[i] = c;
+  }
+  return centres;
+}
+
+/** Number of pairs of edges that cross (edges sharing an end do not count). Quadratic: for tests and checks. */
+export function edgeCrossings(positions, links) {
+  const cross = (a, b, c) => (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
+  let count = 0;
+  for (let i = 0; i < links.length; i++) {
+    const { s: a, t: b } = links[i];
+    for (let j = i + 1; j < links.length; j++) {
+      const { s: c, t: d } = links[j];
+      if (a === c || a === d || b === c || b === d) continue;
+      const [p, q, r, s] = [positions[a], positions[b], positions[c], positions[d]];
+      if (cross(p, q, r) * cross(p, q, s) < 0 && cross(r, s, p) * cross(r, s, q) < 0) count++;
+    }
+  }
+  return count;
+}
+
+// ------------------------------------------------------------------------------------------------ framing
+/** The box holding every disc `{x, y, r}`, or null when there are none. */
+export function bounds(discs) {
+  if (!discs.length) return null;
+  let x0 = Infinity;
+  let y0 = Infinity;
+  let x1 = -Infinity;
+  let y1 = -Infinity;
+  for (const d of discs) {
+    x0 = Math.min(x0, d.x - d.r);
+    y0 = Math.min(y0, d.y - d.r);
+    x1 = Math.max(x1, d.x + d.r);
+    y1 = Math.max(y1, d.y + d.r);
+  }
+  return { x0, y0, x1, y1 };
+}
+
+/**
+ * The zoom `{k, x, y}` (screen = graph * k + (x, y)) that centres `box` in a `width` x `height` view, using
+ * `fill` of it, never magnifying beyond `maxScale` (a two-node graph should not fill the screen). `inset` keeps
+ * a band at the top free (the caption).
+ */
+export function fitTransform(box, width, height, { fill = 0.92, maxScale = 4, inset = 0 } = {}) {
+  if (!box) return { k: 1, x: width / 2, y: height / 2 };
+  const h = Math.max(1, height - inset);
+  const k = Math.min(maxScale, fill * Math.min(width / (box.x1 - box.x0 || 1), h / (box.y1 - box.y0 || 1)));
+  return {
+    k,
+    x: width / 2 - k * ((box.x0 + box.x1) / 2),
+    y: inset + h / 2 - k * ((box.y0 + box.y1) / 2),
+  };
+}
+
+/** How many node centres a zoom puts outside a `width` x `height` view, and on which sides. */
+export function offscreen(points, t, width, height) {
+  const out = { count: 0, left: 0, right: 0, top: 0, bottom: 0 };
+  for (const p of points) {
+    const x = p.x * t.k + t.x;
+    const y = p.y * t.k + t.y;
+    const sides = [x < 0 && "left", x > width && "right", y < 0 && "top", y > height && "bottom"].filter(Boolean);
+    if (!sides.length) continue;
+    out.count++;
+    for (const side of sides) out[side]++;
+  }
+  return out;
+}
+
+// ----------------------------------------------------------------------------------------------- metrics
+/**
+ * The metrics route's names, in the order the chart lists them, with what each means (as in the README).
+ * `kind` bounds the chart: "fraction" in [0, 1], "count" non-negative integers, "real" anything.
+ */
+export const METRICS = Object.freeze({
+  nodes: { kind: "count", title: "nodes in the graph" },
+  edges: { kind: "count", title: "edges in the graph" },
+  components: { kind: "count", title: "connected components" },
+  loops: { kind: "count", title: "independent cycles (edges - nodes + components)" },
+  purity: { kind: "fraction", title: "size-weighted mean of 1 - H/log K over nodes (1: every node holds one class)" },
+  coverage: { kind: "fraction", title: "share of probe samples in some node" },
+  largest_node_share: { kind: "fraction", title: "share of samples in the largest node (near 1: collapse)" },
+  unassigned: { kind: "fraction", title: "share of samples in no node" },
+  dead_units: { kind: "fraction", title: "share of units constant over the whole probe (near 1: a dead layer)" },
+  effective_rank: { kind: "fraction", title: "effective rank of the activations (near 0: collapse)" },
+  distance: { kind: "fraction", title: "distance to the previous logged graph of the layer" },
+  accuracy: { kind: "fraction", title: "share of probe samples classified correctly" },
+  mean_loss: { kind: "real", title: "mean loss over the probe" },
+});
+
+/** The chart's metric list: the known ones in README order, then any others the route sends (`mean_<x>`...). */
+export function metricOrder(names) {
+  const known = Object.keys(METRICS).filter((k) => names.includes(k));
+  return [...known, ...names.filter((k) => !(k in METRICS) && k !== "mean_prediction").sort()];
+}
+
+/** Round tick step (1, 2 or 5 times a power of ten) giving about `count` ticks over `span`. */
+export function tickStep(span, count = 4) {
+  const raw = Math.abs(span) / Math.max(1, count) || 1;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const r = raw / mag;
+  const e = 1e-9; // 0.2 / 4 is 0.05000000000000002 in floating point: still a step of 0.05
+  return mag * (r <= 1 + e ? 1 : r <= 2 + e ? 2 : r <= 5 + e ? 5 : 10);
+}
+
+/**
+ * The y range and ticks of a metric's chart: the data's range widened to round ticks, a constant series given a
+ * band around its value, and never past what the metric can take (a share stays in [0, 1], a count at or above
+ * 0 with whole-number ticks). Returns `{lo, hi, ticks}`.
+ */
+export function chartDomain(values, kind = "real") {
+  const vals = values.filter((v) => v !== null && v !== undefined && Number.isFinite(v));
+  let lo = vals.length ? Math.min(...vals) : 0;
+  let hi = vals.length ? Math.max(...vals) : 1;
+  if (lo === hi) {
+    const pad = kind === "fraction" ? 0.1 : kind === "count" ? Math.max(1, Math.abs(lo) * 0.1) : Math.abs(lo) * 0.1 || 1;
+    lo -= pad;
+    hi += pad;
+  }
+  const floor = kind === "fraction" || kind === "count" ? 0 : -Infinity;
+  const ceil = kind === "fraction" ? 1 : Infinity;
+  let step = tickStep(hi - lo, 4);
+  if (kind === "count") step = Math.max(1, Math.round(step));
+  lo = Math.max(floor, Math.floor(lo / step + 1e-9) * step);
+  hi = Math.min(ceil, Math.ceil(hi / step - 1e-9) * step);
+  if (hi <= lo) hi = lo + step;
+  const ticks = [];
+  for (let v = Math.ceil(lo / step - 1e-9) * step; v <= hi + step * 1e-9; v += step) {
+    ticks.push(Number(v.toPrecision(12)));
+  }
+  return { lo, hi, ticks };
+}
+
+// ------------------------------------------------------------------------------------------------ compare
+/** B's default epoch: the logged epoch before A's (forward in time to A), or the next one when A is the first. */
+export function defaultEpoch2(epochs, epoch) {
+  const i = epochs.indexOf(epoch);
+  if (i > 0) return epochs[i - 1];
+  if (i === 0 && epochs.length > 1) return epochs[1];
+  return epochs.length ? epochs[epochs.length - 1] : null;
+}
+
+/**
+ * The order in which to ask the compare route about views A and B: earlier epoch first, so that splits and merges
+ * read forward in time (A first when the epochs are equal). Returns `{first, second, flipped}`; flipped means B
+ * comes first, i.e. the route's "a" side is view B.
+ */
+export function compareOrder(a, b) {
+  const flipped = b.epoch < a.epoch;
+  return flipped ? { first: b, second: a, flipped } : { first: a, second: b, flipped };
+}
+
+/** The health warnings of a metrics payload, as `[epoch, text]` sorted by epoch. */
+export function problemList(metrics) {
+  const p = (metrics && metrics.problems) || {};
+  return Object.entries(p)
+    .map(([e, text]) => [Number(e), String(text)])
+    .filter(([e]) => Number.isFinite(e))
+    .sort((x, y) => x[0] - y[0]);
 }

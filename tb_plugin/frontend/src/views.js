@@ -3,14 +3,13 @@
 // names) goes through textContent; nothing here builds HTML from strings.
 
 import { forceCollide, forceLink, forceManyBody, forceSimulation, forceX, forceY } from "d3-force";
-import {
-  interpolateRdYlGn,
-  interpolateSinebow,
-  interpolateViridis,
-  schemeTableau10,
-} from "d3-scale-chromatic";
+import { interpolateCividis, interpolateSinebow, interpolateViridis, schemeTableau10 } from "d3-scale-chromatic";
 import { select } from "d3-selection";
 import { zoom as d3zoom, zoomIdentity } from "d3-zoom";
+import { METRICS, bounds, chartDomain, fitTransform, offscreen, tickStep } from "./model.js";
+
+/** Height of the band at the top of a view that framing keeps free for the caption and its badge. */
+const CAPTION_BAND = 26;
 
 // -------------------------------------------------------------------------------------------------- helpers
 /** `document.createElement` with a class, attributes and text (text only ever through textContent). */
@@ -54,7 +53,7 @@ export function colorModes(g) {
   const first = g.nodes[0] || {};
   const modes = [];
   if (Array.isArray(first.classes)) {
-    modes.push(["classes", "class mix (pies)"], ["dominant", "dominant class"]);
+    modes.push(["classes", "class mix"], ["dominant", "dominant class"]);
   }
   const has = (f) => g.nodes.some((n) => n[f] !== null && n[f] !== undefined);
   if (has("purity")) modes.push(["purity", "purity"]);
@@ -62,7 +61,8 @@ export function colorModes(g) {
   if (has("mean_loss")) modes.push(["mean_loss", "mean loss"]);
   modes.push(["mean_lens", "mean lens"]);
   for (const k of Object.keys(first)) {
-    if (k.startsWith("mean_") && !["mean_correct", "mean_loss", "mean_lens"].includes(k) && has(k)) {
+    // mean_prediction is a mean of class indices: it means nothing, so it is not offered.
+    if (k.startsWith("mean_") && !["mean_correct", "mean_loss", "mean_lens", "mean_prediction"].includes(k) && has(k)) {
       modes.push([k, k.slice(5).replace(/_/g, " ")]);
     }
   }
@@ -74,15 +74,17 @@ export function colorModes(g) {
 export function continuousScale(g, mode) {
   let lo = 0;
   let hi = 1;
+  // Accuracy and loss use cividis (blue to yellow: readable with any colour vision, never red against green):
+  // bright is good for both, so loss runs the ramp backwards.
   let interp = interpolateViridis;
-  if (mode === "mean_correct") interp = interpolateRdYlGn;
+  if (mode === "mean_correct") interp = interpolateCividis;
   else if (mode !== "purity") {
     const vals = g.nodes.map((n) => n[mode]).filter((v) => v !== null && v !== undefined);
     lo = vals.length ? Math.min(...vals) : 0;
     hi = vals.length ? Math.max(...vals) : 1;
     if (mode === "mean_loss") {
       lo = 0;
-      interp = (t) => interpolateRdYlGn(1 - t);
+      interp = (t) => interpolateCividis(1 - t);
     }
   }
   const span = hi - lo || 1;
@@ -94,7 +96,14 @@ export function continuousScale(g, mode) {
   return { lo, hi, color, interp, quantized };
 }
 
-function radiusOf(size, nSamples, mode) {
+/** A seeded linear congruential generator: d3-force's own default, fresh for each graph. */
+function lcg() {
+  let s = 1;
+  return () => (s = (1664525 * s + 1013904223) % 4294967296) / 4294967296;
+}
+
+/** Drawn radius of a node of `size` members (exported: the app packs fresh layouts with it). */
+export function radiusOf(size, nSamples, mode) {
   const n = Math.max(nSamples, 1);
   if (mode === "log") return 3 + (22 * Math.log1p(size)) / Math.log1p(n);
   return 3 + 22 * Math.sqrt(size / n);
@@ -106,13 +115,25 @@ function radiusOf(size, nSamples, mode) {
  * batched per frame; hit testing is a scan over the nodes (2,000 distance checks take well under a millisecond).
  */
 export class GraphView {
-  constructor(parent, { testid, onClick, onHover } = {}) {
+  constructor(parent, { testid, onClick, onHover, onUserZoom } = {}) {
     this.root = el("div", { cls: "graph-view", testid: `${testid}-view` });
     this.canvas = el("canvas", { testid, attrs: { "aria-label": "Mapper graph" } });
     this.tooltip = el("div", { cls: "tooltip", testid: `${testid}-tooltip` });
     this.tooltip.hidden = true;
     this.caption = el("div", { cls: "graph-caption", testid: `${testid}-caption` });
-    this.root.append(this.canvas, this.tooltip, this.caption);
+    this.captionText = el("span", { testid: `${testid}-caption-text` });
+    this.caption.appendChild(this.captionText);
+    // Shown while the user's own zoom leaves nodes outside the view: how many, and a way back to all of them.
+    this.offscreenBtn = el("button", {
+      cls: "offscreen",
+      testid: `${testid}-offscreen`,
+      title: "Some nodes are outside the view: click to fit the whole graph",
+    });
+    this.offscreenBtn.hidden = true;
+    this.offscreenBtn.addEventListener("click", () => this.fit());
+    this.root.append(this.canvas, this.tooltip, this.caption, this.offscreenBtn);
+    this.onUserZoom = onUserZoom || (() => {});
+    this.onFit = () => {};
     parent.appendChild(this.root);
     this.ctx = this.canvas.getContext("2d");
     this.onClick = onClick || (() => {});
@@ -133,7 +154,7 @@ export class GraphView {
       .alphaDecay(0.05)
       .velocityDecay(0.45)
       .stop()
-      .on("tick", () => this.requestDraw())
+      .on("tick", () => this._tick())
       .on("end", () => this._layoutDone());
     this.zoom = d3zoom()
       .scaleExtent([0.02, 30])
@@ -142,8 +163,11 @@ export class GraphView {
         return (!ev.ctrlKey || ev.type === "wheel") && !ev.button;
       })
       .on("zoom", (ev) => {
-        if (ev.sourceEvent) this.autoFit = false; // the user took over the view: stop refitting on resize
         this.transform = ev.transform;
+        if (ev.sourceEvent) {
+          this.autoFit = false; // the user took over the view: keep their zoom, show what it leaves out
+          this.onUserZoom(this);
+        }
         this.requestDraw();
       });
     select(this.canvas).call(this.zoom).on("dblclick.zoom", null);
@@ -164,7 +188,7 @@ export class GraphView {
     this.canvas.style.width = `${w}px`;
     this.canvas.style.height = `${h}px`;
     this.dpr = dpr;
-    if (this.autoFit) this.fit();
+    if (this.autoFit) this.reframe();
     this.drawNow();
   }
 
@@ -178,7 +202,7 @@ export class GraphView {
    * low for an epoch switch so that the picture changes only where the graph did. `budgetMs` of layout run
    * synchronously before the first frame (a first layout needs some; a switch needs none).
    */
-  setGraph(g, seeds, { relax = 0.3, budgetMs = 0, fit = false } = {}) {
+  setGraph(g, seeds, { relax = 0.3, budgetMs = 0, targets = null } = {}) {
     this.graph = g;
     this.hovered = null;
     this.tooltip.hidden = true;
@@ -193,7 +217,14 @@ export class GraphView {
     }));
     this.links = g.links.map((l) => ({ source: l.s, target: l.t, jaccard: l.jaccard }));
     const many = this.nodes.length > 800;
+    // Each component is held at its own centre (`targets`), so packed components stay apart; the same seeds
+    // give the same layout (a fresh random source per graph), whichever graph was shown before.
+    const tx = targets ? (d) => targets[d.index].x : 0;
+    const ty = targets ? (d) => targets[d.index].y : 0;
+    // The previous graph's forces would be re-initialized with the new nodes (and its targets): drop them first.
+    for (const name of ["link", "charge", "collide", "x", "y"]) this.sim.force(name, null);
     this.sim
+      .randomSource(lcg())
       .nodes(this.nodes)
       .force(
         "link",
@@ -203,26 +234,47 @@ export class GraphView {
       )
       .force("charge", forceManyBody().strength(many ? -12 : -30).theta(0.95).distanceMax(many ? 250 : 400))
       .force("collide", forceCollide((d) => d.r + 1).iterations(1))
-      .force("x", forceX(0).strength(many ? 0.02 : 0.04))
-      .force("y", forceY(0).strength(many ? 0.02 : 0.04));
+      .force("x", forceX(tx).strength(many ? 0.02 : 0.04))
+      .force("y", forceY(ty).strength(many ? 0.02 : 0.04));
     this.sim.alpha(relax);
     if (budgetMs > 0) {
       const t0 = performance.now();
       while (performance.now() - t0 < budgetMs && this.sim.alpha() > this.sim.alphaMin()) this.sim.tick();
     }
-    if (fit) {
-      this.autoFit = true;
-      this.fitWhenDone = true; // the first layout keeps spreading after the first frame: frame it again at the end
-      this.fit();
-    }
+    this.reframe();
     this.drawNow();
     if (this.sim.alpha() > this.sim.alphaMin()) this.sim.restart();
   }
 
-  _layoutDone() {
-    if (this.fitWhenDone && this.autoFit) this.fit();
-    this.fitWhenDone = false;
+  _tick() {
+    // While the layout moves, a framed view follows it outwards: no node drifts off the canvas.
+    if (this.autoFit && this.nodes.length && this.offscreenCount() > 0) this.reframe();
     this.requestDraw();
+  }
+
+  _layoutDone() {
+    if (this.autoFit) this.reframe();
+    this.requestDraw();
+  }
+
+  /**
+   * Frames the graph when the view is automatic (the user has not zoomed since the last fit): through the
+   * framer the app gives (compare mode fits both views to one shared box), or on this graph alone.
+   */
+  reframe() {
+    if (!this.autoFit || !this.nodes.length) return;
+    if (this.framer) this.framer(this);
+    else this.fitTo(this.contentBounds());
+  }
+
+  /** The box of every node disc, in graph coordinates. */
+  contentBounds() {
+    return bounds(this.nodes);
+  }
+
+  /** Node centres outside the canvas under the current zoom. */
+  offscreenCount() {
+    return offscreen(this.nodes, this.transform, this.width, this.height).count;
   }
 
   /** Runs the layout to its end at once (no animation) and draws the result. */
@@ -253,25 +305,31 @@ export class GraphView {
     this.requestDraw();
   }
 
-  /** Zoom so the whole graph fits, with a margin. */
-  fit() {
-    if (!this.nodes.length) return;
-    let x0 = Infinity;
-    let y0 = Infinity;
-    let x1 = -Infinity;
-    let y1 = -Infinity;
-    for (const n of this.nodes) {
-      x0 = Math.min(x0, n.x - n.r);
-      y0 = Math.min(y0, n.y - n.r);
-      x1 = Math.max(x1, n.x + n.r);
-      y1 = Math.max(y1, n.y + n.r);
+  /** The caption: what the view shows, and a badge with the layer's health warning (text, never markup). */
+  setCaption(text, warning = null) {
+    this.captionText.textContent = text;
+    if (!this.badge) {
+      this.badge = el("span", { cls: "health-badge", testid: `${this.canvas.dataset.testid}-health` });
+      this.caption.appendChild(this.badge);
     }
-    const k = Math.min(4, 0.92 * Math.min(this.width / (x1 - x0 || 1), this.height / (y1 - y0 || 1)));
-    const t = zoomIdentity
-      .translate(this.width / 2, this.height / 2)
-      .scale(k)
-      .translate(-(x0 + x1) / 2, -(y0 + y1) / 2);
-    select(this.canvas).call(this.zoom.transform, t);
+    this.badge.hidden = !warning;
+    this.badge.textContent = warning ? `⚠ ${warning.short}` : "";
+    this.badge.title = warning ? warning.text : "";
+  }
+
+  /** Fit the whole graph into the view and go back to automatic framing (the Fit button). */
+  fit() {
+    this.autoFit = true;
+    this.onFit(this);
+    this.reframe();
+    this.requestDraw();
+  }
+
+  /** Zoom so that `box` (graph coordinates) fills the view below the caption band. */
+  fitTo(box) {
+    if (!box) return;
+    const t = fitTransform(box, this.width, this.height, { inset: CAPTION_BAND });
+    select(this.canvas).call(this.zoom.transform, zoomIdentity.translate(t.x, t.y).scale(t.k));
   }
 
   setTransform(t) {
@@ -393,8 +451,18 @@ export class GraphView {
     });
   }
 
+  /** Shows (or hides) how many nodes the user's zoom leaves outside the view. */
+  _updateOffscreen() {
+    const n = this.autoFit || !this.nodes.length ? 0 : this.offscreenCount();
+    if (n === this.shownOffscreen) return;
+    this.shownOffscreen = n;
+    this.offscreenBtn.hidden = n === 0;
+    this.offscreenBtn.textContent = `${n} node${n === 1 ? "" : "s"} outside the view · Fit`;
+  }
+
   drawNow() {
     const t0 = performance.now();
+    this._updateOffscreen();
     const ctx = this.ctx;
     const { dpr, transform: t } = this;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -639,35 +707,45 @@ export function renderNodePanel(container, g, index, { thumbnailUrl, onTrack, on
 export function renderMetricChart(container, data, metric, epoch, onPick) {
   container.textContent = "";
   if (!data || !data.epochs || !data.epochs.length || !data.metrics[metric]) return;
-  const W = 260;
-  const H = 110;
-  const m = { l: 34, r: 8, t: 8, b: 20 };
+  const W = 290;
+  const H = 120;
+  const m = { l: 38, r: 8, t: 8, b: 20 };
   const xs = data.epochs;
   const ys = data.metrics[metric];
-  const vals = ys.filter((v) => v !== null && v !== undefined);
-  let lo = vals.length ? Math.min(...vals) : 0;
-  let hi = vals.length ? Math.max(...vals) : 1;
-  if (lo === hi) {
-    lo -= 0.5;
-    hi += 0.5;
-  }
+  const kind = (METRICS[metric] || {}).kind || "real";
+  const { lo, hi, ticks } = chartDomain(ys, kind);
   const x0 = xs[0];
   const x1 = xs[xs.length - 1];
   const sx = (x) => m.l + ((x - x0) / (x1 - x0 || 1)) * (W - m.l - m.r);
-  const sy = (y) => H - m.b - ((y - lo) / (hi - lo)) * (H - m.t - m.b);
+  const sy = (y) => H - m.b - ((y - lo) / (hi - lo || 1)) * (H - m.t - m.b);
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart" });
   root.dataset.testid = "metric-chart";
+  root.dataset.lo = String(lo);
+  root.dataset.hi = String(hi);
   root.appendChild(svg("line", { x1: m.l, x2: m.l, y1: m.t, y2: H - m.b, class: "axis" }));
   root.appendChild(svg("line", { x1: m.l, x2: W - m.r, y1: H - m.b, y2: H - m.b, class: "axis" }));
-  for (const [v, y] of [[hi, m.t + 4], [lo, H - m.b]]) {
-    const t = svg("text", { x: m.l - 3, y, class: "tick", "text-anchor": "end" });
-    t.textContent = fmt(v);
+  for (const v of ticks) {
+    const y = sy(v);
+    root.appendChild(svg("line", { x1: m.l, x2: W - m.r, y1: y, y2: y, class: "grid" }));
+    const t = svg("text", { x: m.l - 3, y: y + 3, class: "tick", "text-anchor": "end" });
+    t.textContent = String(Number(v.toPrecision(3)));
+    t.dataset.testid = "metric-tick";
     root.appendChild(t);
   }
-  for (const x of [x0, x1]) {
+  const xStep = Math.max(1, Math.round(tickStep(x1 - x0, 5)));
+  for (let x = Math.ceil(x0 / xStep) * xStep; x <= x1; x += xStep) {
     const t = svg("text", { x: sx(x), y: H - 6, class: "tick", "text-anchor": "middle" });
     t.textContent = String(x);
     root.appendChild(t);
+  }
+  const problems = (data.problems && Object.keys(data.problems).map(Number)) || [];
+  for (const e of problems) {
+    if (!xs.includes(e)) continue;
+    const band = svg("line", { x1: sx(e), x2: sx(e), y1: m.t, y2: H - m.b, class: "problem-mark" });
+    const tip = svg("title");
+    tip.textContent = `epoch ${e}: ${data.problems[e]}`;
+    band.appendChild(tip);
+    root.appendChild(band);
   }
   if (epoch !== null && epoch !== undefined) {
     const marker = svg("line", { x1: sx(epoch), x2: sx(epoch), y1: m.t, y2: H - m.b, class: "marker" });
@@ -697,15 +775,24 @@ export function renderMetricChart(container, data, metric, epoch, onPick) {
 
 // ------------------------------------------------------------------------------------------ compare summary
 /** Counts and lists of splits, merges, births and deaths; hovering an entry lights its nodes up in both views. */
-export function renderCompareSummary(container, cmp, onHoverEvent) {
+/**
+ * The comparison read forward in time: "from epoch X to epoch Y", then counts and lists of splits, merges, births
+ * and deaths. `cmp` is the route's answer for (earlier, later); `flipped` says the earlier graph is view B.
+ * Hovering an entry lights its nodes up in both views (`onHoverEvent(idsInA, idsInB)`).
+ */
+export function renderCompareSummary(container, cmp, flipped, onHoverEvent) {
   container.textContent = "";
   if (!cmp) return;
-  const label = (s) => `${s.run} / ${s.layer} @ ${s.epoch}`;
+  const [fromView, toView] = flipped ? ["B", "A"] : ["A", "B"];
+  const where = (s) => `${s.run} / ${s.layer}`;
+  const sameWhere = where(cmp.a) === where(cmp.b);
+  const label = (s) => (sameWhere ? `epoch ${s.epoch}` : `${where(s)} @ epoch ${s.epoch}`);
   container.appendChild(
-    el("div", { cls: "compare-title" }, [
-      el("span", { text: "A: " + label(cmp.a), testid: "compare-a-label" }),
-      el("span", { text: " → " }),
-      el("span", { text: "B: " + label(cmp.b), testid: "compare-b-label" }),
+    el("div", { cls: "compare-title", testid: "compare-title" }, [
+      el("span", { text: `From ${label(cmp.a)} (${fromView})`, testid: "compare-from" }),
+      el("span", { text: " to " }),
+      el("span", { text: `${label(cmp.b)} (${toView})`, testid: "compare-to" }),
+      sameWhere ? el("div", { cls: "muted", text: where(cmp.a) }) : null,
     ]),
   );
   const counts = [
@@ -724,17 +811,21 @@ export function renderCompareSummary(container, cmp, onHoverEvent) {
   }
   container.appendChild(row);
   const list = el("ul", { cls: "events" });
-  const item = (text, a, b) => {
+  // Route ids: "from" nodes are the earlier graph's, "into" the later's; hover wants (view A ids, view B ids).
+  const hover = (fromIds, intoIds) => (flipped ? onHoverEvent(intoIds, fromIds) : onHoverEvent(fromIds, intoIds));
+  const item = (text, from, into) => {
     const li = el("li", { text });
-    li.addEventListener("mouseenter", () => onHoverEvent(a, b));
+    li.addEventListener("mouseenter", () => hover(from, into));
     li.addEventListener("mouseleave", () => onHoverEvent(null, null));
     list.appendChild(li);
   };
+  const F = fromView;
+  const T = toView;
   const cap = 8;
-  for (const s of cmp.splits.slice(0, cap)) item(`split: A${s.from} → B${s.into.join(", B")}`, [s.from], s.into);
-  for (const s of cmp.merges.slice(0, cap)) item(`merge: A${s.from.join(", A")} → B${s.into}`, s.from, [s.into]);
-  if (cmp.births.length) item(`births: B${cmp.births.slice(0, 12).join(", B")}${cmp.births.length > 12 ? " …" : ""}`, [], cmp.births);
-  if (cmp.deaths.length) item(`deaths: A${cmp.deaths.slice(0, 12).join(", A")}${cmp.deaths.length > 12 ? " …" : ""}`, cmp.deaths, []);
+  for (const s of cmp.splits.slice(0, cap)) item(`split: ${F}${s.from} → ${T}${s.into.join(`, ${T}`)}`, [s.from], s.into);
+  for (const s of cmp.merges.slice(0, cap)) item(`merge: ${F}${s.from.join(`, ${F}`)} → ${T}${s.into}`, s.from, [s.into]);
+  if (cmp.births.length) item(`born in ${T}: ${cmp.births.slice(0, 12).join(", ")}${cmp.births.length > 12 ? " …" : ""}`, [], cmp.births);
+  if (cmp.deaths.length) item(`gone from ${F}: ${cmp.deaths.slice(0, 12).join(", ")}${cmp.deaths.length > 12 ? " …" : ""}`, cmp.deaths, []);
   container.appendChild(list);
 }
 
