@@ -123,17 +123,22 @@ class FindingsProbe(pl.Callback):
 def _margins(x: np.ndarray, history) -> dict[str, float]:
     """Each detector's raw figure at this step (for the closest approach to the thresholds)."""
     th = FindingThresholds()
+    x = x[np.isfinite(x).all(axis=1)]
     dead, constant = unit_states(x, th.unit_rtol)
     saturated, bounds = saturated_units(x, th.saturation_atol, th.saturated_samples, th.unit_rtol)
     change = (
         fingerprint_change(history[-2].fingerprint, history[-1].fingerprint) if len(history) > 1 else math.nan
     )
     growth, _ = norm_growth(history, th.exploding_window)
+    step_growth, _ = norm_growth(history, 1)
+    trained_growth, _ = norm_growth([h for h in history if h.step > 0], th.exploding_window)
     return {
+        "step_growth": step_growth,
+        "trained_growth": trained_growth,
         "dead": float(dead.mean()),
         "constant": float(constant.mean()),
         "spread": spread_ratio(x),
-        "dims": effective_dims(x),
+        "dims": effective_dims(x) if len(x) > 2 else math.nan,
         "saturated": float(saturated.mean()) if bounds is not None else 0.0,
         "change": change,
         "growth": growth,
@@ -160,8 +165,10 @@ def run_digits(seed: int, epochs: int, fault: str | None = None) -> FindingsProb
             model.hidden[1] = nn.Tanh()
             model.hidden[0].weight.mul_(300.0)
             model.hidden[0].requires_grad_(False)
-    if fault == "exploding":  # a learning rate far too large
-        model.hparams.lr = 5.0
+    if fault == "exploding":  # leaky units (which cannot die) and a learning rate 4x too large: NaN by epoch 2
+        for block in (model.block1, model.block2, model.hidden):
+            block[1] = nn.LeakyReLU(0.5)
+        model.hparams.lr = 0.2
     probe = FindingsProbe(
         LAYERS, {}, x_val, y_val, CLASS_NAMES, {"n_intervals": 15, "overlap": 0.5}, seed=0
     )
@@ -223,6 +230,8 @@ def report_healthy(name: str, probes: list[FindingsProbe]) -> None:
     print(f"  not_learning      min activation change between epochs {extreme('change', min):.2e} "
           f"(threshold {th.still_rtol:g})")  # fmt: skip
     print(f"  exploding         max norm growth {extreme('growth', max):.2f}x (threshold {th.exploding_factor:g}x)")
+    print(f"                    max growth in one logged step {extreme('step_growth', max):.2f}x, "
+          f"max growth within the window after step 0 {extreme('trained_growth', max):.2f}x")  # fmt: skip
     worst = max((r for r in rows if math.isfinite(r["growth"])), key=lambda r: r["growth"], default=None)
     if worst is not None:
         print(f"                    (largest at step {worst['step']}, layer {worst['layer']})")
@@ -256,7 +265,7 @@ def report_faults(probes: dict[str, FindingsProbe]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", default="digits", help="comma-separated: digits, transformer")
+    parser.add_argument("--models", default="digits", help="comma-separated: digits, transformer (or none)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the examples' 15 and 20)")
     parser.add_argument("--faults", action="store_true", help="also train broken digits CNNs (true positives)")
@@ -265,6 +274,8 @@ def main(argv: list[str] | None = None) -> None:
     seeds = [int(s) for s in args.seeds.split(",")]
     start = time.perf_counter()
     for model in args.models.split(","):
+        if model == "none":
+            continue
         if model == "digits":
             probes = [run_digits(s, args.epochs or 15) for s in seeds]
         elif model == "transformer":

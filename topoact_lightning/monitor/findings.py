@@ -208,8 +208,9 @@ class FindingThresholds:
         ... while the training loss over those steps moved by at least this share of its largest value.
         Default 0.02.
     exploding_factor : float
-        ``exploding`` when the activation norm grew by this factor or more. Default 100 (two orders of
-        magnitude).
+        ``exploding`` when the activation norm grew by this factor or more. Default 1000 (three orders of
+        magnitude: a healthy network initialised small can grow its activations tenfold or more in one epoch, and
+        a run that truly diverges soon goes far beyond, or to NaN).
     exploding_window : int
         ... compared with the smallest norm of this many previous logged steps. Default 3.
     confusion_node_share : float
@@ -256,7 +257,7 @@ class FindingThresholds:
     still_graph_distance: float = 0.05
     still_steps: int = 2
     loss_rtol: float = 0.02
-    exploding_factor: float = 100.0
+    exploding_factor: float = 1000.0
     exploding_window: int = 3
     confusion_node_share: float = 0.1
     confusion_min_share: float = 0.1
@@ -420,28 +421,33 @@ def spread_ratio(x: np.ndarray) -> float:
 
 def saturation_bounds(x: np.ndarray, atol: float = 0.02) -> tuple[float, float] | None:
     """The bounds of a bounded activation read from the data: ``(0, 1)`` (sigmoid-like), ``(-1, 1)`` (tanh- or
-    hardtanh-like), or ``None`` when the values leave both ranges by more than ``atol``.
+    hardtanh-like), or ``None``.
 
-    A ReLU layer whose values all stay below 1 would pass for a sigmoid one, with its many exact zeros at the
-    lower bound; but a sigmoid is exactly 0 only below -100 while a ReLU is practically never exactly 1. So a
-    ``[0, 1]`` layer with exact zeros and no exact one is taken for a ReLU layer: ``None``.
+    ``(0, 1)`` needs every value in ``[0, 1 + atol]`` and some above 0.5; ``(-1, 1)`` every value within ``atol``
+    of ``[-1, 1]``, some negative and some of magnitude above 0.5. Reaching past the middle keeps a layer that is
+    merely small (any layer scaled down) from passing for one at its bounds. A ReLU layer whose values all stay
+    below 1 would still pass for a sigmoid one, with its many exact zeros at the lower bound; but a sigmoid is
+    exactly 0 only below -100 while a ReLU is practically never exactly 1. So a ``[0, 1]`` layer with exact zeros
+    and no exact one is taken for a ReLU layer: ``None``.
 
     Examples
     --------
     >>> saturation_bounds(np.tanh(np.array([[-5.0, 0.1], [4.0, 3.0]])))
     (-1.0, 1.0)
-    >>> saturation_bounds(np.array([[0.0, 0.3], [0.5, 0.0]])) is None  # ReLU-like
+    >>> saturation_bounds(np.array([[0.0, 0.3], [0.9, 0.0]])) is None  # ReLU-like
+    True
+    >>> saturation_bounds(np.tanh(np.array([[-5.0, 0.1], [4.0, 3.0]])) / 100) is None  # small, not bounded
     True
     """
     x = _finite_rows(x)
     if x.size == 0:
         return None
     lo, hi = float(x.min()), float(x.max())
-    if lo >= -atol and hi <= 1 + atol:
+    if lo >= 0 and 0.5 < hi <= 1 + atol:
         if (x == 0).any() and not (x == 1).any():
             return None
         return (0.0, 1.0)
-    if lo >= -1 - atol and hi <= 1 + atol:
+    if -1 - atol <= lo < 0 and hi <= 1 + atol and max(-lo, hi) > 0.5:
         return (-1.0, 1.0)
     return None
 
@@ -449,16 +455,22 @@ def saturation_bounds(x: np.ndarray, atol: float = 0.02) -> tuple[float, float] 
 def saturated_units(
     x: np.ndarray, atol: float = 0.02, samples: float = 0.9, rtol: float = 1e-6
 ) -> tuple[np.ndarray, tuple[float, float] | None]:
-    """A boolean mask of the units at a bound (:func:`saturation_bounds`) for at least ``samples`` of the
-    probe, and the bounds. Constant units are left to :func:`unit_states`: a unit stuck at exactly 1 for every
-    sample is as likely a ReLU after zero weights and bias 1 as a saturated sigmoid.
+    """A boolean mask of the saturated units, and the bounds (:func:`saturation_bounds`).
+
+    A unit is saturated when it varies and sits within ``atol`` of a bound for at least ``samples`` of the probe.
+    A unit that does not vary at all is constant (:func:`unit_states`), unless the layer also has units of the
+    first sort: then a unit stuck at a bound is saturated too (``tanh`` is exactly 1 in float32 beyond 9). Alone,
+    a unit stuck at exactly 1 is as likely a ReLU after zero weights and bias 1 as a saturated sigmoid.
 
     Examples
     --------
     >>> x = np.tanh(100 * np.random.default_rng(0).normal(size=(200, 4)))  # pre-activations far too large
+    >>> x[:, 3] = 1.0  # one unit stuck at the upper bound
     >>> mask, bounds = saturated_units(x)
     >>> mask.tolist(), bounds
     ([True, True, True, True], (-1.0, 1.0))
+    >>> saturated_units(np.ones((200, 4)))[0].tolist()  # all stuck at 1: constant, not saturated
+    [False, False, False, False]
     """
     x = _finite_rows(x)
     n_units = x.shape[1]
@@ -468,7 +480,10 @@ def saturated_units(
     lo, hi = bounds
     at_bound = (np.abs(x - lo) <= atol) | (np.abs(x - hi) <= atol)
     dead, constant = unit_states(x, rtol)
-    return (at_bound.mean(axis=0) >= samples) & ~dead & ~constant, bounds
+    swinging = (at_bound.mean(axis=0) >= samples) & ~dead & ~constant
+    if not swinging.any():
+        return swinging, bounds
+    return swinging | (constant & at_bound.all(axis=0)), bounds
 
 
 def activation_norm(x: np.ndarray) -> float:
@@ -591,8 +606,10 @@ def fault_findings(
     """The fault findings of one layer at one logged step, in :data:`FAULT_KINDS` order.
 
     ``history`` is the layer's history ending with this step's entry (``not_learning`` and ``exploding`` read
-    it; without it they are not checked). ``dead`` and ``constant`` explain a collapse, so ``collapsed`` is
-    reported only when neither is: it is the case where units vary but samples do not spread.
+    it; without it they are not checked). ``dead``, ``constant`` and ``saturated`` explain a collapse, so
+    ``collapsed`` is reported only when none of them is: it is the case where units vary but samples do not
+    spread. Units stuck at a bound of a layer that saturates count as saturated, not constant
+    (:func:`saturated_units`).
 
     Examples
     --------
@@ -608,6 +625,8 @@ def fault_findings(
     finite = _finite_rows(x)
     if n_units and len(finite):
         dead, constant = unit_states(finite, th.unit_rtol)
+        saturated, bounds = saturated_units(finite, th.saturation_atol, th.saturated_samples, th.unit_rtol)
+        constant &= ~saturated  # stuck at the bound of a saturating layer: saturated is the better name
         dead_share, constant_share = float(dead.mean()), float(constant.mean())
         if dead_share >= th.dead_share:
             out.append(
@@ -623,12 +642,16 @@ def fault_findings(
                         {"share": constant_share, "n_units": n_units, "units": _ids(constant, th),
                          "values": values[: th.max_ids].tolist()})
             )  # fmt: skip
-        if dead_share < th.dead_share and constant_share < th.constant_share and (~dead & ~constant).any():
+        saturated_share = float(saturated.mean())
+        explained = (
+            dead_share >= th.dead_share
+            or constant_share >= th.constant_share
+            or saturated_share >= th.saturated_share
+        )
+        if not explained and (~dead & ~constant & ~saturated).any():
             collapsed = _collapse(finite, th)
             if collapsed is not None:
                 out.append(Finding(step, layer, "collapsed", *collapsed))
-        saturated, bounds = saturated_units(finite, th.saturation_atol, th.saturated_samples, th.unit_rtol)
-        saturated_share = float(saturated.mean())
         if bounds is not None and saturated_share >= th.saturated_share:
             out.append(
                 Finding(step, layer, "saturated",
@@ -662,7 +685,10 @@ def _collapse(x: np.ndarray, th: FindingThresholds) -> tuple[str, dict[str, Any]
             "its units vary",
             {"spread": spread, "effective_dims": None},
         )
-    dims = effective_dims(x)
+    try:
+        dims = effective_dims(x)
+    except np.linalg.LinAlgError:  # values near float64's limits; the exploding check speaks for such a layer
+        return None
     if dims < th.collapse_dims:
         return (
             f"its probe samples lie along {dims:.2f} effective directions (fewer than {th.collapse_dims:g}): the "
