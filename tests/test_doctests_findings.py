@@ -1,0 +1,36 @@
+"""The findings module's docstring examples run, and the module runs where torch cannot be imported."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+from test_layout import _run
+
+from topoact_lightning.monitor import findings
+
+
+def test_findings_docstring_examples_pass():
+    result = doctest.testmod(findings, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 20  # every public function carries an example
+    assert result.failed == 0
+
+
+@pytest.mark.slow
+def test_findings_run_in_the_torch_free_graph_process():
+    result = _run(
+        """
+        import numpy as np
+        from topoact_lightning.engine.mapper import Mapper
+        from topoact_lightning.monitor.findings import FindingTracker
+
+        x = np.ones((120, 8))
+        tracker = FindingTracker()
+        graph = Mapper(n_intervals=4).fit(np.random.default_rng(0).normal(size=(120, 8)).astype(np.float32),
+                                          labels=np.arange(120) % 3).graph_
+        found = tracker.observe(0, "fc", x, loss=1.0, graph=graph)
+        assert [f.kind for f in found if f.is_fault] == ["constant"], found
+        assert "torch" not in sys.modules
+        """
+    )
+    assert result.returncode == 0, result.stderr
