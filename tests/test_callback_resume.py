@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 
 import pytest
@@ -38,8 +39,11 @@ def test_resume_continues_the_schedule(tmp_path, validation):
     )
     state = torch.load(ckpt_dir / "last.ckpt", weights_only=True)["callbacks"]
     saved = next(v for k, v in state.items() if k.startswith("TopoActMonitor"))
-    assert saved["captured_steps"] == [0, 1, 2]
+    # The last checkpoint is saved before step 2's graphs are written (at validation end, before they are taken;
+    # at epoch end, while they are being built): a step is recorded only once written.
+    assert saved["captured_steps"] == [0, 1] and saved["version"] == 2
     assert saved["thumbnails_written"] is True
+    assert saved["previous_graphs"]["fc1"][0] == 1
 
     second = monitor()
     _fit(
@@ -61,7 +65,72 @@ def test_resume_continues_the_schedule(tmp_path, validation):
         assert steps == [0] + [k * per_epoch - 1 for k in range(1, 5)]
         assert second.scalar_steps == {3: steps[3], 4: steps[4]}
     assert run["tensor_steps"]["topoact_thumbnails"] == [0]
-    # The first graph after the resume is compared with the one logged before the checkpoint (restored from
-    # the callback state) when that graph was finished at save time.
-    dist = run["scalars"][scalar_tag("fc1", "distance")]
-    assert {1, 2, 4} <= set(dist)
+    # The first graph after the resume is compared with the last one logged before it (read back from the logs).
+    for layer in DIGITS_LAYERS:
+        assert set(run["scalars"][scalar_tag(layer, "distance")]) == {1, 2, 3, 4}
+
+
+
+_CRASHING_FIT = """
+import os, sys, warnings
+warnings.simplefilter("ignore")
+from pathlib import Path
+from lightning.pytorch.callbacks import ModelCheckpoint
+from _training import DIGITS_LAYERS, probe_pair, train_digits
+from topoact_lightning import TopoActMonitor
+
+logdir, crash_after, epochs, validation = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+resume = sys.argv[5] if len(sys.argv) > 5 else None
+
+
+class CrashAfterSave(ModelCheckpoint):
+    def _save_checkpoint(self, trainer, filepath):
+        super()._save_checkpoint(trainer, filepath)
+        if trainer.current_epoch + 1 == crash_after and filepath.endswith("last.ckpt"):
+            os._exit(17)  # the process dies right after the checkpoint is on disk: no hook, no flush, no teardown
+
+
+train_digits(
+    logdir,
+    [TopoActMonitor(layers=DIGITS_LAYERS, probe=probe_pair()), CrashAfterSave(dirpath=logdir / "ckpt", save_last=True)],
+    epochs=epochs,
+    enable_checkpointing=True,
+    ckpt_path=resume,
+    **({} if validation else {"limit_val_batches": 0}),
+)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("validation", [True, False], ids=["ckpt-at-validation-end", "ckpt-at-epoch-end"])
+def test_a_crash_right_after_a_checkpoint_loses_no_logged_epoch(tmp_path, validation):
+    """The process dies right after ModelCheckpoint saved at the end of epoch 4; the resumed fit logs step 4 (and
+    every other step) exactly once, with its distance."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "fit.py"
+    script.write_text(_CRASHING_FIT)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
+    flag = "1" if validation else "0"
+    first = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), "4", "6", flag], env=env, capture_output=True, text=True
+    )
+    assert first.returncode == 17, first.stderr[-3000:]
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)
+    assert saved["epoch"] == 3  # the checkpoint of the end of epoch 4 (0-based 3)
+    state = next(v for k, v in saved["callbacks"].items() if k.startswith("TopoActMonitor"))
+    assert 4 not in state["captured_steps"]
+    second = subprocess.run(
+        [sys.executable, str(script), str(tmp_path), "0", "6", flag, str(tmp_path / "ckpt" / "last.ckpt")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert second.returncode == 0, second.stderr[-3000:]
+    run = read_run(tmp_path / "run")
+    for layer in DIGITS_LAYERS:
+        assert run["tensor_steps"][f"topoact_graph/{layer}"] == [0, 1, 2, 3, 4, 5, 6]
+        assert len(run["scalar_steps"][scalar_tag(layer, "nodes")]) == 7
+        assert set(run["scalars"][scalar_tag(layer, "distance")]) == {1, 2, 3, 4, 5, 6}
