@@ -241,8 +241,7 @@ def test_the_child_ignores_ctrl_c_and_the_parent_stops_it(capfd):
     proc = GraphProcess(niceness=0)
     try:
         assert proc(_job(0, _blobs(), n_intervals=8)).error is None
-        (pid,) = _children()
-        os.kill(pid, signal.SIGINT)  # what Ctrl-C sends to the whole process group
+        os.kill(proc.pid, signal.SIGINT)  # what Ctrl-C sends to the whole process group
         time.sleep(0.3)
         r = proc(_job(1, _blobs(seed=1), previous_step=0, n_intervals=8))
         assert proc.failure is None and r.error is None and 0 < r.scalars["distance"] <= 1

@@ -294,6 +294,13 @@ class GraphProcess:
         self._last: dict[str, tuple[int, bytes]] = dict(restore or {})
         self._proc: Any = None
         self._started = False
+        #: The child's exit status once it was stopped (0: it exited cleanly).
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (None before the first job, after :meth:`close` or a failure)."""
+        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
         """Start the child (done by the first job, so that its start-up does not overlap the step-0 probe pass)."""
@@ -358,6 +365,7 @@ class GraphProcess:
         except Exception:
             proc.kill()
         _reap(proc)
+        self.returncode = proc.returncode
 
 
 def _reap(proc: Any) -> None:
@@ -407,7 +415,7 @@ def _serve() -> None:
         except EOFError:
             return
         if kind == "stop":
-            # Skip the interpreter's teardown (about 60 ms at the end of every fit, which waits for it): this
+            # Skip the interpreter's teardown (every fit waits for it at its end): this
             # process holds no files or buffers but the two flushed below.
             out.flush()
             sys.stderr.flush()
