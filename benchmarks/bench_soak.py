@@ -171,10 +171,12 @@ def main() -> None:
             wall = time.perf_counter() - t0
             soak.ask_tensorboard()
         run = read_run(logdir / "run")
+        event_mib = sum(f.stat().st_size for f in (logdir / "run").rglob("*tfevents*")) / 2**20
 
     steps = list(range(args.epochs + 1))
     print(f"\n{args.epochs} epochs in {wall:.0f} s; {len(monitor.build_seconds)} graphs built; "
-          f"{soak.requests} TopoAct requests to TensorBoard, {soak.errors} not 200")
+          f"{soak.requests} TopoAct requests to TensorBoard, {soak.errors} not 200; event files {event_mib:.1f} MiB "
+          "(TensorBoard keeps every TopoAct step in memory, so its RSS grows with them)")
     once = True
     for layer in DIGITS_LAYERS:
         graph_steps = run["tensor_steps"].get(f"topoact_graph/{layer}", [])
