@@ -381,3 +381,11 @@ def test_several_monitors_share_a_trainer_with_distinct_state_keys(tmp_path):
     keys = [k for k in saved if k.startswith("TopoActMonitor")]
     assert sorted(keys) == ["TopoActMonitor{'state_key': 'every-epoch'}", "TopoActMonitor{'state_key': 'every-other'}"]
     assert [m.captured_steps for m in monitors] == [[0, 1, 2], [0, 2]]
+
+
+def test_per_layer_settings_for_unknown_default_layers_fail_before_training(tmp_path):
+    model = DigitsCNN()
+    monitor = TopoActMonitor(probe=probe_pair(), mapper_params={"fc1": {"n_intervals": 8}, "fc9": {}})
+    with pytest.raises(TopoActConfigError, match=r"mapper_params names layers \['fc9'\].*\['features.2', 'fc1'\]"):
+        _quiet_fit(tmp_path, [monitor], epochs=1, model=model)
+    assert model.global_step == 0

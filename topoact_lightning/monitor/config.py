@@ -251,6 +251,8 @@ class MonitorConfig:
 
     def for_layers(self, layers: Sequence[str]) -> dict[str, LayerConfig]:
         """:class:`LayerConfig` per watched layer, checked again now that the layers are known."""
+        if is_per_layer_mapper_params(self.mapper_params, layers):
+            _check_layer_keys(self.mapper_params, layers, "mapper_params")
         resolved = {layer: self.for_layer(layer, layers) for layer in layers}
         for layer, cfg in resolved.items():
             check_mapper_params(cfg.mapper_params, f"mapper_params for layer {layer!r}")

@@ -109,13 +109,18 @@ def _note(found: LoggedGraphs, event: Any, tags: dict[str, str], up_to: int) -> 
 
 
 def resume_from_logs(state: MonitorState, log_dir: str | Path, layers: list[str], epoch: int) -> LoggedGraphs:
-    """On resume, take the run's event files as the truth: steps up to ``epoch`` whose graphs are all there count
-    as done, and each layer's previous graph is the last one logged (not the one the checkpoint saw built)."""
-    logged = logged_graphs(log_dir, layers, up_to=epoch)
+    """On resume, take the run's event files as the truth about which graphs exist.
+
+    Every step whose graphs are all logged counts as done (never written twice), also one written after the
+    checkpoint was saved. Each layer's previous graph becomes the last one logged up to ``epoch + 1``: a checkpoint
+    saved at validation end, before the epoch's graphs were taken, resumes with ``epoch`` one lower and replays that
+    epoch's end, which takes step ``epoch + 1``.
+    """
+    logged = logged_graphs(log_dir, layers, up_to=epoch + 1)
     state.previous_graphs.update(logged.last)
     done = set(state.captured_steps)
     for step in set().union(*logged.steps.values()) if logged.steps else ():
-        if step <= epoch and all(logged.has(layer, step) for layer in layers):
+        if all(logged.has(layer, step) for layer in layers):
             done.add(step)
     state.captured_steps = sorted(done)
     return logged
