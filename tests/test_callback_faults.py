@@ -232,6 +232,7 @@ def test_a_child_killed_mid_job_is_reaped_and_its_graphs_are_built_in_a_thread(t
         assert run["tensor_steps"][f"topoact_graph/{layer}"] == [0, 1, 2, 3]
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads processes from /proc")
 def test_the_child_ignores_ctrl_c_and_the_parent_stops_it(capfd):
     from test_callback_worker import _blobs, _job
