@@ -121,11 +121,15 @@ class TimedMonitor(TopoActMonitor):
         return self._timed("setup", *args, **kwargs)
 
     def on_fit_start(self, *args, **kwargs):
+        return self._timed("on_fit_start", *args, **kwargs)
+
+    def on_train_start(self, *args, **kwargs):
         t0 = time.perf_counter()
-        super().on_fit_start(*args, **kwargs)
-        if self._worker is not None:  # wrapped after the step-0 pass, whose hand-over never waits (tested)
-            self._worker.submit = self._waiting(self._worker.submit)
-            self._worker.drain = self._waiting(self._worker.drain)
+        super().on_train_start(*args, **kwargs)
+        if self._pipeline is not None:  # wrapped after the step-0 pass, whose hand-over never waits (tested)
+            worker = self._pipeline.worker
+            worker.submit = self._waiting(worker.submit)
+            worker.drain = self._waiting(worker.drain)
         self.hook_seconds += time.perf_counter() - t0
 
     def on_train_batch_end(self, *args, **kwargs):

@@ -39,6 +39,7 @@ def trained(trained_logdir: Path):
     return read_run(runs[0])
 
 
+@pytest.mark.slow
 def test_one_readable_graph_per_layer_and_step(trained):
     steps = list(range(TRAINED_EPOCHS + 1))
     assert sorted(trained["graphs"]) == sorted(DIGITS_LAYERS)
@@ -53,6 +54,7 @@ def test_one_readable_graph_per_layer_and_step(trained):
             assert set(g.extras) == {"prediction", "correct", "loss"}
 
 
+@pytest.mark.slow
 def test_extras_match_the_logits_of_the_untrained_and_trained_network(trained):
     g0 = trained["graphs"]["fc1"][0]
     g3 = trained["graphs"]["fc1"][TRAINED_EPOCHS]
@@ -67,6 +69,7 @@ def test_extras_match_the_logits_of_the_untrained_and_trained_network(trained):
     )
 
 
+@pytest.mark.slow
 def test_metric_scalars_for_every_layer_and_logged_step(trained):
     steps = set(range(TRAINED_EPOCHS + 1))
     for layer in DIGITS_LAYERS:
@@ -87,11 +90,13 @@ def test_metric_scalars_for_every_layer_and_logged_step(trained):
     assert set(DIAGNOSTIC_METRICS) <= {t.split("/")[-1] for t in trained["scalars"]}
 
 
+@pytest.mark.slow
 def test_purity_rises_with_training(trained):
     purity = trained["scalars"][scalar_tag("fc1", "purity")]
     assert purity[TRAINED_EPOCHS] > purity[0] + 0.1
 
 
+@pytest.mark.slow
 def test_thumbnails_written_once(trained):
     assert list(trained["thumbnails"]) == [0]
     img = trained["thumbnails"][0]
@@ -285,6 +290,7 @@ def test_default_layers_are_the_last_hidden_linear_or_conv_layers():
     assert default_layers(DigitsCNN()) == ["features.2", "fc1"]
 
 
+@pytest.mark.slow
 def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_path, monkeypatch):
     """With max_pending=1 and a worker that cannot finish a graph, the step-0 capture still hands over one graph
     per layer and returns: the loop only waits when a whole earlier step is still pending."""
@@ -307,7 +313,7 @@ def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_
     class Look(L.Callback):
         def on_train_epoch_start(self, trainer, pl_module):
             if not pending_at_start:
-                pending_at_start.append(monitor._worker.pending)
+                pending_at_start.append(monitor.pending_graphs)
                 release.set()
 
     layers = ["features.0", "features.3", "fc1"]
@@ -325,3 +331,61 @@ def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
     _quiet_fit(tmp_path, [monitor], epochs=10, max_steps=30)  # 24 steps per epoch: stops inside epoch 2
     assert monitor.captured_steps == [0, 2]
     assert read_run(tmp_path / "run")["tensor_steps"]["topoact_graph/fc1"] == [0, 2]
+
+
+@pytest.mark.parametrize(
+    "mapper_params, match",
+    [
+        ({"fc1": {"n_intervals": 8}, "fc9": {}}, r"mapper_params names layers \['fc9'\] that are not in layers"),
+        ({"fc1": {"n_intervals": 8}, "features.3": {"n_cubes": 3}}, r"mapper_params\['features.3'\].*n_cubes"),
+        ({"n_intervals": [3, 4]}, r"n_intervals has 2 values but lens 'l2norm' has 1 dimension.*lens='pca2'"),
+        ({"lens": "pca2", "overlap": [0.2, 0.3, 0.4]}, r"overlap has 3 values but lens 'pca2' has 2"),
+    ],
+)
+def test_config_errors_name_the_offending_key(mapper_params, match):
+    with pytest.raises(TopoActConfigError, match=match):
+        TopoActMonitor(layers=["fc1", "features.3"], probe=probe_pair(), mapper_params=mapper_params)
+
+
+def test_per_dimension_lists_that_fit_the_lens_are_accepted():
+    TopoActMonitor(layers=["fc1"], probe=probe_pair(), mapper_params={"lens": "pca2", "n_intervals": [3, 4]})
+
+
+def test_a_probe_smaller_than_min_samples_is_a_config_error(tmp_path):
+    with pytest.raises(TopoActConfigError, match="smaller than min_samples=5"):
+        TopoActMonitor(layers=["fc1"], probe=3)
+    x, y = probe_pair()
+    model = DigitsCNN()
+    monitor = TopoActMonitor(layers=["fc1"], probe=(x[:8], y[:8]), mapper_params={"min_samples": 10})
+    with pytest.raises(TopoActConfigError, match=r"the probe has 8 samples but min_samples=10"):
+        _quiet_fit(tmp_path, [monitor], epochs=1, model=model)
+    assert model.global_step == 0
+
+
+@pytest.mark.slow
+def test_several_monitors_share_a_trainer_with_distinct_state_keys(tmp_path):
+    import lightning.pytorch as L
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    def pair(**keys):
+        return [TopoActMonitor(probe=probe_pair(), thumbnails=False, **kw) for kw in keys.values()]
+
+    with pytest.raises(RuntimeError, match="more than one stateful callback"):
+        L.Trainer(callbacks=pair(a={}, b={"schedule": 2}), logger=False)
+    monitors = pair(a={"state_key": "every-epoch"}, b={"schedule": 2, "state_key": "every-other"})
+    _quiet_fit(
+        tmp_path, [*monitors, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)], epochs=2,
+        enable_checkpointing=True,
+    )
+    saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["callbacks"]
+    keys = [k for k in saved if k.startswith("TopoActMonitor")]
+    assert sorted(keys) == ["TopoActMonitor{'state_key': 'every-epoch'}", "TopoActMonitor{'state_key': 'every-other'}"]
+    assert [m.captured_steps for m in monitors] == [[0, 1, 2], [0, 2]]
+
+
+def test_per_layer_settings_for_unknown_default_layers_fail_before_training(tmp_path):
+    model = DigitsCNN()
+    monitor = TopoActMonitor(probe=probe_pair(), mapper_params={"fc1": {"n_intervals": 8}, "fc9": {}})
+    with pytest.raises(TopoActConfigError, match=r"mapper_params names layers \['fc9'\].*\['features.2', 'fc1'\]"):
+        _quiet_fit(tmp_path, [monitor], epochs=1, model=model)
+    assert model.global_step == 0

@@ -133,8 +133,9 @@ def test_graph_process_death_falls_back_to_a_thread():
 
     proc = GraphProcess(niceness=0)
     proc(_job(0, _blobs(), n_intervals=8))
-    proc._proc.kill()
-    proc._proc.wait()
+    import signal
+
+    os.kill(proc.pid, signal.SIGKILL)
     r = proc(_job(1, _blobs(seed=1), previous_step=0, n_intervals=8))
     assert proc.failure and "graph process stopped" in proc.failure
     assert r.graph_bytes is not None and 0 < r.scalars["distance"] <= 1  # state carried over to the fallback
@@ -209,12 +210,11 @@ def test_graph_process_starts_with_its_first_job_runs_niced_and_exits_cleanly():
 
     proc = GraphProcess(niceness=5)
     # No child until the first job: the step-0 probe pass, which queues that job, runs without its start-up.
-    assert proc._proc is None
+    assert proc.pid is None
     try:
         r = proc(_job(0, _blobs(), n_intervals=8))  # a job has been served: the child is past its start-up
-        child = proc._proc
         assert r.error is None and r.graph_bytes is not None
-        assert nice_of(child.pid) == min(19, nice_of(os.getpid()) + 5)
+        assert nice_of(proc.pid) == min(19, nice_of(os.getpid()) + 5)
     finally:
         proc.close()
-    assert child.returncode == 0
+    assert proc.returncode == 0 and proc.pid is None

@@ -181,7 +181,7 @@ def test_probe_label_errors_name_the_fix():
     x = torch.randn(10, 3)
     with pytest.raises(TopoActConfigError, match="labels have shape \\(9,\\) but the inputs hold 10"):
         build_probe((x, torch.zeros(9, dtype=torch.long)))
-    with pytest.raises(TopoActConfigError, match="integer class indices"):
+    with pytest.raises(TopoActConfigError, match="integer class ids or strings"):
         build_probe((x, torch.rand(10)))
     with pytest.raises(TopoActConfigError, match="class_names"):
         build_probe((x, torch.arange(10)), class_names=["a", "b"])

@@ -1,4 +1,9 @@
-"""The monitor: the Lightning callback and what it runs (probe, capture, schedule, diagnostics, graph worker).
+"""The monitor: the Lightning callback and what it runs.
+
+``callback`` wires Lightning's hooks to the parts: ``config`` (settings, checked once, resolved per layer),
+``probe`` and ``probe_pass`` (the fixed samples and the forward pass with ``capture``'s hooks), ``schedule``,
+``pipeline`` (graph jobs to the ``worker``, results to the ``sink``, which steps are done), ``diagnostics`` and
+``state`` (what a checkpoint keeps, and what a resume reads back from the logs).
 
 This wing imports torch and Lightning, but only in the modules that need them: the graph worker
 (:mod:`topoact_lightning.monitor.worker`) and :mod:`~topoact_lightning.monitor.diagnostics` run in the

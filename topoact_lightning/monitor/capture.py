@@ -333,3 +333,29 @@ def closest_names(name: str, candidates: Sequence[str], n: int = 5) -> list[str]
     import difflib
 
     return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.3)
+
+
+def resolve_layers(pl_module: nn.Module, layers: list[str] | None) -> dict[str, nn.Module]:
+    """The watched modules by name (the default layers when ``layers`` is None); unknown names fail with hints."""
+    index = module_index(pl_module)
+    names = list(layers) if layers else default_layers(pl_module)
+    if not names:
+        raise TopoActConfigError(
+            "TopoActMonitor found no Linear or Conv layer to watch by default; pass layers=[...] with names "
+            "from model.named_modules()"
+        )
+    modules = {}
+    for name in names:
+        if name not in index:
+            near = closest_names(name, [n for n in index if "_orig_mod" not in n])
+            hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+            raise TopoActConfigError(
+                f"TopoActMonitor: the model has no module named {name!r}{hint} "
+                "(names are those of model.named_modules())"
+            )
+        modules[name] = index[name][1]
+    if layers is None:
+        from lightning_utilities.core.rank_zero import rank_zero_info
+
+        rank_zero_info(f"TopoActMonitor: watching layers {names} (pass layers=[...] to choose)")
+    return modules

@@ -7,17 +7,25 @@ Batches are cut once, so every epoch and every process runs the same samples in 
 How a batch is split into inputs and labels: a tensor is inputs only; a tuple or list is ``(inputs, labels, ...)``;
 a mapping is its entries, minus a ``label``/``labels``/``y``/``target``/``targets`` entry holding the labels.
 
+Labels (:func:`encode_labels`) become class indices ``0..k-1`` (``-1``: unknown) with a name per class. Small
+non-negative integer ids (below :data:`DENSE_LIMIT`) are class indices as they are; other ids (sparse or large, up
+to uint64) are mapped to dense indices in sorted order, and their original ids become the class names; strings
+become class names. So histograms are sized by the classes present, never by the largest id.
+
 Example:
     >>> import torch
     >>> p = build_probe((torch.zeros(5, 3), torch.tensor([0, 1, 0, 1, 1])), batch_size=2)
     >>> p.n, [len(b) for b in p.batches], p.labels.tolist()
     (5, [2, 2, 1], [0, 1, 0, 1, 1])
+    >>> p = build_probe((torch.zeros(3, 2), ["cat", "dog", "cat"]))
+    >>> p.labels.tolist(), p.class_names
+    ([0, 1, 0], ['cat', 'dog'])
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,11 +41,11 @@ PROBE_HELP = (
 )
 
 # The probe pass runs without gradients, so its batch size only trades per-call overhead against cache misses. On
-# the CPU small batches win: each layer's output stays in cache. Median no_grad forwards of 1,000 samples on 2
-# cores, batch 64 vs 256: the benchmark's digit CNN 57 vs 84 ms, a 64-channel CNN on 32x32 images 2.2 vs 3.6 s, a
-# 2-layer transformer encoder 238 vs 296 ms; only a small MLP preferred 256 (12.4 vs 15.6 ms). An accelerator
-# wants fewer, larger launches.
+# the CPU small batches win: each layer's output stays in cache (measured in BENCHMARKS.md). An accelerator wants
+# fewer, larger launches.
 CPU_BATCH_SIZE = 64
+#: Integer labels below this are class indices as given; a probe with a larger id gets dense indices instead.
+DENSE_LIMIT = 1024
 ACCELERATOR_BATCH_SIZE = 256
 
 
@@ -61,7 +69,14 @@ class Probe:
     labels: np.ndarray | None = None
     class_names: list[str] | None = None
     source: str = ""
-    token_masks: list[torch.Tensor | None] = field(default_factory=list)
+    #: Each sample's class as the model's output indexes classes (``-1``: unknown), for ``correct`` and ``loss``:
+    #: ``labels`` itself unless ids were mapped to dense indices; None when labels are strings without
+    #: ``class_names`` or ids beyond int64.
+    targets: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.targets is None:
+            self.targets = self.labels
 
     @property
     def n(self) -> int:
@@ -99,21 +114,72 @@ def split_batch(batch: Any) -> tuple[Any, Any]:
 
 
 def _labels_array(y: Any, n: int, where: str) -> np.ndarray:
-    t = torch.as_tensor(y)
-    if t.ndim != 1 or t.shape[0] != n:
+    """One batch's labels as a 1-D numpy array of integers (any width, signed or not) or strings."""
+    a = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if a.ndim != 1 or a.shape[0] != n:
         raise TopoActConfigError(
-            f"{where}: labels have shape {tuple(t.shape)} but the inputs hold {n} samples; labels must be one "
-            "integer class index per sample (shape (n,)), or pass the inputs alone"
+            f"{where}: labels have shape {tuple(a.shape)} but the inputs hold {n} samples; labels must be one "
+            "class id or name per sample (shape (n,)), or pass the inputs alone"
         )
-    if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
-        if t.is_floating_point() and bool(torch.all(t == t.round())):
-            t = t.long()
-        else:
+    if a.dtype.kind in "iu":
+        return a
+    if a.dtype.kind in "US" or (a.dtype == object and all(isinstance(v, str) for v in a)):
+        return a.astype(str)
+    if a.dtype.kind == "f" and np.isfinite(a).all() and np.all(a == np.round(a)):
+        return a.astype(np.int64)
+    raise TopoActConfigError(
+        f"{where}: labels must be integer class ids or strings, got dtype {a.dtype}; pass probe=(inputs, "
+        "labels.long()), or probe=inputs alone"
+    )
+
+
+def encode_labels(raw: np.ndarray, class_names: Sequence[str] | None, where: str) -> tuple[np.ndarray, list | None]:
+    """Class indices (``-1``: unknown) and class names for the probe's labels (see the module docstring).
+
+    Example:
+        >>> codes, names = encode_labels(np.array([10**9, 7, 10**9, -1]), None, "probe")
+        >>> codes.tolist(), names
+        ([1, 0, 1, -1], ['7', '1000000000'])
+        >>> encode_labels(np.array([0, 3]), ["a", "b"], "probe")
+        Traceback (most recent call last):
+        ...
+        topoact_lightning.errors.TopoActConfigError: probe: a probe label is 3 but only 2 class_names were given; give a name for every class, or leave class_names out to use the ids as names
+    """
+    names = list(class_names) if class_names is not None else None
+    if raw.dtype.kind == "U":
+        return _encode_strings(raw, names, where)
+    if raw.dtype.kind == "i" and raw.size and raw.min() < -1:
+        raise TopoActConfigError(
+            f"{where}: a probe label is {int(raw.min())}; class ids must be >= 0, with -1 for an unknown label"
+        )
+    known = raw != -1 if raw.dtype.kind == "i" else np.ones(raw.shape, dtype=bool)
+    if names is not None:
+        if known.any() and raw[known].max() >= len(names):
             raise TopoActConfigError(
-                f"{where}: labels must be integer class indices, got dtype {t.dtype}; pass probe=(inputs, "
-                "labels.long()), or probe=inputs alone"
+                f"{where}: a probe label is {int(raw[known].max())} but only {len(names)} class_names were given; "
+                "give a name for every class, or leave class_names out to use the ids as names"
             )
-    return t.long().numpy().astype(np.int64)
+        return raw.astype(np.int64), names
+    if not known.any() or raw[known].max() < DENSE_LIMIT:
+        return raw.astype(np.int64), None
+    ids, inverse = np.unique(raw[known], return_inverse=True)
+    codes = np.full(raw.shape, -1, dtype=np.int64)
+    codes[known] = inverse
+    return codes, [str(int(i)) for i in ids]
+
+
+def _encode_strings(raw: np.ndarray, names: list | None, where: str) -> tuple[np.ndarray, list]:
+    if names is None:
+        ids, inverse = np.unique(raw, return_inverse=True)
+        return inverse.astype(np.int64), [str(i) for i in ids]
+    index = {str(name): k for k, name in enumerate(names)}
+    unknown = sorted({v for v in raw.tolist() if v not in index})
+    if unknown:
+        raise TopoActConfigError(
+            f"{where}: probe labels {unknown[:5]} are not among class_names={names[:10]}; give every class a name, "
+            "or leave class_names out to use the labels as names"
+        )
+    return np.array([index[v] for v in raw.tolist()], dtype=np.int64), names
 
 
 def _chunk(x: Any, start: int, stop: int) -> Any:
@@ -145,7 +211,20 @@ def _from_batches(batches: Sequence[Any], where: str) -> tuple[list[Any], list[i
         sizes.append(n)
     if not xs:
         raise TopoActConfigError(f"{where}: the probe is empty")
-    return xs, sizes, (np.concatenate(labels) if has_labels else None)
+    return xs, sizes, (_concat_labels(labels, where) if has_labels else None)
+
+
+def _concat_labels(parts: list[np.ndarray], where: str) -> np.ndarray:
+    kinds = {p.dtype.kind for p in parts}
+    if len(kinds) > 1 and "U" in kinds:
+        raise TopoActConfigError(f"{where}: some probe labels are strings and others numbers; use one kind")
+    if kinds == {"i", "u"}:  # signed and unsigned batches: keep every id exact
+        if all(p.max(initial=0) <= np.iinfo(np.int64).max for p in parts if p.dtype.kind == "u"):
+            return np.concatenate([p.astype(np.int64) for p in parts])
+        if any(p.min(initial=0) < 0 for p in parts if p.dtype.kind == "i"):
+            raise TopoActConfigError(f"{where}: probe labels mix negative ids with ids above 2**63")
+        return np.concatenate([p.astype(np.uint64) for p in parts])
+    return np.concatenate(parts)
 
 
 def _to_cpu(x: Any) -> Any:
@@ -264,9 +343,8 @@ def build_probe(
         x, y = spec
         x = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
         if y is not None:
-            n = batch_len(x)
-            _labels_array(y, n, where)
-        raw = [(x, torch.as_tensor(y)) if y is not None else x]
+            _labels_array(y, batch_len(x), where)
+        raw = [(x, y) if y is not None else x]
         source = "tensors"
     elif isinstance(spec, DataLoader):
         raw = list(spec)
@@ -282,11 +360,20 @@ def build_probe(
     xs, sizes = _rebatch(xs, sizes, batch_size)
     starts = [int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]
     names = list(class_names) if class_names is not None else classes
-    if names is not None and labels is not None and labels.size and labels.max() >= len(names):
-        raise TopoActConfigError(
-            f"{where}: a probe label is {int(labels.max())} but only {len(names)} class_names were given"
-        )
-    return Probe(batches=xs, starts=starts, sizes=sizes, labels=labels, class_names=names, source=source)
+    targets = None
+    if labels is not None:
+        raw = labels
+        labels, names = encode_labels(raw, names, where)
+        targets = labels
+        if raw.dtype.kind in "iu" and names is not None and class_names is None and classes is None:
+            # Ids mapped to dense indices: the model's classes are the original ids (when they fit in int64).
+            fits = raw.dtype.kind == "i" or raw.max(initial=0) <= np.iinfo(np.int64).max
+            targets = raw.astype(np.int64) if fits else None
+        elif raw.dtype.kind == "U" and class_names is None and classes is None:
+            targets = None  # the model's index of a class named by a string is not known
+    probe = Probe(batches=xs, starts=starts, sizes=sizes, labels=labels, class_names=names, source=source)
+    probe.targets = targets
+    return probe
 
 
 def thumbnails(probe: Probe, max_size: int = 32) -> np.ndarray | None:

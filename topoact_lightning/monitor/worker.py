@@ -1,10 +1,16 @@
-"""Building Mapper graphs off the training loop: one background thread fed through a bounded queue.
+"""Building Mapper graphs off the training loop, fed through a bounded queue.
 
-The training loop hands over small CPU arrays (:class:`GraphJob`) and goes on; the worker builds the graph, its
-metrics and the diagnostics (:func:`build_graph`) and leaves a :class:`GraphResult` that the training thread
-picks up and writes (loggers are not thread-safe, so all writing happens on the training thread). The queue is
-bounded: if graphs take longer than epochs, the loop waits at the next submission rather than piling up memory.
-Any exception in the worker becomes a result with ``graph_bytes=None`` and a message; the thread keeps running.
+The training loop hands over small CPU arrays (:class:`GraphJob`) and goes on. A :class:`GraphWorker` thread takes
+the jobs in order and runs them through a builder: by default a :class:`GraphProcess`, whose work runs in a child
+Python process (the thread only ships the job and waits on a pipe, releasing the GIL), or a :class:`GraphBuilder`
+in the thread itself (``worker="thread"``). The builder makes the graph, its metrics and the diagnostics
+(:func:`build_graph`) and leaves a :class:`GraphResult` that the training thread picks up and writes (loggers are
+not thread-safe, so all writing happens on the training thread). The queue is bounded: if graphs take longer than
+epochs, the loop waits at the next submission rather than piling up memory. Any exception in a build becomes a
+result with ``graph_bytes=None`` and a message; the worker keeps running.
+
+This module and :mod:`~topoact_lightning.monitor.diagnostics` are all the child process imports from the monitor:
+they import neither torch nor Lightning.
 
 Example:
     >>> w = GraphWorker(lambda job: job * 2, maxsize=2)
@@ -145,7 +151,9 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
 
 
 def _lower_priority(niceness: int) -> None:
-    """Lower this thread's CPU priority (Linux schedules threads separately), and keep its BLAS single-threaded."""
+    """Lower this thread's CPU priority (Linux schedules threads separately; elsewhere nothing happens).
+
+    BLAS threads are limited separately, in :meth:`GraphWorker._run`."""
     if niceness and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
         try:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
@@ -241,11 +249,9 @@ class GraphWorker:
 
 # ------------------------------------------------------------------------------------------ child process
 # Building graphs in a thread of the training process can cost more than its CPU time: the engine's Python-level
-# work holds the GIL that the training loop needs between torch ops (benchmarks/bench_callback.py --contention:
-# a continuously busy worker thread slowed training steps by ~65%, a busy worker process by ~10%). With
-# worker="process" the worker thread only ships jobs to a child Python process and waits on the pipe, which
-# releases the GIL. (In whole fits on 2 cores with 1,000-sample probes the two cost the same within the noise;
-# see BENCHMARKS.md.)
+# work holds the GIL that the training loop needs between torch ops (benchmarks/bench_callback.py --contention
+# measures it; figures in BENCHMARKS.md). With worker="process" the worker thread only ships jobs to a child
+# Python process and waits on the pipe, which releases the GIL.
 # The child is a fresh interpreter running _CHILD_MAIN rather than multiprocessing's spawn, which would re-import
 # (and re-run) the user's training script.
 
@@ -288,6 +294,13 @@ class GraphProcess:
         self._last: dict[str, tuple[int, bytes]] = dict(restore or {})
         self._proc: Any = None
         self._started = False
+        #: The child's exit status once it was stopped (0: it exited cleanly).
+        self.returncode: int | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id while it runs (None before the first job, after :meth:`close` or a failure)."""
+        return self._proc.pid if self._proc is not None else None
 
     def start(self) -> None:
         """Start the child (done by the first job, so that its start-up does not overlap the step-0 probe pass)."""
@@ -315,7 +328,10 @@ class GraphProcess:
         self.failure = why
         self.fallback = GraphBuilder()
         self.fallback.restore(self._last)
-        self._proc = None
+        proc, self._proc = self._proc, None
+        if proc is not None:  # reap it (no zombie) and close its pipes
+            proc.kill()
+            _reap(proc)
 
     def previous_bytes(self) -> dict[str, tuple[int, bytes]]:
         if self.fallback is not None:
@@ -339,22 +355,41 @@ class GraphProcess:
         return result
 
     def close(self) -> None:
+        """Stop the child (it exits at once, or is killed after 10 s) and close its pipes."""
         proc, self._proc = self._proc, None
         if proc is None:
             return
         try:
             _send(proc.stdin, ("stop", None))
-            proc.stdin.close()
             proc.wait(timeout=10)
         except Exception:
             proc.kill()
+        _reap(proc)
+        self.returncode = proc.returncode
 
 
-# The child lowers its priority before it imports anything: its start-up (interpreter, numpy, this package; about
-# 0.2 s of CPU) then takes what the training loop leaves rather than an equal share of the cores. _serve runs from
-# the importable module, not __main__, so that pickled jobs and results name the same classes.
+def _reap(proc: Any) -> None:
+    """Wait for a stopped or killed child and close both pipe ends, so that neither a zombie nor an open file
+    (a ``ResourceWarning``) outlives it."""
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            stream.close()
+        except Exception:  # a broken pipe while flushing: the file is closed all the same
+            pass
+    try:
+        proc.wait(timeout=10)
+    except Exception:
+        pass
+
+
+# The child lowers its priority before it imports anything: its start-up (interpreter, numpy, this package) then
+# takes what the training loop leaves rather than an equal share of the cores. It ignores SIGINT: Ctrl-C reaches
+# the whole process group, and the training process stops the child itself (on_exception -> close), so the child
+# neither dies mid-job nor prints its own KeyboardInterrupt traceback. _serve runs from the importable module, not
+# __main__, so that pickled jobs and results name the same classes.
 _CHILD_MAIN = (
-    "import os, sys\n"
+    "import os, signal, sys\n"
+    "signal.signal(signal.SIGINT, signal.SIG_IGN)\n"
     "n = int(sys.argv[1])\n"
     "if n and hasattr(os, 'nice'):\n"
     "    try:\n"
@@ -380,7 +415,7 @@ def _serve() -> None:
         except EOFError:
             return
         if kind == "stop":
-            # Skip the interpreter's teardown (about 60 ms at the end of every fit, which waits for it): this
+            # Skip the interpreter's teardown (every fit waits for it at its end): this
             # process holds no files or buffers but the two flushed below.
             out.flush()
             sys.stderr.flush()

@@ -1,0 +1,193 @@
+"""Rank 0's path from a probe pass to written graphs: graph jobs, the worker, the sink, and which steps are done.
+
+:class:`GraphPipeline` turns a :class:`~topoact_lightning.monitor.probe_pass.PassResult` into one
+:class:`~topoact_lightning.monitor.worker.GraphJob` per layer, hands them to the worker, writes the results
+through the :class:`~topoact_lightning.monitor.sink.SummarySink`, and records a step in
+:attr:`MonitorState.captured_steps` only once every graph of it is written or skipped (a NaN graph, a graph dropped
+after writing failed for too long). Until then the step is *open*.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from lightning_utilities.core.rank_zero import rank_zero_warn
+
+from topoact_lightning.monitor.sink import GraphWrite, SummarySink
+from topoact_lightning.monitor.state import MonitorState
+from topoact_lightning.monitor.worker import GraphBuilder, GraphJob, GraphProcess, GraphResult, GraphWorker
+
+
+@dataclass
+class OpenStep:
+    """A logged step whose graphs are queued or waiting to be written; done when ``layers_left`` is empty."""
+
+    step: int
+    scalar_step: int
+    layers_left: set[str] = field(default_factory=set)
+
+
+@dataclass
+class JobSettings:
+    """What every graph job of a fit shares: the probe's labels and classes, and the health thresholds."""
+
+    labels: np.ndarray | None = None
+    class_names: list[str] | None = None
+    dead_threshold: float = 0.5
+    collapse_dims: float = 1.5
+
+
+def mark_done(state: MonitorState, open_steps: dict[int, OpenStep], step: int, layer: str | None = None) -> None:
+    """Record ``layer``'s graph of ``step`` (every layer if None) as written or skipped.
+
+    Example:
+        >>> state, open_steps = MonitorState(), {3: OpenStep(3, 70, {"a", "b"})}
+        >>> mark_done(state, open_steps, 3, "a"); state.captured_steps
+        []
+        >>> mark_done(state, open_steps, 3, "b"); state.captured_steps, open_steps
+        ([3], {})
+    """
+    open_step = open_steps.get(step)
+    if open_step is not None and layer is not None:
+        open_step.layers_left.discard(layer)
+        if open_step.layers_left:
+            return
+    open_steps.pop(step, None)
+    if step not in state.captured_steps:
+        state.captured_steps = sorted([*state.captured_steps, step])
+
+
+class GraphPipeline:
+    """Builds graphs off the training loop and writes them (rank 0 only; one per fit).
+
+    Args:
+        state: the monitor's checkpointed state, updated as graphs are written.
+        sink: where graphs go.
+        layers: the watched layers, input side first (a layer's index is its ``position`` in the summaries).
+        worker: ``"process"`` or ``"thread"`` (see :class:`~topoact_lightning.TopoActMonitor`).
+        max_pending: logged steps that may wait to be built before :meth:`submit` waits.
+    """
+
+    def __init__(
+        self,
+        state: MonitorState,
+        sink: SummarySink,
+        layers: list[str],
+        *,
+        worker: str = "process",
+        niceness: int = 10,
+        max_pending: int = 2,
+    ) -> None:
+        self.state = state
+        self.sink = sink
+        self.layers = layers
+        self.open: dict[int, OpenStep] = {}
+        #: Seconds each written graph took to build.
+        self.build_seconds: list[float] = []
+        previous = dict(state.previous_graphs)
+        if worker == "process":
+            self.builder: GraphBuilder | GraphProcess = GraphProcess(niceness, restore=previous)
+        else:
+            self.builder = GraphBuilder()
+            self.builder.restore(previous)
+        self.worker = GraphWorker(self.builder, maxsize=max_pending * len(layers), niceness=niceness)
+
+    @property
+    def pending(self) -> int:
+        return self.worker.pending
+
+    def submit(
+        self,
+        step: int,
+        scalar_step: int,
+        activations: dict[str, np.ndarray],
+        extras: dict[str, np.ndarray],
+        mapper_params: dict[str, dict[str, Any]],
+        settings: JobSettings,
+    ) -> None:
+        """Queue one job per layer in ``activations`` (all of a step's graphs together, so the loop never waits
+        inside a step); the distance is measured against the previous step taken."""
+        taken = (*self.state.captured_steps, *self.open)
+        previous_step = max((s for s in taken if s < step), default=None)
+        self.open[step] = OpenStep(step, scalar_step, set(activations))
+        for layer, x in activations.items():
+            job = GraphJob(
+                step=step,
+                previous_step=previous_step,
+                layer=layer,
+                activations=x,
+                labels=settings.labels,
+                class_names=settings.class_names,
+                extras=extras,
+                mapper_params=dict(mapper_params[layer]),
+                dead_threshold=settings.dead_threshold,
+                collapse_dims=settings.collapse_dims,
+            )
+            self.worker.submit(job)
+
+    def collect(self, wait: bool = False, timeout: float | None = None, retry: bool = True) -> None:
+        """Write the graphs built so far (``wait``: all of them, up to ``timeout`` seconds).
+
+        With ``retry``, graphs that an earlier write could not write are tried again even if nothing new is done.
+        """
+        results = self.worker.drain(timeout) if wait else self.worker.poll()
+        if results or (retry and self.sink.unwritten):
+            self._write(results)
+
+    def settle(self, up_to: int, timeout: float = 60.0) -> None:
+        """Wait until no step ``<= up_to`` is open (a checkpoint is about to record the steps done)."""
+        self.collect()
+        if any(s <= up_to for s in self.open):
+            self.collect(wait=True, timeout=timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Write what is left, stop the worker and warn about anything not logged."""
+        self.collect(wait=True, timeout=timeout)
+        if self.worker.pending:
+            rank_zero_warn(f"TopoActMonitor: {self.worker.pending} graph(s) were still being built and are not logged")
+        self.worker.close()
+        if isinstance(self.builder, GraphProcess):
+            self.builder.close()
+            if self.builder.failure:
+                rank_zero_warn(f"TopoActMonitor: graphs were built in a thread: {self.builder.failure}")
+        if self.sink.unwritten:
+            rank_zero_warn(
+                f"TopoActMonitor: {len(self.sink.unwritten)} graph(s) could not be written before the fit ended "
+                "(writing kept failing) and are not logged"
+            )
+        self.sink.save()
+
+    def _write(self, results: list[Any]) -> None:
+        writes = []
+        for result in results:
+            if not isinstance(result, GraphResult):
+                rank_zero_warn(f"TopoActMonitor: the graph worker failed: {result!r}")
+                continue
+            if result.graph_bytes is None:
+                rank_zero_warn(
+                    f"TopoActMonitor: no graph for layer {result.layer!r} at step {result.step}: {result.error}"
+                )
+                mark_done(self.state, self.open, result.step, result.layer)
+                continue
+            self.build_seconds.append(result.seconds)
+            position = self.layers.index(result.layer) if result.layer in self.layers else None
+            open_step = self.open.get(result.step)
+            scalar_step = open_step.scalar_step if open_step is not None else result.step
+            writes.append(GraphWrite(result, position, scalar_step))
+            self._warn_health(result)
+        written, dropped = self.sink.write(writes)
+        for result in written:
+            self.state.previous_graphs[result.layer] = (result.step, result.graph_bytes)
+        for result in (*written, *dropped):
+            mark_done(self.state, self.open, result.step, result.layer)
+
+    def _warn_health(self, result: GraphResult) -> None:
+        if result.problem and result.layer not in self.state.warned_layers:
+            self.state.warned_layers.add(result.layer)
+            rank_zero_warn(
+                f"TopoActMonitor: layer {result.layer!r} looks unhealthy after {result.step} epoch(s): "
+                f"{result.problem}. (Warned once per layer; see the topoact/{result.layer}/dead_units and "
+                "effective_rank scalars.)"
+            )

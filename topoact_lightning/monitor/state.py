@@ -1,0 +1,126 @@
+"""What the monitor keeps across a resume: the checkpointed state, and the graphs already in the logs.
+
+A step counts as done (:attr:`MonitorState.captured_steps`) only once every graph of it is written (or was skipped
+with a warning). On resume the logs are the truth: :func:`logged_graphs` reads which graphs the run's TensorBoard
+event files already hold, so that a step whose graphs were never written (a crash right after a checkpoint) is
+captured again, a step written after the checkpoint is not written twice, and the first distance after the resume
+is measured against the last graph really logged.
+
+Example:
+    >>> s = MonitorState.from_dict({"version": 2, "captured_steps": [0, 1], "previous_graphs": {"fc1": [1, b"g"]}})
+    >>> s.captured_steps, s.previous_graphs
+    ([0, 1], {'fc1': (1, b'g')})
+    >>> MonitorState.from_dict({"version": 99})
+    Traceback (most recent call last):
+    ...
+    topoact_lightning.errors.TopoActConfigError: the checkpoint's TopoActMonitor state has version 99, newer than this topoact-lightning reads (2); upgrade topoact-lightning, or resume without the monitor's state (remove its entry from checkpoint['callbacks'])
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from topoact_lightning.errors import TopoActConfigError
+
+#: Version 2 (this one) records a step only once its graphs are written; version 1 states read the same way.
+STATE_VERSION = 2
+
+
+@dataclass
+class MonitorState:
+    """The checkpointed part of a monitor (Python primitives and bytes only, as ``torch.load`` wants)."""
+
+    captured_steps: list[int] = field(default_factory=list)
+    thumbnails_written: bool = False
+    warned_layers: set[str] = field(default_factory=set)
+    #: The last graph written per layer, ``layer -> (step, bytes)``, for the first distance after a resume.
+    previous_graphs: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "captured_steps": [int(s) for s in sorted(set(self.captured_steps))],
+            "thumbnails_written": bool(self.thumbnails_written),
+            "warned_layers": sorted(self.warned_layers),
+            "previous_graphs": {k: [int(s), bytes(b)] for k, (s, b) in self.previous_graphs.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any]) -> MonitorState:
+        """Read a saved state; a newer version than this code knows is refused with the fix."""
+        version = state.get("version", 1)
+        if not isinstance(version, int) or version > STATE_VERSION:
+            raise TopoActConfigError(
+                f"the checkpoint's TopoActMonitor state has version {version!r}, newer than this topoact-lightning "
+                f"reads ({STATE_VERSION}); upgrade topoact-lightning, or resume without the monitor's state (remove "
+                "its entry from checkpoint['callbacks'])"
+            )
+        return cls(
+            captured_steps=[int(s) for s in state.get("captured_steps", [])],
+            thumbnails_written=bool(state.get("thumbnails_written", False)),
+            warned_layers=set(state.get("warned_layers", [])),
+            previous_graphs={k: (int(v[0]), bytes(v[1])) for k, v in state.get("previous_graphs", {}).items()},
+        )
+
+
+@dataclass
+class LoggedGraphs:
+    """The graph steps a run's event files hold per layer, and the bytes of the last one up to a step."""
+
+    steps: dict[str, set[int]] = field(default_factory=dict)
+    last: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+
+    def has(self, layer: str, step: int) -> bool:
+        return step in self.steps.get(layer, set())
+
+
+def logged_graphs(log_dir: str | Path, layers: list[str], up_to: int) -> LoggedGraphs:
+    """Which ``topoact_graph/<layer>`` steps the event files in ``log_dir`` hold (unreadable files are skipped);
+    ``last`` keeps, per layer, the graph of the latest step ``<= up_to``."""
+    from tensorboard.backend.event_processing import event_file_loader
+
+    from topoact_lightning.summary import graph_tag
+
+    tags = {graph_tag(layer): layer for layer in layers}
+    found = LoggedGraphs()
+    if not Path(log_dir).is_dir():
+        return found
+    for path in sorted(Path(log_dir).rglob("*tfevents*")):
+        try:
+            for event in event_file_loader.EventFileLoader(str(path)).Load():
+                _note(found, event, tags, up_to)
+        except Exception:  # a damaged file (a disk that filled up): what was readable counts
+            continue
+    return found
+
+
+def _note(found: LoggedGraphs, event: Any, tags: dict[str, str], up_to: int) -> None:
+    for value in event.summary.value:
+        layer = tags.get(value.tag)
+        if layer is None:
+            continue
+        found.steps.setdefault(layer, set()).add(int(event.step))
+        blobs = list(value.tensor.string_val)
+        last = found.last.get(layer)
+        if blobs and event.step <= up_to and (last is None or event.step >= last[0]):
+            found.last[layer] = (int(event.step), bytes(blobs[0]))
+
+
+def resume_from_logs(state: MonitorState, log_dir: str | Path, layers: list[str], epoch: int) -> LoggedGraphs:
+    """On resume, take the run's event files as the truth about which graphs exist.
+
+    Every step whose graphs are all logged counts as done (never written twice), also one written after the
+    checkpoint was saved. Each layer's previous graph becomes the last one logged up to ``epoch + 1``: a checkpoint
+    saved at validation end, before the epoch's graphs were taken, resumes with ``epoch`` one lower and replays that
+    epoch's end, which takes step ``epoch + 1``.
+    """
+    logged = logged_graphs(log_dir, layers, up_to=epoch + 1)
+    state.previous_graphs.update(logged.last)
+    done = set(state.captured_steps)
+    for step in set().union(*logged.steps.values()) if logged.steps else ():
+        if all(logged.has(layer, step) for layer in layers):
+            done.add(step)
+    state.captured_steps = sorted(done)
+    return logged
