@@ -338,8 +338,8 @@ def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
     [
         ({"fc1": {"n_intervals": 8}, "fc9": {}}, r"mapper_params names layers \['fc9'\] that are not in layers"),
         ({"fc1": {"n_intervals": 8}, "features.3": {"n_cubes": 3}}, r"mapper_params\['features.3'\].*n_cubes"),
-        ({"n_intervals": [3, 4]}, r"n_intervals has 2 values but lens 'l2norm' has 1 dimension.*lens='pca2'"),
-        ({"lens": "pca2", "overlap": [0.2, 0.3, 0.4]}, r"overlap has 3 values but lens 'pca2' has 2"),
+        ({"n_intervals": [3, 4]}, r"n_intervals has 2 values for a 1-dimensional lens.*lens='pca2'"),
+        ({"lens": "pca2", "overlap": [0.2, 0.3, 0.4]}, r"overlap has 3 values for a 2-dimensional lens"),
     ],
 )
 def test_config_errors_name_the_offending_key(mapper_params, match):

@@ -155,6 +155,7 @@ def check_cover(n_intervals: Any, lens_dim: int | None, overlap: Any = 0.3) -> N
     if len(ns) > 1 and lens_dim is not None and len(ns) != lens_dim:
         raise TopoActConfigError(
             f"n_intervals has {len(ns)} values for a {lens_dim}-dimensional lens: give one value, or {lens_dim}"
+            + (" (or use a 2-dimensional lens such as lens='pca2')" if len(ns) == 2 else "")
         )
     if len(ns) == 1 and lens_dim is not None:
         ns = ns * lens_dim

@@ -54,14 +54,14 @@ def mapper_parameter_names() -> list[str]:
 def check_mapper_params(params: Mapping[str, Any], where: str) -> None:
     """Raise :class:`TopoActConfigError` naming ``where`` unless ``params`` can build a Mapper.
 
-    Beyond :meth:`Mapper.check_params`, per-dimension lists must have one value per lens dimension, so that a list
-    that cannot fit the lens fails here rather than skipping every graph during training.
+    Per-dimension lists that cannot fit the lens fail here (the engine's check), rather than skipping every graph
+    during training.
 
     Example:
         >>> check_mapper_params({"n_intervals": [3, 4]}, "mapper_params")
         Traceback (most recent call last):
         ...
-        topoact_lightning.errors.TopoActConfigError: mapper_params: n_intervals has 2 values but lens 'l2norm' has 1 dimension; give one value, or use a lens with 2 dimensions (lens='pca2')
+        topoact_lightning.errors.TopoActConfigError: mapper_params: n_intervals has 2 values for a 1-dimensional lens: give one value, or 1 (or use a 2-dimensional lens such as lens='pca2')
     """
     from topoact_lightning.engine.mapper import Mapper
 
@@ -75,20 +75,6 @@ def check_mapper_params(params: Mapping[str, Any], where: str) -> None:
         mapper.check_params()
     except TopoActConfigError as e:
         raise TopoActConfigError(f"{where}: {e}") from None
-    lens = params.get("lens", "l2norm")
-    if not isinstance(lens, str):
-        return  # a callable or an array: its dimension is known only with the activations
-    dims = 2 if lens == "pca2" else 1
-    for name in ("n_intervals", "overlap"):
-        value = params.get(name)
-        if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
-            continue
-        if len(value) != dims:
-            raise TopoActConfigError(
-                f"{where}: {name} has {len(value)} values but lens {lens!r} has {dims} dimension"
-                f"{'s' if dims > 1 else ''}; give one value, or use a lens with {len(value)} dimensions"
-                + (" (lens='pca2')" if len(value) == 2 else "")
-            )
 
 
 def split_per_layer(value: Any, layers: Sequence[str] | None, name: str) -> tuple[Any, dict[str, Any]]:
