@@ -124,7 +124,7 @@ class FindingsProbe(pl.Callback):
                     "step": step,
                     "layer": layer,
                     "faults": faults,
-                    "new": [f for f in new],
+                    "new": list(new),
                     **_margins(x, history),
                 }
             )

@@ -119,17 +119,17 @@ def train_digits(
     if model is None:
         model = DigitsCNN() if namespace is L else DigitsCNNPL()
     train, val = loaders()
-    kwargs = dict(
-        max_epochs=epochs,
-        accelerator="cpu",
-        devices=1,
-        logger=tb_logger(logdir, run, namespace),
-        callbacks=callbacks,
-        enable_checkpointing=False,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-    )
+    kwargs = {
+        "max_epochs": epochs,
+        "accelerator": "cpu",
+        "devices": 1,
+        "logger": tb_logger(logdir, run, namespace),
+        "callbacks": callbacks,
+        "enable_checkpointing": False,
+        "enable_progress_bar": False,
+        "enable_model_summary": False,
+        "num_sanity_val_steps": 0,
+    }
     kwargs.update(trainer_kwargs)
     trainer = namespace.Trainer(**kwargs)
     trainer.fit(model, train, val, ckpt_path=ckpt_path)

@@ -137,7 +137,8 @@ def test_int_probe_draws_from_validation_data_and_no_tensorboard_logger_warns(tm
         _quiet_fit(tmp_path, [monitor], epochs=2, logger=CSVLogger(tmp_path, name="csv", version=0))
     import csv
 
-    rows = list(csv.DictReader(open(tmp_path / "csv" / "version_0" / "metrics.csv")))
+    with open(tmp_path / "csv" / "version_0" / "metrics.csv") as f:
+        rows = list(csv.DictReader(f))
     nodes = {int(r["step"]): float(r["topoact/fc1/nodes"]) for r in rows if r.get("topoact/fc1/nodes")}
     val_steps = sorted({int(r["step"]) for r in rows if r.get("val_acc")})
     # The scalars of epochs 1 and 2 sit at the steps where Lightning logged those epochs' val_acc.
@@ -226,7 +227,7 @@ def test_impossible_mapper_params_fail_in_init():
 
 
 @pytest.mark.parametrize(
-    "kwargs, match",
+    ("kwargs", "match"),
     [
         ({"schedule": 0}, "schedule"),
         ({"schedule": "weekly"}, "schedule"),
@@ -336,7 +337,7 @@ def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "mapper_params, match",
+    ("mapper_params", "match"),
     [
         (
             {"fc1": {"n_intervals": 8}, "fc9": {}},

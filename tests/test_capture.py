@@ -146,7 +146,7 @@ def test_capture_keeps_the_first_call_and_removes_its_hooks():
 def test_capture_reports_errors_and_removes_hooks_even_then():
     m = _Shared()
     cap = ActivationCapture({"head": m.head}, {"head": "random_position"}, {}, seed=0)
-    with pytest.raises(RuntimeError), cap:
+    with pytest.raises(RuntimeError, match="interrupted"), cap:  # noqa: PT012 (the hooks must outlive a failing forward)
         cap.begin_batch(BatchContext(torch.arange(3), 3, "", 0))
         m(torch.randn(3, 4))
         raise RuntimeError("interrupted")

@@ -178,7 +178,7 @@ def test_exact_mode_peak_memory_on_a_wide_input_stays_bounded():
 
 
 @pytest.mark.parametrize(
-    "params, message",
+    ("params", "message"),
     [
         ({"n_intervals": [3, 4]}, "n_intervals has 2 values for a 1-dimensional lens: give one value, or 1"),
         ({"lens": "pca2", "n_intervals": [3, 4, 5]}, "n_intervals has 3 values for a 2-dimensional lens"),

@@ -126,7 +126,7 @@ def test_params_stored_as_given_and_repr():
 
 
 @pytest.mark.parametrize(
-    "params, fix",
+    ("params", "fix"),
     [
         ({"overlap": 1.0}, r"overlap must be a fraction in \[0, 1\)"),
         ({"overlap": -0.1}, "overlap"),

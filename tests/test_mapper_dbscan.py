@@ -231,7 +231,7 @@ def test_sorted_pairs_come_in_row_order_and_are_all_the_pairs(block_size):
     index = np.arange(600) if order is None else order
     got = {(min(a, b), max(a, b)) for a, b in zip(index[i].tolist(), index[j].tolist(), strict=True)}
     D = squareform(pdist(X.astype(np.float64)))
-    want = {(a, b) for a, b in zip(*np.nonzero(np.triu(D <= eps, k=1)), strict=True)}
+    want = {(a, b) for a, b in zip(*np.nonzero(np.triu(eps >= D, k=1)), strict=True)}
     assert got == want
 
 

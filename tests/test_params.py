@@ -47,7 +47,7 @@ def test_a_refused_value_gets_a_message_naming_the_parameter_and_its_forms(name,
 
 
 @pytest.mark.parametrize(
-    "name, value, message",
+    ("name", "value", "message"),
     [
         ("n_jobs", 0, r"n_jobs must be None \(every core\) or an integer >= 1, got 0"),
         ("device", 3, "device must be None or a torch device string such as 'cuda', got 3"),

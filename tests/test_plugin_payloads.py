@@ -92,7 +92,7 @@ def test_sparse_class_ids_name_their_columns():
     assert sorted(n["classes"] for n in body["nodes"]) == [[0, 20], [20, 0]]
 
 
-@pytest.mark.parametrize("i,j", [(0, 1), (1, 2), (0, 0), (0, 4), (4, 4)])
+@pytest.mark.parametrize(("i", "j"), [(0, 1), (1, 2), (0, 0), (0, 4), (4, 4)])
 @pytest.mark.parametrize("min_jaccard", [0.1, 0.5, 1.0])
 def test_comparison_payload_mirrors_the_comparison(i, j, min_jaccard):
     c = compare_graphs(GRAPHS[i], GRAPHS[j], min_jaccard=min_jaccard)

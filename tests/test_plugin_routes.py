@@ -227,7 +227,7 @@ def test_plugins_listing_shows_the_tab(client):
 
 # ------------------------------------------------------------------------------------------------- graph
 @pytest.mark.parametrize(
-    "run,layer,epoch", [("run_a", "fc1", 0), ("run_a", "encoder.0", 11), ("run_b", "fc1", 5)]
+    ("run", "layer", "epoch"), [("run_a", "fc1", 0), ("run_a", "encoder.0", 11), ("run_b", "fc1", 5)]
 )
 def test_graph_is_the_logged_graph(client, logs, run, layer, epoch):
     body = get_json(client, "graph", run=run, layer=layer, epoch=epoch)
@@ -410,7 +410,7 @@ def test_png_round_trips_any_small_image(shape, seed):
 
 def test_png_refuses_what_it_cannot_encode():
     for bad in (np.zeros((2, 2, 5), np.uint8), np.zeros((2, 2), np.float32), np.zeros((0, 3), np.uint8)):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="image must"):
             encode_png(bad)
     assert np.array_equal(upscale(np.array([[1, 2]], np.uint8), 2), [[1, 1, 2, 2], [1, 1, 2, 2]])
 
@@ -427,7 +427,7 @@ def test_thumbnail_is_the_logged_image_enlarged(client):
 
 # ------------------------------------------------------------------------------------------------ errors
 @pytest.mark.parametrize(
-    "route,params,status,fragment",
+    ("route", "params", "status", "fragment"),
     [
         ("epochs", {"layer": "fc1"}, 400, "missing parameter 'run'"),
         ("epochs", {"run": "run_a"}, 400, "missing parameter 'layer'"),
@@ -526,7 +526,7 @@ def static_client(logs, tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "path,mime",
+    ("path", "mime"),
     [("index.js", "text/javascript"), ("style.css", "text/css"), ("sub/chunk.js", "text/javascript")],
 )
 def test_static_files_with_their_mime_type(static_client, path, mime):

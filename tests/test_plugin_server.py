@@ -31,7 +31,7 @@ def get_json(url: str):
 
 
 @pytest.mark.parametrize(
-    "backend,prefix",
+    ("backend", "prefix"),
     [([], ""), (["--load_fast=false"], "/behind/proxy")],
     ids=["rust", "python-with-path-prefix"],
 )

@@ -19,7 +19,7 @@ def _probe(labels, **kwargs):
 
 
 @pytest.mark.parametrize(
-    "labels, ids",
+    ("labels", "ids"),
     [
         (torch.tensor([10**7, 3, 10**7, 3, 5]), ["3", "5", "10000000"]),
         (torch.tensor([10**9, -1, 10**9, 2, 2]), ["2", "1000000000"]),
@@ -56,7 +56,7 @@ def test_string_labels_become_class_names():
 
 
 @pytest.mark.parametrize(
-    "labels, kwargs, match",
+    ("labels", "kwargs", "match"),
     [
         (
             torch.tensor([0, -2, 1]),

@@ -65,7 +65,7 @@ def test_real_payload_round_trips():
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    ("change", "message"),
     [
         (lambda h, a: [1, 2], "header is a JSON list"),
         (lambda h, a: 7, "header is a JSON int"),
@@ -97,7 +97,7 @@ def _set(name, value):
 
 
 @pytest.mark.parametrize(
-    "change, message",
+    ("change", "message"),
     [
         (_set("edges", lambda e: e + 1000), "edges holds values outside"),
         (_set("edges", lambda e: e[:, ::-1].copy()), "i < j"),

@@ -91,7 +91,7 @@ def test_bad_metadata_is_a_format_error(content):
 def test_thumbnails_must_be_uint8_images():
     with pytest.raises(ValueError, match="uint8"):
         summary.encode_thumbnails(np.zeros((2, 8, 8, 1), dtype=np.float32))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="1 or 3"):
         summary.encode_thumbnails(np.zeros((2, 8, 8, 2), dtype=np.uint8))
 
 

@@ -29,6 +29,7 @@ route                                                     answer
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gzip
 import logging
@@ -301,10 +302,9 @@ class TopoActPlugin(base_plugin.TBPlugin):
         for (_, prev, _), (_, cur, _) in zip(rows[:-1], rows[1:], strict=True):
             distance = None
             if prev is not None and cur is not None and prev.graph.n_samples == cur.graph.n_samples:
-                try:
+                # A pair that cannot be compared has no distance; both epochs still chart.
+                with contextlib.suppress(errors.NotFoundError):
                     distance = self._comparison(prev, cur, DEFAULT_MIN_JACCARD)["distance"]
-                except errors.NotFoundError:
-                    pass  # a pair that cannot be compared has no distance; both epochs still chart
             change.append(distance)
         metrics["distance"] = change[: len(rows)]
         return {

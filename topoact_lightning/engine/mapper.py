@@ -331,9 +331,23 @@ def _graph_params(
     return params
 
 
-_PARAM_NAMES = tuple(
-    "lens n_intervals overlap cover clusterer eps min_samples metric lens_reference lens_k fast n_components "
-    "n_jobs device eps_sample random_state".split()
+_PARAM_NAMES = (
+    "lens",
+    "n_intervals",
+    "overlap",
+    "cover",
+    "clusterer",
+    "eps",
+    "min_samples",
+    "metric",
+    "lens_reference",
+    "lens_k",
+    "fast",
+    "n_components",
+    "n_jobs",
+    "device",
+    "eps_sample",
+    "random_state",
 )
 
 

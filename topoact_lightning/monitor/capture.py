@@ -184,36 +184,47 @@ def reduce_output(x: torch.Tensor, reduction: Reduction, ctx: BatchContext, modu
             f"{tuple(x.shape)}; use 'flatten'"
         )
     if reduction in ("random_position", "mean", "max"):
-        flat = x.reshape(n, x.shape[1], -1)  # (N, C, positions)
-        if reduction == "mean":
-            return flat.mean(dim=2)
-        if reduction == "max":
-            return flat.amax(dim=2)
-        pos = random_positions(ctx.seed, ctx.layer, ctx.n_total, flat.shape[2])
-        pos = pos.to(x.device)[ctx.indices.to(x.device)]
-        return flat[torch.arange(n, device=x.device), :, pos]
+        return _reduce_map(x, reduction, ctx)
     if reduction in ("first_token", "mean_tokens", "random_token"):
-        seq = x.reshape(n, x.shape[1], -1)  # (N, L, D)
-        if reduction == "first_token":
-            return seq[:, 0]
-        mask = _token_mask(seq, ctx)
-        counts = mask.sum(dim=1)
-        if bool((counts == 0).any()):
-            raise CaptureError(f"a probe sample has no real token at layer {ctx.layer!r} (all padding)")
-        if reduction == "mean_tokens":
-            m = mask.to(seq.dtype).unsqueeze(-1)
-            return (seq * m).sum(dim=1) / counts.to(seq.dtype).unsqueeze(-1)
-        frac = random_fractions(ctx.seed, ctx.layer, ctx.n_total)[ctx.indices.cpu()]
-        k = torch.clamp((frac * counts.cpu().double()).long(), max=counts.cpu() - 1).to(
-            x.device
-        )  # k-th real token
-        order = torch.cumsum(mask.long(), dim=1) - 1  # rank of each real token
-        hit = mask & (order == k.unsqueeze(1))
-        pos = hit.long().argmax(dim=1)
-        return seq[torch.arange(n, device=x.device), pos]
+        return _reduce_tokens(x, reduction, ctx)
     raise CaptureError(
         f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)} or a callable"
     )
+
+
+def _reduce_map(x: torch.Tensor, reduction: str, ctx: BatchContext) -> torch.Tensor:
+    """``"random_position"``, ``"mean"`` or ``"max"`` of a channels-first map ``(N, C, *positions)``."""
+    n = x.shape[0]
+    flat = x.reshape(n, x.shape[1], -1)  # (N, C, positions)
+    if reduction == "mean":
+        return flat.mean(dim=2)
+    if reduction == "max":
+        return flat.amax(dim=2)
+    pos = random_positions(ctx.seed, ctx.layer, ctx.n_total, flat.shape[2])
+    pos = pos.to(x.device)[ctx.indices.to(x.device)]
+    return flat[torch.arange(n, device=x.device), :, pos]
+
+
+def _reduce_tokens(x: torch.Tensor, reduction: str, ctx: BatchContext) -> torch.Tensor:
+    """``"first_token"``, ``"mean_tokens"`` or ``"random_token"`` of a sequence ``(N, L, *features)``."""
+    n = x.shape[0]
+    seq = x.reshape(n, x.shape[1], -1)  # (N, L, D)
+    if reduction == "first_token":
+        return seq[:, 0]
+    mask = _token_mask(seq, ctx)
+    counts = mask.sum(dim=1)
+    if bool((counts == 0).any()):
+        raise CaptureError(f"a probe sample has no real token at layer {ctx.layer!r} (all padding)")
+    if reduction == "mean_tokens":
+        m = mask.to(seq.dtype).unsqueeze(-1)
+        return (seq * m).sum(dim=1) / counts.to(seq.dtype).unsqueeze(-1)
+    # The k-th real token of each sequence, k drawn once per sample from a seeded generator.
+    frac = random_fractions(ctx.seed, ctx.layer, ctx.n_total)[ctx.indices.cpu()]
+    k = torch.clamp((frac * counts.cpu().double()).long(), max=counts.cpu() - 1).to(x.device)
+    order = torch.cumsum(mask.long(), dim=1) - 1  # rank of each real token
+    hit = mask & (order == k.unsqueeze(1))
+    pos = hit.long().argmax(dim=1)
+    return seq[torch.arange(n, device=x.device), pos]
 
 
 def check_reduction(reduction: Any, where: str) -> None:

@@ -49,10 +49,7 @@ def _centred_singular_values(x: np.ndarray) -> np.ndarray:
     if xc.shape[0] < 2 or xc.shape[1] == 0:
         return np.zeros(0)
     # The Gram matrix of the smaller side has the same non-zero spectrum and is much cheaper for wide layers.
-    if xc.shape[1] > xc.shape[0]:
-        gram = xc @ xc.T
-    else:
-        gram = xc.T @ xc
+    gram = xc @ xc.T if xc.shape[1] > xc.shape[0] else xc.T @ xc
     ev = np.linalg.eigvalsh(gram)
     # Eigenvalues of a Gram matrix are exact only to ~1e-15 of the largest: below that they are rounding noise.
     ev[ev < ev.max(initial=0.0) * 1e-13] = 0.0

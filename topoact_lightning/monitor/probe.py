@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -290,10 +291,8 @@ def _draw(loader: DataLoader, n: int, seed: int, batch_size: int) -> tuple[list[
 def validation_loader(trainer: Any) -> DataLoader | None:
     """The validation loader the trainer will use, without running the validation loop; ``None`` if none."""
     sources = []
-    try:
+    with contextlib.suppress(AttributeError):
         sources.append(trainer.fit_loop.epoch_loop.val_loop._data_source)
-    except AttributeError:
-        pass
     for source in sources:
         try:
             if source.is_defined():
@@ -313,16 +312,10 @@ def validation_loader(trainer: Any) -> DataLoader | None:
     return None
 
 
-def build_probe(
-    spec: Any,
-    batch_size: int = 256,
-    seed: int = 0,
-    trainer: Any = None,
-    class_names: Sequence[str] | None = None,
-) -> Probe:
-    """Materialise a probe spec into fixed CPU batches (see the module docstring)."""
-    where = "TopoActMonitor(probe=...)"
-    classes = None
+def _raw_batches(
+    spec: Any, batch_size: int, seed: int, trainer: Any, where: str
+) -> tuple[list[Any], list[str] | None, str]:
+    """The probe's batches as given (or drawn), the dataset's class names if any, and a description."""
     if isinstance(spec, bool):
         raise TopoActConfigError(f"{PROBE_HELP}; got {spec!r}")
     if isinstance(spec, int):
@@ -337,27 +330,32 @@ def build_probe(
                 "val_dataloaders to fit() (or a datamodule with val_dataloader), or give the probe as tensors"
             )
         raw, classes = _draw(loader, spec, seed, batch_size)
-        source = f"{spec} samples drawn from the validation data (seed {seed})"
-    elif isinstance(spec, np.ndarray) or isinstance(spec, torch.Tensor):
-        raw = [torch.as_tensor(spec)]
-        source = "tensor"
-    elif isinstance(spec, tuple) and len(spec) == 2 and not isinstance(spec[0], (int, str)):
+        return raw, classes, f"{spec} samples drawn from the validation data (seed {seed})"
+    if isinstance(spec, (np.ndarray, torch.Tensor)):
+        return [torch.as_tensor(spec)], None, "tensor"
+    if isinstance(spec, tuple) and len(spec) == 2 and not isinstance(spec[0], (int, str)):
         x, y = spec
         x = torch.as_tensor(x) if isinstance(x, np.ndarray) else x
         if y is not None:
             _labels_array(y, batch_len(x), where)
-        raw = [(x, y) if y is not None else x]
-        source = "tensors"
-    elif isinstance(spec, DataLoader):
-        raw = list(spec)
-        classes = _dataset_classes(spec.dataset)
-        source = "data loader"
-    elif isinstance(spec, Dataset):
-        raw = list(DataLoader(spec, batch_size=batch_size, shuffle=False))
-        classes = _dataset_classes(spec)
-        source = "dataset"
-    else:
-        raise TopoActConfigError(f"{PROBE_HELP}; got {type(spec).__name__}")
+        return [(x, y) if y is not None else x], None, "tensors"
+    if isinstance(spec, DataLoader):
+        return list(spec), _dataset_classes(spec.dataset), "data loader"
+    if isinstance(spec, Dataset):
+        return list(DataLoader(spec, batch_size=batch_size, shuffle=False)), _dataset_classes(spec), "dataset"
+    raise TopoActConfigError(f"{PROBE_HELP}; got {type(spec).__name__}")
+
+
+def build_probe(
+    spec: Any,
+    batch_size: int = 256,
+    seed: int = 0,
+    trainer: Any = None,
+    class_names: Sequence[str] | None = None,
+) -> Probe:
+    """Materialise a probe spec into fixed CPU batches (see the module docstring)."""
+    where = "TopoActMonitor(probe=...)"
+    raw, classes, source = _raw_batches(spec, batch_size, seed, trainer, where)
     xs, sizes, labels = _from_batches(raw, where)
     xs, sizes = _rebatch(xs, sizes, batch_size)
     starts = [int(s) for s in np.concatenate([[0], np.cumsum(sizes)[:-1]])]

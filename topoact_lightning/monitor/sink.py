@@ -15,6 +15,7 @@ callback records a step as done only then.
 
 from __future__ import annotations
 
+import contextlib
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -120,10 +121,8 @@ class SummarySink:
     def save(self) -> None:
         """Let every logger save (CSV files, hyperparameters); failures are not the monitor's to raise."""
         for logger in self.loggers:
-            try:
+            with contextlib.suppress(Exception):
                 logger.save()
-            except Exception:
-                pass
 
     # ------------------------------------------------------------------------------------------ internals
     def _write_one(self, item: GraphWrite) -> None:

@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -155,10 +156,8 @@ def _lower_priority(niceness: int) -> None:
 
     BLAS threads are limited separately, in :meth:`GraphWorker._run`."""
     if niceness and hasattr(os, "setpriority") and hasattr(threading, "get_native_id"):
-        try:
+        with contextlib.suppress(OSError):
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-        except OSError:
-            pass
 
 
 class GraphWorker:
@@ -374,14 +373,11 @@ def _reap(proc: Any) -> None:
     """Wait for a stopped or killed child and close both pipe ends, so that neither a zombie nor an open file
     (a ``ResourceWarning``) outlives it."""
     for stream in (proc.stdin, proc.stdout):
-        try:
+        # A broken pipe while flushing: the file is closed all the same.
+        with contextlib.suppress(Exception):
             stream.close()
-        except Exception:  # a broken pipe while flushing: the file is closed all the same
-            pass
-    try:
+    with contextlib.suppress(Exception):
         proc.wait(timeout=10)
-    except Exception:
-        pass
 
 
 # The child lowers its priority before it imports anything: its start-up (interpreter, numpy, this package) then
