@@ -32,6 +32,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from topoact_lightning import TopoActMonitor
 
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # tests._training: the digits CNN the tests train too
+from tests._training import DigitsCNN  # noqa: E402
+
 LAYERS = ["features.2", "features.6", "fc1"]
 
 
@@ -47,31 +51,9 @@ def make_data(n: int = 36_000, seed: int = 0) -> tuple[torch.Tensor, torch.Tenso
     return (x[idx] + 0.1 * torch.randn(n, 1, 16, 16, generator=g)), y[idx]
 
 
-class Net(L.LightningModule):
-    def __init__(self, width: int = 16) -> None:
-        super().__init__()
-        self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(width, width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
-        self.fc1 = nn.Linear(2 * width * 16, 128)
-        self.fc2 = nn.Linear(128, 10)
-
-    def forward(self, x):
-        return self.fc2(torch.relu(self.fc1(self.features(x).flatten(1))))
-
-    def training_step(self, batch, batch_idx):
-        x, y = batch
-        return nn.functional.cross_entropy(self(x), y)
-
-    def configure_optimizers(self):
-        return torch.optim.SGD(self.parameters(), lr=0.05, momentum=0.9)
+def Net() -> L.LightningModule:
+    """The tests' digits CNN (``tests/_training.py``) at 16x16: three convolutions, fc1 of 128 units, SGD."""
+    return DigitsCNN(lr=0.05, width=16, hidden=128, image_size=16, optimizer="sgd")
 
 
 class EpochProbe(L.Callback):
@@ -273,7 +255,9 @@ def main() -> None:
     ap.add_argument(
         "--niceness", type=int, default=10, help="worker thread niceness (TopoActMonitor default 10)"
     )
-    ap.add_argument("--memory-epochs", type=int, default=12, help="epochs of the memory run (small data)")
+    ap.add_argument(
+        "--memory-epochs", type=int, default=12, help="epochs of the memory run (small data); 0 skips it"
+    )
     ap.add_argument("--samples", type=int, default=36_000, help="training samples (sets the epoch length)")
     ap.add_argument(
         "--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)"
@@ -398,6 +382,8 @@ def main() -> None:
     )
 
     # Memory: a longer run on a small slice, RSS after every logged epoch.
+    if args.memory_epochs < 2:
+        return
     small = DataLoader(TensorDataset(x[:1500], y[:1500]), batch_size=64, shuffle=True)
     with tempfile.TemporaryDirectory() as tmp:
         monitor = TopoActMonitor(layers=LAYERS, probe=(px, py), worker_niceness=args.niceness)

@@ -48,17 +48,39 @@ def probe_pair(n_val: int = N_VAL) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 class _DigitsMixin:
-    def _build(self, lr: float = 0.01, width: int = 8) -> None:
-        self.lr = lr
-        self.features = nn.Sequential(
-            nn.Conv2d(1, width, 3, padding=1),
-            nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-        )
-        self.fc1 = nn.Linear(2 * width * 16, 32)
-        self.fc2 = nn.Linear(32, 10)
+    """The digits CNN shared by the tests and the benchmarks (not the demo's: ``examples/digits_cnn.py``).
+
+    ``image_size=8``: the original 8x8 digits (tests; small and fast): two convolutions and one pooling, so the
+    convolution map watched as ``features.3`` is 8x8. ``image_size=16``: digits upscaled to 16x16
+    (``benchmarks/bench_callback.py``; a heavier training): a third convolution and a second pooling. Either way
+    the map reaching ``fc1`` is ``2 * width`` channels of 4x4.
+    """
+
+    def _build(
+        self,
+        lr: float = 0.01,
+        width: int = 8,
+        hidden: int = 32,
+        image_size: int = 8,
+        optimizer: str = "adam",
+    ) -> None:
+        if image_size not in (8, 16):
+            raise ValueError("image_size must be 8 (the digits as they are) or 16 (upscaled)")
+        self.lr, self.optimizer = lr, optimizer
+        if image_size == 8:
+            layers = [nn.Conv2d(1, width, 3, padding=1), nn.ReLU(), nn.Conv2d(width, 2 * width, 3, padding=1)]
+        else:
+            layers = [
+                nn.Conv2d(1, width, 3, padding=1),
+                nn.ReLU(),
+                nn.Conv2d(width, width, 3, padding=1),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+                nn.Conv2d(width, 2 * width, 3, padding=1),
+            ]
+        self.features = nn.Sequential(*layers, nn.ReLU(), nn.MaxPool2d(2))
+        self.fc1 = nn.Linear(2 * width * 16, hidden)
+        self.fc2 = nn.Linear(hidden, 10)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.features(x).flatten(1)
@@ -75,19 +97,21 @@ class _DigitsMixin:
         self.log("val_acc", (self(x).argmax(1) == y).float().mean())
 
     def configure_optimizers(self):
+        if self.optimizer == "sgd":
+            return torch.optim.SGD(self.parameters(), lr=self.lr, momentum=0.9)
         return torch.optim.Adam(self.parameters(), lr=self.lr)
 
 
 class DigitsCNN(_DigitsMixin, L.LightningModule):
-    def __init__(self, lr: float = 0.01, width: int = 8) -> None:
+    def __init__(self, lr: float = 0.01, width: int = 8, **kwargs: Any) -> None:
         super().__init__()
-        self._build(lr, width)
+        self._build(lr, width, **kwargs)
 
 
 class DigitsCNNPL(_DigitsMixin, PL.LightningModule):
-    def __init__(self, lr: float = 0.01, width: int = 8) -> None:
+    def __init__(self, lr: float = 0.01, width: int = 8, **kwargs: Any) -> None:
         super().__init__()
-        self._build(lr, width)
+        self._build(lr, width, **kwargs)
 
 
 def loaders(batch_size: int = 64) -> tuple[DataLoader, DataLoader]:
