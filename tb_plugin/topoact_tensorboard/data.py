@@ -188,6 +188,9 @@ class GraphStore:
         self.event_file_blobs = EventFileBlobs()
         self.graphs = LRUCache(cache_size)
         self.thumbnail_arrays = LRUCache(8)
+        #: Each graph step's annotations (blob 1), keyed like :attr:`graphs`: the findings route reads every step's
+        #: annotations, and decoding every graph for that would be slow and evict the graphs being viewed.
+        self.annotation_dicts = LRUCache(4096)
         # Reading a series' blob references is slow on the Rust data server (~40 ms per call, however short
         # the series), while listing is fast (~2 ms): list on every request, reread a series only when its
         # listing changed.
@@ -316,6 +319,29 @@ class GraphStore:
         if isinstance(entry, _Unreadable):
             raise errors.NotFoundError(entry.message)
         return entry
+
+    def annotations(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> dict:
+        """The annotations blob of one listed epoch (``{}`` for a version-1 step with the graph blob alone), without
+        decoding the graph; cached. Raises ``NotFoundError`` with the reason when the blob is unreadable or not a
+        JSON object."""
+        where = f"annotations of layer {layer!r} at epoch {epoch.step} in run {run!r}"
+        if len(epoch.blob_keys) != 2:
+            return {}
+        blob_key = epoch.blob_keys[1]
+
+        def decode() -> dict | _Unreadable:
+            try:
+                return summary.decode_annotations(self._read_blob(ctx, run, blob_key, where))
+            except summary.SummaryFormatError as e:
+                return _Unreadable(f"{where} are unreadable: {e}")
+            except errors.NotFoundError as e:
+                return _Unreadable(str(e))
+
+        key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
+        value = self.annotation_dicts.get_or_create(key, decode)
+        if isinstance(value, _Unreadable):
+            raise errors.NotFoundError(value.message)
+        return value
 
     def _read_blob(self, ctx, run: str, blob_key: str, where: str) -> bytes:
         """``read_blob``, its failures a 404 naming ``where``. For a run whose name the Rust data server cannot
