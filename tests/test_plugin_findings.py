@@ -64,15 +64,17 @@ def write_findings_logs(logdir) -> None:
     # Malformed entries beside good ones, findings that are not a list, and an annotations blob that is not JSON.
     writer = SummaryWriter(os.path.join(logdir, "bad"))
     good = finding(0, "fc", "constant", "its units output one value")
+    counted = finding(0, "fc", "confusion", "classes share nodes", classes=[0, 1], samples=12, nodes=[0])
     bad_entries = [
         good,
+        counted,  # a count under "samples" is not a list of ids: fine
         "not an object",
         {"kind": "from_the_future", "message": "?"},
         {"message": "no kind"},
         {"kind": "dead"},
         {"kind": "dead", "message": "x", "details": [1]},
         {"kind": "confusion", "message": "x", "details": {"nodes": [1, -2]}},
-        {"kind": "confusion", "message": "x", "details": {"samples": "1,2"}},
+        {"kind": "confusion", "message": "x", "details": {"samples": ["1", "2"]}},
         {"kind": "confusion", "message": "x", "details": {"nodes": [True]}},
     ]
     write(writer, "fc", 0, 0, {"findings": bad_entries})
@@ -161,13 +163,14 @@ def test_malformed_entries_are_skipped_and_listed(app):
     assert status == 200
     assert [(f["step"], f["kind"], f["message"]) for f in body["findings"]] == [
         (0, "constant", "its units output one value"),
+        (0, "confusion", "classes share nodes"),
         (3, "dead", "dead at 3"),  # its graph is unreadable, its annotations are not
     ]
     errs = body["errors"]["fc"]
     assert set(errs) == {"0", "1", "2"}
     reasons = errs["0"].split("; ")
     assert len(reasons) == 8
-    assert "finding 1 is malformed: a finding must be a JSON object" in reasons[0]
+    assert "finding 2 is malformed: a finding must be a JSON object" in reasons[0]
     assert "unknown kind 'from_the_future'" in reasons[1] and "no kind" in reasons[2]
     assert "without a message" in reasons[3] and "details of a 'dead' finding" in reasons[4]
     assert all("list of non-negative integer ids" in r for r in reasons[5:])

@@ -122,7 +122,7 @@ def comparison_payload(c: GraphComparison) -> dict[str, Any]:
     }
 
 
-#: ``details`` fields the tab acts on (jump to nodes, track samples): lists of non-negative integer ids.
+#: ``details`` fields the tab acts on (highlight nodes, track samples) when they are lists: non-negative integer ids.
 FINDING_ID_LISTS = ("nodes", "samples")
 
 
@@ -154,10 +154,10 @@ def finding_entry(raw: Any, step: int, layer: str, kinds: tuple[str, ...], fault
     if not isinstance(details, dict):
         raise ValueError(f"the details of a {kind!r} finding must be a JSON object")
     for name in FINDING_ID_LISTS:
+        # Only a list is ids: a number is a count (``confusion`` gives how many samples its nodes hold).
         ids = details.get(name)
-        if ids is not None and not (
-            isinstance(ids, list)
-            and all(isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**53 for i in ids)
+        if isinstance(ids, list) and not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**53 for i in ids
         ):
             raise ValueError(f"details.{name} of a {kind!r} finding must be a list of non-negative integer ids")
     return {
