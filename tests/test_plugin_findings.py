@@ -87,6 +87,11 @@ def write_findings_logs(logdir) -> None:
         writer, summary.blob_summary(summary.graph_tag("fc"), [b"not a graph", summary.encode_annotations(
             {"findings": [finding(3, "fc", "dead", "dead at 3")]})], metadata), 3
     )
+    # JSON nested deeper than Python's recursion limit: json raises RecursionError, not a decode error.
+    deep = b"[" * 100_000 + b"]" * 100_000
+    summary.write_summary(
+        writer, summary.blob_summary(summary.graph_tag("fc"), [synthetic_graph(4).to_bytes(), deep], metadata), 4
+    )
     writer.close()
 
 
@@ -167,7 +172,8 @@ def test_malformed_entries_are_skipped_and_listed(app):
         (3, "dead", "dead at 3"),  # its graph is unreadable, its annotations are not
     ]
     errs = body["errors"]["fc"]
-    assert set(errs) == {"0", "1", "2"}
+    assert set(errs) == {"0", "1", "2", "4"}
+    assert "RecursionError" in errs["4"]
     reasons = errs["0"].split("; ")
     assert len(reasons) == 8
     assert "finding 2 is malformed: a finding must be a JSON object" in reasons[0]
@@ -176,6 +182,12 @@ def test_malformed_entries_are_skipped_and_listed(app):
     assert all("list of non-negative integer ids" in r for r in reasons[5:])
     assert errs["1"] == "its findings are not a list"
     assert "annotations of layer 'fc' at epoch 2 in run 'bad' are unreadable" in errs["2"]
+
+
+def test_unreadable_annotations_leave_the_graph_readable(app):
+    for epoch in (2, 4):  # not JSON; JSON nested too deep for Python
+        r = app[0].get(BASE + f"graph?run=bad&layer=fc&epoch={epoch}")
+        assert r.status_code == 200 and r.get_json()["annotations"] == {}
 
 
 def test_annotations_are_read_once_without_decoding_graphs(app):

@@ -303,14 +303,10 @@ class GraphStore:
                 graph = _checked(MapperGraph.from_bytes(data))
             except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
                 return _Unreadable(_unreadable(where, e))
-            annotations: dict = {}
-            if len(epoch.blob_keys) == 2:
-                try:
-                    annotations = summary.decode_annotations(
-                        self._read_blob(ctx, run, epoch.blob_keys[1], where)
-                    )
-                except (summary.SummaryFormatError, errors.PublicError):
-                    annotations = {}  # the graph itself is fine: show it without the monitor's notes
+            try:
+                annotations = self.annotations(ctx, experiment_id, run, layer, epoch)
+            except errors.NotFoundError:
+                annotations = {}  # the graph itself is fine: show it without the monitor's notes
             return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations, where)
 
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
@@ -336,6 +332,8 @@ class GraphStore:
                 return _Unreadable(f"{where} are unreadable: {e}")
             except errors.NotFoundError as e:
                 return _Unreadable(str(e))
+            except Exception as e:  # what a crafted blob makes json raise besides a decode error (RecursionError)
+                return _Unreadable(_unreadable(where, e))
 
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
         value = self.annotation_dicts.get_or_create(key, decode)
