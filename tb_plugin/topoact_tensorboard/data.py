@@ -4,7 +4,8 @@ Everything goes through ``context.data_provider`` (list and read blob sequences,
 with both of TensorBoard's back ends: the Rust data server (default) and the Python event multiplexer
 (``--load_fast=false``). The run/tag listing is read afresh on every request, so new epochs appear when
 TensorBoard reloads its logdir; what is cached is keyed by what cannot change unseen: a series' blob keys by the
-listing's (last step, wall time, length) of that series, decoded graphs by their blob key and wall time.
+listing's (last step, wall time, length) of that series, decoded graphs and each step's annotations (read alone
+by the findings route) by their blob key and wall time.
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
 unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, crafted, or written by a
