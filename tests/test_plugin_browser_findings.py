@@ -51,14 +51,18 @@ def write_findings_run(trained: Path, out: Path) -> None:
         for position, layer in enumerate(DIGITS_LAYERS):
             graph = store.graph(ctx, "", "run", layer, step).graph
             found = fault_findings(step, layer, FAULTS[step, layer]) if (step, layer) in FAULTS else []
-            found += separation_findings(step, layer, graph, THRESHOLDS) + class_findings(step, layer, graph, THRESHOLDS)
+            found += separation_findings(step, layer, graph, THRESHOLDS) + class_findings(
+                step, layer, graph, THRESHOLDS
+            )
             new = tracker.add(found)
             annotations = {
                 "diagnostics": {},
                 "problem": "; ".join(f.message for f in new if f.is_fault) or None,
                 "findings": [{**f.to_dict(), "fault": f.is_fault} for f in new],
             }
-            summary.write_summary(writer, summary.graph_summary(layer, graph.to_bytes(), annotations, position), step)
+            summary.write_summary(
+                writer, summary.graph_summary(layer, graph.to_bytes(), annotations, position), step
+            )
     writer.close()
 
 
@@ -97,7 +101,8 @@ def test_findings_panel(server, browser, tmp_path):
     headings = frame.eval_on_selector_all(".finding-step", "hs => hs.map(h => h.textContent)")
     assert headings == [f"epoch {s}" for s in sorted({f["step"] for f in findings})]
     chips = frame.eval_on_selector_all(
-        "[data-testid=finding-chips] .chip", "cs => cs.map(c => [c.dataset.kind, c.classList.contains('fault')])"
+        "[data-testid=finding-chips] .chip",
+        "cs => cs.map(c => [c.dataset.kind, c.classList.contains('fault')])",
     )
     assert chips[:2] == [["dead", True], ["constant", True]] and all(not fault for _, fault in chips[2:])
     frame.evaluate("() => window.__topoact.idle()")
@@ -111,7 +116,9 @@ def test_findings_panel(server, browser, tmp_path):
 
     # A confusion finding elsewhere: jump to its layer and epoch, only its nodes stay bright.
     target = next(f for f in findings if f["kind"] == "confusion" and f["step"] != 3)
-    frame.click(f"[data-testid=finding][data-kind=confusion][data-step='{target['step']}'][data-layer='{target['layer']}']")
+    frame.click(
+        f"[data-testid=finding][data-kind=confusion][data-step='{target['step']}'][data-layer='{target['layer']}']"
+    )
     frame.wait_for_selector(f"body[data-epoch='{target['step']}'][data-layer='{target['layer']}']")
     frame.wait_for_function("() => window.__topoact.focused() !== null")
     assert frame.evaluate("() => window.__topoact.focused()") == sorted(target["details"]["nodes"])
@@ -134,21 +141,29 @@ def test_findings_panel(server, browser, tmp_path):
     badge.wait_for(state="visible")
     assert "dead" in badge.inner_text()
     assert dead["message"] in badge.get_attribute("title")
-    options = frame.eval_on_selector_all("[data-testid=layer-select] option", "os => os.map(o => o.textContent)")
+    options = frame.eval_on_selector_all(
+        "[data-testid=layer-select] option", "os => os.map(o => o.textContent)"
+    )
     assert options == [f"⚠ {layer}" for layer in DIGITS_LAYERS]  # both layers have a fault finding
 
     # Suspect labels (when the probe has any): their samples are tracked.
-    suspects = [f for f in findings if isinstance(f["details"].get("samples"), list) and f["details"]["samples"]]
+    suspects = [
+        f for f in findings if isinstance(f["details"].get("samples"), list) and f["details"]["samples"]
+    ]
     if suspects:
         s = suspects[0]
-        frame.click(f"[data-testid=finding][data-kind='{s['kind']}'][data-step='{s['step']}'][data-layer='{s['layer']}']")
+        frame.click(
+            f"[data-testid=finding][data-kind='{s['kind']}'][data-step='{s['step']}'][data-layer='{s['layer']}']"
+        )
         frame.wait_for_function(
             "(n) => window.__topoact.state.track.length === n", arg=len(s["details"]["samples"][:500])
         )
         assert frame.evaluate("() => window.__topoact.state.track") == s["details"]["samples"][:500]
     # The toolbar stays one row at 1,280 px.
     page.set_viewport_size({"width": 1280, "height": 900})
-    heights = frame.eval_on_selector(".toolbar:not(.compare-bar)", "t => [t.offsetHeight, t.scrollWidth <= t.clientWidth]")
+    heights = frame.eval_on_selector(
+        ".toolbar:not(.compare-bar)", "t => [t.offsetHeight, t.scrollWidth <= t.clientWidth]"
+    )
     assert heights[0] < 40 and heights[1], heights
     assert watch.problems() == []
     page.context.close()

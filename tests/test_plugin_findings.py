@@ -26,13 +26,23 @@ def finding(step, layer, kind, message, **details) -> dict:
 
 #: (run, layer, step) -> findings written in that step's annotations.
 FINDINGS = {
-    ("new", "z_first", 0): [finding(0, "z_first", "dead", "90% of its units never fire", share=0.9, units=[0, 1])],
+    ("new", "z_first", 0): [
+        finding(0, "z_first", "dead", "90% of its units never fire", share=0.9, units=[0, 1])
+    ],
     ("new", "a_last", 0): [
-        finding(0, "a_last", "confusion", "classes 'zero' and 'two' share 2 node(s)", classes=[0, 2], nodes=[1, 3]),
+        finding(
+            0, "a_last", "confusion", "classes 'zero' and 'two' share 2 node(s)", classes=[0, 2], nodes=[1, 3]
+        ),
     ],
     ("new", "a_last", 1): [
-        finding(1, "a_last", "suspect_labels", "2 probe sample(s) sit only in nodes pure in another class",
-                samples=[4, 9], nodes=[2]),
+        finding(
+            1,
+            "a_last",
+            "suspect_labels",
+            "2 probe sample(s) sit only in nodes pure in another class",
+            samples=[4, 9],
+            nodes=[2],
+        ),
         finding(1, "a_last", "separation", "class 'two' has a branch of its own", nodes=[0], **{"class": 2}),
     ],
     ("new", "z_first", 2): [finding(2, "z_first", "exploding", "its activation norm grew 1e3x since step 0")],
@@ -57,7 +67,9 @@ def write_findings_logs(logdir) -> None:
     write(writer, "fc", 0, 0, {"diagnostics": {}, "problem": None})
     summary.write_summary(
         writer,
-        summary.blob_summary(summary.graph_tag("fc"), [synthetic_graph(1).to_bytes()], summary.encode_metadata("graph", "fc")),
+        summary.blob_summary(
+            summary.graph_tag("fc"), [synthetic_graph(1).to_bytes()], summary.encode_metadata("graph", "fc")
+        ),
         1,
     )
     writer.close()
@@ -81,16 +93,28 @@ def write_findings_logs(logdir) -> None:
     write(writer, "fc", 1, 0, {"findings": {"kind": "dead"}})
     metadata = summary.encode_metadata("graph", "fc", 0)
     summary.write_summary(
-        writer, summary.blob_summary(summary.graph_tag("fc"), [synthetic_graph(2).to_bytes(), b"{nope"], metadata), 2
+        writer,
+        summary.blob_summary(summary.graph_tag("fc"), [synthetic_graph(2).to_bytes(), b"{nope"], metadata),
+        2,
     )
     summary.write_summary(
-        writer, summary.blob_summary(summary.graph_tag("fc"), [b"not a graph", summary.encode_annotations(
-            {"findings": [finding(3, "fc", "dead", "dead at 3")]})], metadata), 3
+        writer,
+        summary.blob_summary(
+            summary.graph_tag("fc"),
+            [
+                b"not a graph",
+                summary.encode_annotations({"findings": [finding(3, "fc", "dead", "dead at 3")]}),
+            ],
+            metadata,
+        ),
+        3,
     )
     # JSON nested deeper than Python's recursion limit: json raises RecursionError, not a decode error.
     deep = b"[" * 100_000 + b"]" * 100_000
     summary.write_summary(
-        writer, summary.blob_summary(summary.graph_tag("fc"), [synthetic_graph(4).to_bytes(), deep], metadata), 4
+        writer,
+        summary.blob_summary(summary.graph_tag("fc"), [synthetic_graph(4).to_bytes(), deep], metadata),
+        4,
     )
     writer.close()
 

@@ -333,7 +333,9 @@ class GraphStore:
                 return _Unreadable(f"{where} are unreadable: {e}")
             except errors.NotFoundError as e:
                 return _Unreadable(str(e))
-            except Exception as e:  # what a crafted blob makes json raise besides a decode error (RecursionError)
+            except (
+                Exception
+            ) as e:  # what a crafted blob makes json raise besides a decode error (RecursionError)
                 return _Unreadable(_unreadable(where, e))
 
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)

@@ -90,7 +90,9 @@ def graph_payload(graph: MapperGraph) -> dict[str, Any]:
         )
     ]
     # Without names, the columns of the class counts are the ids present (sparse ids stay sparse).
-    class_names = graph.class_names if graph.class_names is not None else [str(c) for c in graph.classes.tolist()]
+    class_names = (
+        graph.class_names if graph.class_names is not None else [str(c) for c in graph.classes.tolist()]
+    )
     return {
         "n_samples": graph.n_samples,
         "nodes": nodes,
@@ -126,7 +128,9 @@ def comparison_payload(c: GraphComparison) -> dict[str, Any]:
 FINDING_ID_LISTS = ("nodes", "samples")
 
 
-def finding_entry(raw: Any, step: int, layer: str, kinds: tuple[str, ...], fault_kinds: tuple[str, ...]) -> dict:
+def finding_entry(
+    raw: Any, step: int, layer: str, kinds: tuple[str, ...], fault_kinds: tuple[str, ...]
+) -> dict:
     """One entry of the findings route from one entry of a graph step's ``annotations["findings"]``.
 
     The entry is placed where it was logged (``step``, ``layer``: the graph it annotates, whose node ids
@@ -159,7 +163,9 @@ def finding_entry(raw: Any, step: int, layer: str, kinds: tuple[str, ...], fault
         if isinstance(ids, list) and not all(
             isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**53 for i in ids
         ):
-            raise ValueError(f"details.{name} of a {kind!r} finding must be a list of non-negative integer ids")
+            raise ValueError(
+                f"details.{name} of a {kind!r} finding must be a list of non-negative integer ids"
+            )
     return {
         "step": step,
         "layer": layer,
