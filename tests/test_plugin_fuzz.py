@@ -37,6 +37,7 @@ VALID = {
     },
     "metrics": {"run": "hostile", "layer": "fc1"},
     "track": {"run": "hostile", "layer": "fc1", "samples": "0,1,29"},
+    "findings": {"run": "hostile", "layer": "fc1", "kind": "dead,confusion"},
     "thumbnail": {"run": "run_a", "sample": "3"},
     "thumbnails_info": {"run": "run_a"},
 }
@@ -87,6 +88,8 @@ CORPUS = [
     "fc1",
     "broken",
     "names",
+    "dead",
+    "suspect_labels,separation",
     *ODD_LAYERS,
     "x" * 100_000,
 ]

@@ -84,3 +84,18 @@ def samples_arg(request) -> list[int]:
     if len(parts) > MAX_TRACKED_SAMPLES:
         raise errors.InvalidArgumentError(f"at most {MAX_TRACKED_SAMPLES} samples can be tracked at once")
     return list(dict.fromkeys(int(p) for p in parts))
+
+
+def kinds_arg(request, name: str, known: tuple[str, ...]) -> tuple[str, ...] | None:
+    """Comma-separated names from ``known`` (None when the parameter is missing: no filter); 400 on any other."""
+    raw = request.args.get(name)
+    if raw is None or raw == "":
+        return None
+    parts = [p.strip() for p in raw.split(",") if p.strip()]
+    unknown = [p for p in parts if p not in known]
+    if not parts or unknown:
+        raise errors.InvalidArgumentError(
+            f"parameter {name!r} must be comma-separated names among {', '.join(known)}; got "
+            f"{shown(unknown[0] if unknown else raw)}"
+        )
+    return tuple(dict.fromkeys(parts))

@@ -4,7 +4,8 @@ Everything goes through ``context.data_provider`` (list and read blob sequences,
 with both of TensorBoard's back ends: the Rust data server (default) and the Python event multiplexer
 (``--load_fast=false``). The run/tag listing is read afresh on every request, so new epochs appear when
 TensorBoard reloads its logdir; what is cached is keyed by what cannot change unseen: a series' blob keys by the
-listing's (last step, wall time, length) of that series, decoded graphs by their blob key and wall time.
+listing's (last step, wall time, length) of that series, decoded graphs and each step's annotations (read alone
+by the findings route) by their blob key and wall time.
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
 unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, crafted, or written by a
@@ -188,6 +189,9 @@ class GraphStore:
         self.event_file_blobs = EventFileBlobs()
         self.graphs = LRUCache(cache_size)
         self.thumbnail_arrays = LRUCache(8)
+        #: Each graph step's annotations (blob 1), keyed like :attr:`graphs`: the findings route reads every step's
+        #: annotations, and decoding every graph for that would be slow and evict the graphs being viewed.
+        self.annotation_dicts = LRUCache(4096)
         # Reading a series' blob references is slow on the Rust data server (~40 ms per call, however short
         # the series), while listing is fast (~2 ms): list on every request, reread a series only when its
         # listing changed.
@@ -300,14 +304,10 @@ class GraphStore:
                 graph = _checked(MapperGraph.from_bytes(data))
             except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
                 return _Unreadable(_unreadable(where, e))
-            annotations: dict = {}
-            if len(epoch.blob_keys) == 2:
-                try:
-                    annotations = summary.decode_annotations(
-                        self._read_blob(ctx, run, epoch.blob_keys[1], where)
-                    )
-                except (summary.SummaryFormatError, errors.PublicError):
-                    annotations = {}  # the graph itself is fine: show it without the monitor's notes
+            try:
+                annotations = self.annotations(ctx, experiment_id, run, layer, epoch)
+            except errors.NotFoundError:
+                annotations = {}  # the graph itself is fine: show it without the monitor's notes
             return GraphEntry(graph, epoch.step, epoch.wall_time, key, annotations, where)
 
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
@@ -316,6 +316,33 @@ class GraphStore:
         if isinstance(entry, _Unreadable):
             raise errors.NotFoundError(entry.message)
         return entry
+
+    def annotations(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> dict:
+        """The annotations blob of one listed epoch (``{}`` for a version-1 step with the graph blob alone), without
+        decoding the graph; cached. Raises ``NotFoundError`` with the reason when the blob is unreadable or not a
+        JSON object."""
+        where = f"annotations of layer {layer!r} at epoch {epoch.step} in run {run!r}"
+        if len(epoch.blob_keys) != 2:
+            return {}
+        blob_key = epoch.blob_keys[1]
+
+        def decode() -> dict | _Unreadable:
+            try:
+                return summary.decode_annotations(self._read_blob(ctx, run, blob_key, where))
+            except summary.SummaryFormatError as e:
+                return _Unreadable(f"{where} are unreadable: {e}")
+            except errors.NotFoundError as e:
+                return _Unreadable(str(e))
+            except (
+                Exception
+            ) as e:  # what a crafted blob makes json raise besides a decode error (RecursionError)
+                return _Unreadable(_unreadable(where, e))
+
+        key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
+        value = self.annotation_dicts.get_or_create(key, decode)
+        if isinstance(value, _Unreadable):
+            raise errors.NotFoundError(value.message)
+        return value
 
     def _read_blob(self, ctx, run: str, blob_key: str, where: str) -> bytes:
         """``read_blob``, its failures a 404 naming ``where``. For a run whose name the Rust data server cannot

@@ -122,3 +122,55 @@ def comparison_payload(c: GraphComparison) -> dict[str, Any]:
         "best_partner_a": partners(c.best_a),
         "best_partner_b": partners(c.best_b),
     }
+
+
+#: ``details`` fields the tab acts on (highlight nodes, track samples) when they are lists: non-negative integer ids.
+FINDING_ID_LISTS = ("nodes", "samples")
+
+
+def finding_entry(
+    raw: Any, step: int, layer: str, kinds: tuple[str, ...], fault_kinds: tuple[str, ...]
+) -> dict:
+    """One entry of the findings route from one entry of a graph step's ``annotations["findings"]``.
+
+    The entry is placed where it was logged (``step``, ``layer``: the graph it annotates, whose node ids
+    ``details["nodes"]`` names); ``fault`` follows from the kind. Raises ``ValueError`` saying what is wrong with
+    an entry the tab could not show or act on.
+
+    Example:
+        >>> finding_entry({"kind": "dead", "message": "90% never fire", "details": {"nodes": [1]}}, 3, "fc",
+        ...               ("dead", "confusion"), ("dead",))
+        {'step': 3, 'layer': 'fc', 'kind': 'dead', 'fault': True, 'message': '90% never fire', 'details': {'nodes': [1]}}
+        >>> finding_entry({"kind": "boom", "message": ""}, 3, "fc", ("dead",), ("dead",))
+        Traceback (most recent call last):
+        ...
+        ValueError: unknown kind 'boom'
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"a finding must be a JSON object, not {type(raw).__name__}")
+    kind, message, details = raw.get("kind"), raw.get("message"), raw.get("details", {})
+    if kind not in kinds:
+        raise ValueError(f"unknown kind {kind!r}" if isinstance(kind, str) else "no kind")
+    if not isinstance(message, str):
+        raise ValueError(f"a {kind!r} finding without a message")
+    if details is None:
+        details = {}
+    if not isinstance(details, dict):
+        raise ValueError(f"the details of a {kind!r} finding must be a JSON object")
+    for name in FINDING_ID_LISTS:
+        # Only a list is ids: a number is a count (``confusion`` gives how many samples its nodes hold).
+        ids = details.get(name)
+        if isinstance(ids, list) and not all(
+            isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**53 for i in ids
+        ):
+            raise ValueError(
+                f"details.{name} of a {kind!r} finding must be a list of non-negative integer ids"
+            )
+    return {
+        "step": step,
+        "layer": layer,
+        "kind": kind,
+        "fault": kind in fault_kinds,
+        "message": message,
+        "details": details,
+    }

@@ -4,7 +4,8 @@ All routes are ``GET`` under ``data/plugin/topoact/``. Errors are ``text/plain``
 a traceback: 400 for a missing or malformed parameter, 404 for an unknown run, layer, epoch or sample and for a
 payload this version cannot read (the message says why: corrupt, crafted, or "upgrade topoact-lightning"). In
 ``metrics`` and ``track`` an unreadable epoch is listed under ``errors`` (step -> reason) and the other epochs still
-answer. JSON never holds NaN (null instead). Steps are any 64-bit integers, as TensorBoard lists them.
+answer; in ``findings`` an unreadable annotations blob or a malformed finding is listed there (layer -> step ->
+reason) and skipped. JSON never holds NaN (null instead). Steps are any 64-bit integers, as TensorBoard lists them.
 
 As in TensorBoard's ``scalars_plugin.py``, each ``<name>_route`` method unwraps the request (parameters, response)
 and a ``<name>_impl`` method does the work with plain arguments and returns data.
@@ -21,6 +22,9 @@ route                                                     answer
                                                           [value|null]}, "errors", "problems"}``
 ``track?run=&layer=&samples=1,2``                         ``{"epochs", "samples", "labels", "nodes": {epoch:
                                                           {s: [ids]} | null}, "errors"}``
+``findings?run=[&layer=&kind=]``                          ``{"run", "layers": [watch order], "findings":
+                                                          [{"step", "layer", "kind", "fault", "message",
+                                                          "details"}], "errors": {layer: {step: reason}}}``
 ``thumbnail?run=&sample=``                                ``image/png``
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
 ``static/<path>``                                         the front end's files
@@ -45,10 +49,11 @@ from werkzeug import wrappers
 
 from topoact_lightning import summary
 from topoact_lightning.engine.metrics import GRAPH_METRICS
-from topoact_tensorboard.arguments import arg, index_arg, jaccard_arg, samples_arg, step_arg
+from topoact_lightning.monitor.findings import FAULT_KINDS, KINDS
+from topoact_tensorboard.arguments import arg, index_arg, jaccard_arg, kinds_arg, samples_arg, step_arg
 from topoact_tensorboard.cache import LRUCache
-from topoact_tensorboard.data import GraphEntry, GraphStore, guarded
-from topoact_tensorboard.payloads import comparison_payload, graph_payload, to_json
+from topoact_tensorboard.data import GraphEntry, GraphStore, RunInfo, guarded
+from topoact_tensorboard.payloads import comparison_payload, finding_entry, graph_payload, to_json
 from topoact_tensorboard.png import encode_png, upscale
 
 logger = logging.getLogger("tensorboard.plugins.topoact")
@@ -105,6 +110,11 @@ def _respond_json(request, obj: Any):
     return http_util.Respond(request, to_json(obj), "application/json")
 
 
+def _watch_order(info: RunInfo) -> list[str]:
+    """A run's layers in network order (input side first) where the logs say it, by name otherwise."""
+    return sorted(info.layers, key=lambda name: (info.positions.get(name, 1 << 30), name))
+
+
 def _where(request) -> tuple[Any, str]:
     """The request's context and experiment id, the first two arguments of every ``*_impl`` method."""
     return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
@@ -136,6 +146,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
             "/compare": self.compare_route,
             "/metrics": self.metrics_route,
             "/track": self.track_route,
+            "/findings": self.findings_route,
             "/thumbnail": self.thumbnail_route,
             "/thumbnails_info": self.thumbnails_info_route,
             "/static/*": self.static_route,
@@ -165,7 +176,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
         return [
             {
                 "run": run,
-                "layers": sorted(info.layers, key=lambda name: (info.positions.get(name, 1 << 30), name)),
+                "layers": _watch_order(info),
                 "thumbnails": info.thumbnails,
                 "problems": info.problems,
             }
@@ -349,6 +360,49 @@ class TopoActPlugin(base_plugin.TBPlugin):
             },
             "errors": problems,
         }
+
+    # --------------------------------------------------------------------------------------------- findings
+    @_route
+    def findings_route(self, request):
+        run, layer = arg(request, "run"), arg(request, "layer", "") or None
+        kinds = kinds_arg(request, "kind", KINDS)
+        return _respond_json(request, self.findings_impl(*_where(request), run, layer, kinds))
+
+    def findings_impl(
+        self, ctx, experiment: str, run: str, layer: str | None = None, kinds: tuple[str, ...] | None = None
+    ) -> dict[str, Any]:
+        """The monitor's findings for ``run`` (one ``layer``, some ``kinds``, or all), by step then watch order,
+        read from the graph steps' annotations alone (no graph is decoded). Logs without findings give an
+        empty list."""
+        info = self.store.run(ctx, experiment, run)
+        layers = _watch_order(info)
+        if layer is not None:
+            self.store.layer_tag(ctx, experiment, run, layer)  # the 404 for an unknown or unreadable layer
+        found: list[tuple[int, int, int, dict[str, Any]]] = []
+        problems: dict[str, dict[str, str]] = {}
+        for position, name in enumerate(layers):
+            if layer is not None and name != layer:
+                continue
+            for e in self.store.epochs(ctx, experiment, run, name):
+                reasons = []
+                try:
+                    entries = self.store.annotations(ctx, experiment, run, name, e).get("findings", [])
+                except errors.NotFoundError as err:
+                    entries, reasons = [], [str(err)]
+                if not isinstance(entries, list):
+                    entries, reasons = [], ["its findings are not a list"]
+                for i, raw in enumerate(entries):
+                    try:
+                        entry = finding_entry(raw, e.step, name, KINDS, FAULT_KINDS)
+                    except ValueError as err:
+                        reasons.append(f"finding {i} is malformed: {err}")
+                        continue
+                    if kinds is None or entry["kind"] in kinds:
+                        found.append((e.step, position, len(found), entry))
+                if reasons:
+                    problems.setdefault(name, {})[str(e.step)] = "; ".join(reasons)
+        found.sort(key=lambda row: row[:3])
+        return {"run": run, "layers": layers, "findings": [row[3] for row in found], "errors": problems}
 
     # ------------------------------------------------------------------------------------------- thumbnails
     @staticmethod

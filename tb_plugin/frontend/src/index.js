@@ -5,6 +5,8 @@
 
 import css from "./style.css";
 import { CompareController } from "./compare.js";
+import { intersectFocus, layerHealth } from "./findings.js";
+import { FindingsPanel } from "./findingspanel.js";
 import * as host from "./host.js";
 import {
   DEFAULTS,
@@ -96,6 +98,8 @@ class App {
     compareSummary.hidden = true;
     const trackBox = c("div", { cls: "card track-box", testid: "track-box" });
     trackBox.hidden = true;
+    const findingsBox = c("div", { cls: "card findings", testid: "findings" });
+    findingsBox.hidden = true;
     this.panel = c("div", { cls: "card node-panel", testid: "node-panel" });
     this.panel.hidden = true;
     const help = c("details", { cls: "card help" }, [
@@ -113,6 +117,7 @@ class App {
       this.summary,
       this.legend,
       c("div", { cls: "card" }, [c("div", { cls: "section-title" }, [c("span", { text: "Metric " }), this.metricSel]), this.chart]),
+      findingsBox,
       compareSummary,
       trackBox,
       this.panel,
@@ -129,6 +134,11 @@ class App {
     });
     this.compare = new CompareController(this, { update: this.update, summaryBox: compareSummary });
     this.tracking = new TrackingController(trackBox, { update: this.update, state: () => this.store.get() });
+    this.findings = new FindingsPanel(findingsBox, {
+      update: this.update,
+      state: () => this.store.get(),
+      restyle: () => this.restyle(),
+    });
 
     // The arrow keys step epochs wherever the focus is, except in a text field (where they move the caret):
     // captured before a focused select or slider would change its own value with them.
@@ -182,6 +192,7 @@ class App {
   onState(state, changed) {
     this.writeHash(state);
     this.toolbar.sync(state);
+    this.findings.sync(state);
     if (changed.has("run") || changed.has("layer")) {
       this.loadLayer();
       return;
@@ -276,18 +287,15 @@ class App {
     return this.runs.find((r) => r.run === run) || { run, layers: [], thumbnails: false };
   }
 
-  /** The run's layers' health warnings (from their metrics routes), for the layer picker and the badge. */
+  /** The run's layers' health warnings (their metrics routes' problems and the run's fault findings), for the
+   * layer picker and the badge; loads the findings panel on the way. */
   async loadHealth(run, signal) {
     const layers = this.runInfo(run).layers;
-    const results = await Promise.all(layers.map((l) => api.metrics(run, l, signal).catch((e) => (isAbort(e) ? Promise.reject(e) : null))));
-    const health = {};
-    layers.forEach((l, i) => {
-      const list = problemList(results[i]);
-      if (!list.length) return;
-      const [epoch, text] = list[list.length - 1];
-      health[l] = { epoch, text: `epoch ${epoch}: ${text}`, short: `health warning (epoch ${epoch})`, all: list };
-    });
-    return health;
+    const [results, findings] = await Promise.all([
+      Promise.all(layers.map((l) => api.metrics(run, l, signal).catch((e) => (isAbort(e) ? Promise.reject(e) : null)))),
+      this.findings.load(run, signal),
+    ]);
+    return layerHealth(Object.fromEntries(layers.map((l, i) => [l, problemList(results[i])])), findings);
   }
 
   /** A run or layer was chosen (or the runs were reloaded): its epochs, health, metrics, then its graph. */
@@ -528,7 +536,7 @@ class App {
       colorMode: s.color,
       sizeMode: s.size,
       threshold: s.thr,
-      focus: focusSet(g, s),
+      focus: intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
       tracked: s.track.length ? nodesContaining(g, s.track) : null,
       selected: selectedIndex,
     });
@@ -648,6 +656,11 @@ function exposeDebug(app) {
       for (const v of [app.viewA, app.compare.view]) if (v) v.finishLayout();
     },
     drawCount: () => app.viewA.drawCount,
+    /** Ids of view A's nodes in focus (search, class filter, a finding's nodes), or null when none is dimmed. */
+    focused() {
+      const f = app.viewA.style.focus;
+      return f && app.graph ? [...f].map((i) => app.graph.nodes[i].id).sort((a, b) => a - b) : null;
+    },
     /** Node centres outside view "a" or "b" under its current zoom, by side, and the view's size. */
     offscreen(view = "a") {
       const [v] = pick(view);

@@ -105,6 +105,7 @@ export const api = {
   metrics: (run, layer, signal) => fetchJSON("metrics", { run, layer }, { signal }),
   track: (run, layer, samples, signal) =>
     fetchJSON("track", { run, layer, samples: samples.join(",") }, { signal }),
+  findings: (run, signal) => fetchJSON("findings", { run }, { signal }),
   thumbnailsInfo: (run) => fetchJSON("thumbnails_info", { run }),
   thumbnailUrl: (run, sample) => routeUrl("thumbnail", { run, sample: String(sample) }),
 };
