@@ -150,7 +150,7 @@ def test_findings_by_step_then_watch_order(app):
 
 
 @pytest.mark.parametrize(
-    "query, expected",
+    ("query", "expected"),
     [
         ("run=new&layer=a_last", ["confusion", "suspect_labels", "separation"]),
         ("run=new&kind=dead", ["dead"]),
@@ -166,7 +166,7 @@ def test_filters(app, query, expected):
 
 
 @pytest.mark.parametrize(
-    "query, status, says",
+    ("query", "status", "says"),
     [
         ("run=new&kind=deadd", 400, "'deadd'"),
         ("run=new&kind=dead,<b>", 400, "'<b>'"),
