@@ -10,14 +10,17 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+
+def _engine_exports() -> dict[str, str]:
+    from topoact_lightning.engine import _EXPORTS as engine  # the engine package's __init__ imports nothing
+
+    return dict(engine)
+
+
 # Lazy exports: `import topoact_lightning` stays cheap (the TensorBoard plugin imports the summary format and
 # graph model from here and must not pull in torch).
 _EXPORTS = {
-    "Mapper": "topoact_lightning.engine.mapper",
-    "MapperGraph": "topoact_lightning.engine.graph",
-    "GraphFormatError": "topoact_lightning.engine.graph",
-    "compare_graphs": "topoact_lightning.engine.compare",
-    "GraphComparison": "topoact_lightning.engine.compare",
+    **_engine_exports(),
     "TopoActMonitor": "topoact_lightning.monitor.callback",
     "TopoActConfigError": "topoact_lightning.errors",
 }
