@@ -47,6 +47,16 @@ def finite(scalars: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in scalars.items() if v is not None and np.isfinite(v)}
 
 
+def findings_tag(layer: str) -> str:
+    """The Text-tab tag of a layer's findings (one tag per layer: two layers' findings of one step both show).
+
+    Example:
+        >>> findings_tag("fc1")
+        'topoact_findings/fc1'
+    """
+    return f"topoact_findings/{layer}"
+
+
 def is_summary_writer(logger: Any) -> bool:
     from torch.utils.tensorboard import SummaryWriter
 
@@ -125,13 +135,21 @@ class SummarySink:
 
     # ------------------------------------------------------------------------------------------ internals
     def _write_one(self, item: GraphWrite) -> None:
+        from topoact_lightning.monitor.findings import Finding, findings_markdown
         from topoact_lightning.summary import graph_summary, scalar_tag, write_summary
 
         r = item.result
-        annotations = {"diagnostics": {k: r.scalars.get(k) for k in DIAGNOSTICS}, "problem": r.problem}
+        found = [Finding.from_dict(d) for d in r.findings]
+        annotations = {
+            "diagnostics": {k: r.scalars.get(k) for k in DIAGNOSTICS},
+            "problem": r.problem,
+            "findings": [{**f.to_dict(), "fault": f.is_fault} for f in found],
+        }
         summary = graph_summary(r.layer, r.graph_bytes, annotations, item.position)
         for writer in self.writers:
             write_summary(writer, summary, r.step)
+            if found:
+                writer.add_text(findings_tag(r.layer), findings_markdown(found), r.step)
         metrics = {scalar_tag(r.layer, k): v for k, v in finite(r.scalars).items()}
         for logger in self.loggers:
             logger.log_metrics(metrics, step=item.scalar_step)

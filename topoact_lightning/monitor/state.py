@@ -37,6 +37,20 @@ class MonitorState:
     warned_layers: set[str] = field(default_factory=set)
     #: The last graph written per layer, ``layer -> (step, bytes)``, for the first distance after a resume.
     previous_graphs: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    #: Every finding so far (:meth:`Finding.to_dict`), in the order reported.
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    #: Each layer's short history for the findings (:meth:`LayerHistory.to_dict`), so a resume repeats nothing.
+    finding_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def findings_state(self) -> dict[str, Any]:
+        """The findings part as :meth:`FindingTracker.load_state_dict` reads it."""
+        from topoact_lightning.monitor.findings import FindingTracker
+
+        return {
+            "version": FindingTracker.STATE_VERSION,
+            "findings": list(self.findings),
+            "history": dict(self.finding_history),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +59,8 @@ class MonitorState:
             "thumbnails_written": bool(self.thumbnails_written),
             "warned_layers": sorted(self.warned_layers),
             "previous_graphs": {k: [int(s), bytes(b)] for k, (s, b) in self.previous_graphs.items()},
+            "findings": list(self.findings),
+            "finding_history": dict(self.finding_history),
         }
 
     @classmethod
@@ -62,6 +78,8 @@ class MonitorState:
             thumbnails_written=bool(state.get("thumbnails_written", False)),
             warned_layers=set(state.get("warned_layers", [])),
             previous_graphs={k: (int(v[0]), bytes(v[1])) for k, v in state.get("previous_graphs", {}).items()},
+            findings=list(state.get("findings", [])),
+            finding_history={str(k): list(v) for k, v in state.get("finding_history", {}).items()},
         )
 
 
