@@ -47,6 +47,27 @@ def finite(scalars: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in scalars.items() if v is not None and np.isfinite(v)}
 
 
+def write_error(e: BaseException) -> OSError | None:
+    """The ``OSError`` behind a failed write: ``e`` itself, or the cause of the ``ValueError`` that Lightning's
+    ``TensorBoardLogger.log_metrics`` raises from any error of ``add_scalar`` (a full disk among them).
+
+    Example:
+        >>> try:
+        ...     try:
+        ...         raise OSError(28, "No space left on device")
+        ...     except OSError as full:
+        ...         raise ValueError("you tried to log 0.5") from full
+        ... except ValueError as e:
+        ...     write_error(e)
+        OSError(28, 'No space left on device')
+        >>> write_error(ValueError("a real bug")) is None
+        True
+    """
+    if isinstance(e, OSError):
+        return e
+    return e.__cause__ if isinstance(e.__cause__, OSError) else None
+
+
 def findings_tag(layer: str) -> str:
     """The Text-tab tag of a layer's findings (one tag per layer: two layers' findings of one step both show).
 
@@ -116,9 +137,12 @@ class SummarySink:
             for item in todo:
                 self._write_one(item)
             self._flush()
-        except OSError as e:
+        except (OSError, ValueError) as e:
+            error = write_error(e)
+            if error is None:
+                raise
             self._keep(todo)
-            self._failed(e, f"{len(todo)} graph(s)")
+            self._failed(error, f"{len(todo)} graph(s)")
             return [], self._take_dropped()
         if self.failing:
             self.failing = False

@@ -28,7 +28,7 @@ def class_confusion(graph: MapperGraph, node_share: float = 0.1) -> list[dict[st
 
     A node *mixes* classes ``a`` and ``b`` when each holds at least ``node_share`` of its labelled members. A
     pair's ``share`` is the share of the probe samples of ``a`` or ``b`` that lie in some node mixing them.
-    Each entry: ``classes`` ``[a, b]``, ``share``, ``samples`` (how many), ``nodes`` (the mixing nodes' ids).
+    Each entry: ``classes`` ``[a, b]``, ``share``, ``n_samples`` (how many; ``samples`` is kept for sample ids), ``nodes`` (the mixing nodes' ids).
 
     Examples
     --------
@@ -36,7 +36,7 @@ def class_confusion(graph: MapperGraph, node_share: float = 0.1) -> list[dict[st
     >>> g = MapperGraph(n_samples=6, members=[np.array([0, 1, 2]), np.array([3, 4, 5])], node_cover=np.zeros(2),
     ...                 cover_bounds=np.array([[[0.0, 1.0]]]), lens=np.zeros(6), labels=np.array([0, 1, 0, 2, 2, 2]))
     >>> class_confusion(g)
-    [{'classes': [0, 1], 'share': 1.0, 'samples': 3, 'nodes': [0]}]
+    [{'classes': [0, 1], 'share': 1.0, 'n_samples': 3, 'nodes': [0]}]
     """
     labels, counts = _class_counts(graph)
     hist = graph.class_histograms()
@@ -55,7 +55,7 @@ def class_confusion(graph: MapperGraph, node_share: float = 0.1) -> list[dict[st
         samples = np.unique(np.concatenate([graph.members[n] for n in nodes]))
         hit = int(np.isin(labels[samples], (a, b)).sum())
         out.append(
-            {"classes": [a, b], "share": hit / int(counts[a] + counts[b]), "samples": hit, "nodes": nodes}
+            {"classes": [a, b], "share": hit / int(counts[a] + counts[b]), "n_samples": hit, "nodes": nodes}
         )
     out.sort(key=lambda p: (-p["share"], p["classes"]))
     return out
