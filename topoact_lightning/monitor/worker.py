@@ -22,6 +22,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import threading
@@ -84,6 +85,10 @@ class GraphBuilder:
         self.references: dict[str, Any] = {}
         self.tracker: FindingTracker | None = None
         self._findings_state: dict[str, Any] | None = None
+        #: Record the engine's warnings in the results (the child process, whose stderr nobody reads). Not in a
+        #: thread of the training process: ``warnings.catch_warnings`` is process-wide and would swallow the
+        #: training thread's own warnings meanwhile.
+        self.record_warnings = False
         self._lock = threading.Lock()
 
     def remember(self, layer: str, step: int, data: bytes, graph: Any) -> None:
@@ -159,8 +164,10 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         ):
             # Keep the PCA lens from mirroring between epochs: align it with the previous epoch's basis.
             params["lens_reference"] = builder.references[job.layer]
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        record = builder is not None and builder.record_warnings
+        with warnings.catch_warnings(record=True) if record else contextlib.nullcontext() as caught:
+            if record:
+                warnings.simplefilter("always")
             mapper = Mapper(**params).fit(
                 x, labels=job.labels, extras=job.extras or None, class_names=job.class_names
             )
@@ -182,7 +189,7 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
             builder.remember(job.layer, job.step, data, graph)
         scalars["distance"] = distance
         result = GraphResult(job.step, job.layer, data, scalars)
-        result.warnings = list(dict.fromkeys(str(w.message) for w in caught))
+        result.warnings = list(dict.fromkeys(str(w.message) for w in caught or ()))
         _observe_safely(result, tracker, job, x, graph, distance)
         result.seconds = time.perf_counter() - t0
         return result
@@ -493,6 +500,7 @@ def _serve() -> None:
     os.dup2(2, 1)
     inp = sys.stdin.buffer
     builder = GraphBuilder()
+    builder.record_warnings = True
     while True:
         try:
             kind, payload = _recv(inp)
