@@ -176,7 +176,9 @@ def read_run(run_dir: Path) -> dict[str, Any]:
             if tag.startswith(GRAPH_TAG_PREFIX):
                 graphs.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[e.step] = MapperGraph.from_bytes(blobs[0])
                 if len(blobs) > 1:
-                    annotations.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[e.step] = decode_annotations(blobs[1])
+                    annotations.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[e.step] = decode_annotations(
+                        blobs[1]
+                    )
             elif tag == THUMBNAILS_TAG:
                 thumbs[e.step] = decode_thumbnails(blobs)
     scalars = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in tags["scalars"]}

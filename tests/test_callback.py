@@ -215,7 +215,9 @@ def test_dead_layer_warns_once_naming_layer_and_epoch(tmp_path):
         _quiet_fit(tmp_path, [monitor], epochs=2, model=_DeadLayer())
     msgs = [str(w.message) for w in record if "TopoActMonitor: layer" in str(w.message)]
     assert len(msgs) == 1
-    assert "layer 'dead' is dead at epoch 0: 100% of its units never fire" in msgs[0] and "Usual fix:" in msgs[0]
+    assert (
+        "layer 'dead' is dead at epoch 0: 100% of its units never fire" in msgs[0] and "Usual fix:" in msgs[0]
+    )
     assert [(f.layer, f.kind, f.step) for f in monitor.findings if f.is_fault] == [("dead", "dead", 0)]
     run = read_run(tmp_path / "run")
     assert run["scalars"][scalar_tag("dead", "dead_units")] == {0: 1.0, 1: 1.0, 2: 1.0}
@@ -346,7 +348,9 @@ def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_
 
 @pytest.mark.slow
 def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
-    monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process")
+    monitor = TopoActMonitor(
+        layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process"
+    )
     _quiet_fit(tmp_path, [monitor], epochs=10, max_steps=30)  # 24 steps per epoch: stops inside epoch 2
     assert monitor.captured_steps == [0, 2]
     assert read_run(tmp_path / "run")["tensor_steps"]["topoact_graph/fc1"] == [0, 2]
@@ -355,8 +359,14 @@ def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
 @pytest.mark.parametrize(
     "mapper_params, match",
     [
-        ({"fc1": {"n_intervals": 8}, "fc9": {}}, r"mapper_params names layers \['fc9'\] that are not in layers"),
-        ({"fc1": {"n_intervals": 8}, "features.3": {"n_cubes": 3}}, r"mapper_params\['features.3'\].*n_cubes"),
+        (
+            {"fc1": {"n_intervals": 8}, "fc9": {}},
+            r"mapper_params names layers \['fc9'\] that are not in layers",
+        ),
+        (
+            {"fc1": {"n_intervals": 8}, "features.3": {"n_cubes": 3}},
+            r"mapper_params\['features.3'\].*n_cubes",
+        ),
         ({"n_intervals": [3, 4]}, r"n_intervals has 2 values for a 1-dimensional lens.*lens='pca2'"),
         ({"lens": "pca2", "overlap": [0.2, 0.3, 0.4]}, r"overlap has 3 values for a 2-dimensional lens"),
     ],
@@ -393,18 +403,25 @@ def test_several_monitors_share_a_trainer_with_distinct_state_keys(tmp_path):
         L.Trainer(callbacks=pair(a={}, b={"schedule": 2}), logger=False)
     monitors = pair(a={"state_key": "every-epoch"}, b={"schedule": 2, "state_key": "every-other"})
     _quiet_fit(
-        tmp_path, [*monitors, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)], epochs=2,
+        tmp_path,
+        [*monitors, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+        epochs=2,
         enable_checkpointing=True,
     )
     saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["callbacks"]
     keys = [k for k in saved if k.startswith("TopoActMonitor")]
-    assert sorted(keys) == ["TopoActMonitor{'state_key': 'every-epoch'}", "TopoActMonitor{'state_key': 'every-other'}"]
+    assert sorted(keys) == [
+        "TopoActMonitor{'state_key': 'every-epoch'}",
+        "TopoActMonitor{'state_key': 'every-other'}",
+    ]
     assert [m.captured_steps for m in monitors] == [[0, 1, 2], [0, 2]]
 
 
 def test_per_layer_settings_for_unknown_default_layers_fail_before_training(tmp_path):
     model = DigitsCNN()
     monitor = TopoActMonitor(probe=probe_pair(), mapper_params={"fc1": {"n_intervals": 8}, "fc9": {}})
-    with pytest.raises(TopoActConfigError, match=r"mapper_params names layers \['fc9'\].*\['features.2', 'fc1'\]"):
+    with pytest.raises(
+        TopoActConfigError, match=r"mapper_params names layers \['fc9'\].*\['features.2', 'fc1'\]"
+    ):
         _quiet_fit(tmp_path, [monitor], epochs=1, model=model)
     assert model.global_step == 0

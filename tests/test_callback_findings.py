@@ -119,7 +119,9 @@ def test_each_fault_kind_is_found_in_its_layer_only(tmp_path, fault, epochs, lay
     # One warning, naming the layer, the kind, the epoch and the usual fix.
     (finding,) = [f for f in monitor.findings if f.is_fault]
     assert len(alerts) == 1, alerts
-    assert alerts[0].startswith(f"TopoActMonitor: layer {layer!r} is {fault.replace('_', ' ')} at epoch {finding.step}")
+    assert alerts[0].startswith(
+        f"TopoActMonitor: layer {layer!r} is {fault.replace('_', ' ')} at epoch {finding.step}"
+    )
     assert f"Usual fix: {finding.fix}" in alerts[0]
     # The annotations blob of that step carries the finding (and its message as the problem), once.
     notes = read_run(tmp_path / "run")["annotations"]
@@ -162,7 +164,9 @@ def test_the_thresholds_parameter_and_its_old_names(tmp_path):
     model = Small()
     with torch.no_grad():
         model.fc2.bias[:16] = -10.0
-    monitor, _ = fit(tmp_path, model, 1, monitor=_monitor(findings=FindingThresholds(dead_share=0.4)), run="b")
+    monitor, _ = fit(
+        tmp_path, model, 1, monitor=_monitor(findings=FindingThresholds(dead_share=0.4)), run="b"
+    )
     assert [(f.layer, f.kind) for f in monitor.findings if f.is_fault] == [("act2", "dead")]
 
 
@@ -188,7 +192,9 @@ def test_findings_survive_a_resume_without_repeats_or_losses(tmp_path):
     faults = [(f.layer, f.kind, f.step) for f in first.findings if f.is_fault]
     assert faults == [("act2", "dead", 0), ("act1", "not_learning", 2), ("act2", "not_learning", 2)]
     assert len(alerts) == 3
-    resumed, alerts = fit(tmp_path, Small("dead"), 4, monitor=_monitor(), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt"))
+    resumed, alerts = fit(
+        tmp_path, Small("dead"), 4, monitor=_monitor(), ckpt_path=str(tmp_path / "ckpt" / "last.ckpt")
+    )
     assert alerts == []  # the dead layer was reported before the checkpoint: not again
     before = [f.to_dict() for f in first.findings]
     after = [f.to_dict() for f in resumed.findings]

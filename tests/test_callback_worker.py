@@ -259,7 +259,9 @@ def test_engine_warnings_are_passed_on_once_per_layer_and_message():
     try:
         with pytest.warns(UserWarning) as record:
             for step, layer in ((0, "fc1"), (1, "fc1"), (1, "fc2")):
-                pipeline._note_findings(GraphResult(step, layer, b"", warnings=["most cover elements are empty"]))
+                pipeline._note_findings(
+                    GraphResult(step, layer, b"", warnings=["most cover elements are empty"])
+                )
     finally:
         pipeline.worker.close()
     msgs = [str(w.message) for w in record if "most cover elements are empty" in str(w.message)]

@@ -143,7 +143,9 @@ def test_diagnosis_warns_about_the_broken_layer_only(diagnosis):
     assert re.search(r"^  layer 'hidden', epoch 0: dead: 100% of its units never fire", proc.stdout, re.M)
     assert re.search(r"^    usual fix: start the biases at 0", proc.stdout, re.M)
     # The healthy run's class findings (digits sharing nodes) are listed too.
-    healthy_classes = re.search(r"^healthy: 0 fault finding\(s\), (\d+) class finding\(s\)", proc.stdout, re.M)
+    healthy_classes = re.search(
+        r"^healthy: 0 fault finding\(s\), (\d+) class finding\(s\)", proc.stdout, re.M
+    )
     assert healthy_classes is not None and int(healthy_classes.group(1)) > 0
     # The comparison table shows the dead layer side by side with the healthy one.
     row = re.search(r"^hidden\s+dead_units\s+(\S+)\s+(\S+)$", proc.stdout, re.M)

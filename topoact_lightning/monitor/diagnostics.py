@@ -102,4 +102,3 @@ def activation_diagnostics(x: np.ndarray) -> dict[str, float]:
         "effective_rank": _rank_from_dims(dims, x.shape),
         "effective_dims": dims,
     }
-

@@ -148,7 +148,9 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
                 None,
                 error=f"{int(bad.sum())} of {len(x)} probe samples have NaN or infinite activations; graph skipped",
             )
-            _observe_safely(result, tracker, job, x, None, float("nan"))  # NaN activations are an `exploding` finding
+            _observe_safely(
+                result, tracker, job, x, None, float("nan")
+            )  # NaN activations are an `exploding` finding
             return result
         from topoact_lightning.engine.mapper import Mapper
 
@@ -375,7 +377,11 @@ class GraphProcess:
         self.failure: str | None = None
         self._last: dict[str, tuple[int, bytes]] = dict(restore or {})
         # The findings state the child starts from, kept up to date with each result for a fallback builder.
-        self._findings: dict[str, Any] = {"version": FindingTracker.STATE_VERSION, "findings": [], "history": {}}
+        self._findings: dict[str, Any] = {
+            "version": FindingTracker.STATE_VERSION,
+            "findings": [],
+            "history": {},
+        }
         if findings:
             self._findings = {**self._findings, **findings}
         self._proc: Any = None
@@ -434,7 +440,9 @@ class GraphProcess:
                 _send(self._proc.stdin, ("job", job))
                 result = _recv(self._proc.stdout)
             except Exception as e:
-                self._fail(f"the graph process stopped ({type(e).__name__}: {e}); building in a thread instead")
+                self._fail(
+                    f"the graph process stopped ({type(e).__name__}: {e}); building in a thread instead"
+                )
         if result is None:
             assert self.fallback is not None
             result = self.fallback(job)
@@ -519,4 +527,3 @@ def _serve() -> None:
             builder.restore_findings(payload)
             continue
         _send(out, builder(payload))
-

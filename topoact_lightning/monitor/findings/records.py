@@ -35,6 +35,7 @@ FIXES = {
 
 # The sketch behind activation fingerprints: a fixed seed, so that two processes fingerprint alike.
 
+
 # ------------------------------------------------------------------------------------------------------ records
 @dataclass(frozen=True)
 class Finding:
@@ -263,7 +264,6 @@ def findings_markdown(findings: Iterable[Finding]) -> str:
         # A pipe would end the cell early, a newline the row.
         rows.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     return "\n".join(rows)
-
 
 
 def _optional_float(v: Any) -> float | None:
