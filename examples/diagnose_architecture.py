@@ -5,15 +5,16 @@ The ``broken`` run differs from the ``healthy`` one in a single number: the bias
 never recovers. The loss alone only says that the network does not learn; TopoActMonitor says where and why, from
 the untrained network on:
 
-- a warning naming the layer and the epoch (``layer 'hidden' looks unhealthy after 0 epoch(s): 100% of its units
-  are dead``);
+- a finding and one warning naming the layer, the kind of fault, the epoch and the usual fix (``layer 'hidden' is
+  dead at epoch 0: 100% of its units never fire ... Usual fix: start the biases at 0 or slightly above ...``);
+  ``monitor.findings`` lists them, with the class findings (which digits share nodes) of the healthy run;
 - the ``topoact/hidden/dead_units`` scalar at 1, ``effective_rank`` at 0 (the probe collapsed to one point);
 - in the TopoAct tab, the hidden layer's graph is a single node holding every class (``largest_node_share`` 1,
   ``purity`` 0), while the healthy run separates the ten digits;
 - the layers before it are frozen too (no gradient reaches them): their graphs stop changing, ``distance`` (how
   much a layer's graph moved since the previous epoch) stays at 0.
 
-At the end the script prints both runs' final metrics side by side.
+At the end the script prints both runs' final metrics side by side, and the broken run's fault findings.
 
     python examples/diagnose_architecture.py --logdir runs/diagnosis
     tensorboard --logdir runs/diagnosis    # compare the runs "healthy" and "broken" in the TOPOACT tab
@@ -27,7 +28,7 @@ from pathlib import Path
 
 import lightning.pytorch as pl
 import torch
-from digits_cnn import LAYERS, DigitsCNN, parse_args, train
+from digits_cnn import LAYERS, DigitsCNN, digits_data, make_monitor, parse_args, train
 
 RUNS = ("healthy", "broken")
 BROKEN_BIAS = -1.0
@@ -70,19 +71,25 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     start = time.perf_counter()
     results: dict[str, dict[str, float]] = {}
     alerts: dict[str, list[str]] = {}
+    findings: dict[str, list] = {}
+    probe_size = 150 if args.quick else None
+    _, _, x_val, y_val = digits_data(args.seed)
     for run in RUNS:
         print(f"== training the {run} run")
+        monitor = make_monitor(x_val[:probe_size], y_val[:probe_size])
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             _, final = train(
                 args.logdir,
                 run,
                 args.epochs,
-                probe_size=150 if args.quick else None,
+                probe_size=probe_size,
                 seed=args.seed,
                 progress=False,
                 model=make_model(run, args.seed),
+                monitor=monitor,
             )
+        findings[run] = monitor.findings
         # Show the warnings as usual, and keep TopoActMonitor's for the summary.
         for w in caught:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
@@ -96,6 +103,12 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
         print(f"\n{run}: {len(alerts[run])} TopoActMonitor warning(s)")
         for message in alerts[run]:
             print(f"  {message}")
+    for run in RUNS:
+        faults = [f for f in findings[run] if f.is_fault]
+        classes = len(findings[run]) - len(faults)
+        print(f"\n{run}: {len(faults)} fault finding(s), {classes} class finding(s)")
+        for f in faults:
+            print(f"  layer {f.layer!r}, epoch {f.step}: {f.kind}: {f.message}\n    usual fix: {f.fix}")
     print(f"\nview both runs: tensorboard --logdir {args.logdir}   (open the TOPOACT tab)")
     return results
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 import warnings
+from typing import Any
 
 import lightning.pytorch as pl
 import numpy as np
@@ -105,8 +106,10 @@ def train(
     seed: int = 0,
     progress: bool = True,
     model: DigitsCNN | None = None,
+    monitor: Any = None,
 ) -> tuple[DigitsCNN, dict[str, float]]:
-    """Train ``model`` (a new :class:`DigitsCNN` by default) into ``logdir/run``; return it with its final
+    """Train ``model`` (a new :class:`DigitsCNN` by default) into ``logdir/run``, watched by ``monitor`` (by
+    default :func:`make_monitor` on the first ``probe_size`` validation digits); return the model with its final
     validation metrics."""
     pl.seed_everything(seed, verbose=False)
     torch.set_num_threads(1)  # a model this small runs slower when threads synchronise on every tiny op
@@ -119,7 +122,7 @@ def train(
         devices=1,
         max_epochs=epochs,
         logger=TensorBoardLogger(logdir, name=run),
-        callbacks=[make_monitor(probe_x, probe_y)],
+        callbacks=[monitor if monitor is not None else make_monitor(probe_x, probe_y)],
         enable_checkpointing=False,
         enable_progress_bar=progress,
         enable_model_summary=False,

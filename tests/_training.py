@@ -161,7 +161,8 @@ def train_digits(
 
 
 def read_run(run_dir: Path) -> dict[str, Any]:
-    """What TensorBoard's own reader finds in one run: ``{"graphs": {layer: {step: MapperGraph}},
+    """What TensorBoard's own reader finds in one run: ``{"graphs": {layer: {step: MapperGraph}}, "annotations":
+    {layer: {step: dict}},
     "thumbnails": {step: array}, "scalars": {tag: {step: value}}}``, keeping every step (size guidance 0).
 
     The monitor writes its ``topoact/<layer>/*`` scalars at Lightning's global steps; ``scalars`` keys them by the
@@ -175,6 +176,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
         GRAPH_TAG_PREFIX,
         PLUGIN_NAME,
         THUMBNAILS_TAG,
+        decode_annotations,
         decode_metadata,
         decode_thumbnails,
     )
@@ -183,6 +185,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     acc.Reload()
     tags = acc.Tags()
     graphs: dict[str, dict[int, Any]] = {}
+    annotations: dict[str, dict[int, Any]] = {}
     thumbs: dict[int, Any] = {}
     steps_seen: dict[str, list[int]] = {}
     metadata = {}
@@ -196,6 +199,10 @@ def read_run(run_dir: Path) -> dict[str, Any]:
             blobs = list(e.tensor_proto.string_val)
             if tag.startswith(GRAPH_TAG_PREFIX):
                 graphs.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[e.step] = MapperGraph.from_bytes(blobs[0])
+                if len(blobs) > 1:
+                    annotations.setdefault(tag[len(GRAPH_TAG_PREFIX) :], {})[e.step] = decode_annotations(
+                        blobs[1]
+                    )
             elif tag == THUMBNAILS_TAG:
                 thumbs[e.step] = decode_thumbnails(blobs)
     scalars = {tag: {e.step: e.value for e in acc.Scalars(tag)} for tag in tags["scalars"]}
@@ -210,6 +217,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
             scalars[tag] = {to_epoch[step]: v for step, v in scalars[tag].items()}
     return {
         "graphs": graphs,
+        "annotations": annotations,
         "thumbnails": thumbs,
         "scalars": scalars,
         "tensor_steps": steps_seen,

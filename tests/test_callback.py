@@ -97,6 +97,24 @@ def test_purity_rises_with_training(trained):
 
 
 @pytest.mark.slow
+def test_the_healthy_digits_run_has_class_findings_and_no_fault(trained):
+    notes = trained["annotations"]
+    assert sorted(notes) == sorted(DIGITS_LAYERS)
+    found = [f for layer in notes.values() for step in layer.values() for f in step["findings"]]
+    assert not [f for f in found if f["fault"]], found
+    assert all(step["problem"] is None for layer in notes.values() for step in layer.values())
+    kinds = {f["kind"] for f in found}
+    assert "confusion" in kinds, kinds
+    for layer, steps in notes.items():
+        for step, note in steps.items():
+            graph = trained["graphs"][layer][step]
+            for f in note["findings"]:
+                assert (f["layer"], f["step"]) == (layer, step)
+                assert all(0 <= n < graph.n_nodes for n in f["details"].get("nodes", []))
+                assert all(0 <= s < graph.n_samples for s in f["details"].get("samples", []))
+
+
+@pytest.mark.slow
 def test_thumbnails_written_once(trained):
     assert list(trained["thumbnails"]) == [0]
     img = trained["thumbnails"][0]
@@ -196,9 +214,12 @@ def test_dead_layer_warns_once_naming_layer_and_epoch(tmp_path):
     monitor = TopoActMonitor(layers=["dead"], probe=probe_pair(), thumbnails=False)
     with pytest.warns(UserWarning) as record:
         _quiet_fit(tmp_path, [monitor], epochs=2, model=_DeadLayer())
-    msgs = [str(w.message) for w in record if "unhealthy" in str(w.message)]
+    msgs = [str(w.message) for w in record if "TopoActMonitor: layer" in str(w.message)]
     assert len(msgs) == 1
-    assert "'dead'" in msgs[0] and "after 0 epoch" in msgs[0] and "100% of its units are dead" in msgs[0]
+    assert (
+        "layer 'dead' is dead at epoch 0: 100% of its units never fire" in msgs[0] and "Usual fix:" in msgs[0]
+    )
+    assert [(f.layer, f.kind, f.step) for f in monitor.findings if f.is_fault] == [("dead", "dead", 0)]
     run = read_run(tmp_path / "run")
     assert run["scalars"][scalar_tag("dead", "dead_units")] == {0: 1.0, 1: 1.0, 2: 1.0}
 

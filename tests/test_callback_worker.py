@@ -11,7 +11,14 @@ import numpy as np
 import pytest
 
 from topoact_lightning.engine.graph import MapperGraph
-from topoact_lightning.monitor.worker import GraphBuilder, GraphJob, GraphResult, GraphWorker, build_graph
+from topoact_lightning.monitor.worker import (
+    GraphBuilder,
+    GraphJob,
+    GraphProcess,
+    GraphResult,
+    GraphWorker,
+    build_graph,
+)
 
 
 def _job(step, x, previous_step=None, **params):
@@ -218,3 +225,47 @@ def test_graph_process_starts_with_its_first_job_runs_niced_and_exits_cleanly():
     finally:
         proc.close()
     assert proc.returncode == 0 and proc.pid is None
+
+
+def _clumped(n=300):
+    x = np.zeros((n, 4), dtype=np.float32)
+    x[:, 0] = np.linspace(0, 0.01, n)
+    x[-1, 0] = 100.0  # one far sample: the lens range is mostly empty
+    return x
+
+
+@pytest.mark.slow
+def test_engine_warnings_in_the_child_come_back_with_the_result():
+    proc = GraphProcess(niceness=0)
+    try:
+        r = proc(_job(0, _clumped(), n_intervals=40))
+    finally:
+        proc.close()
+    assert proc.failure is None
+    assert [w for w in r.warnings if "cover elements hold no sample" in w], r.warnings
+    # In a thread of the training process the warning is raised as usual (catching it there would be
+    # process-wide and swallow the training thread's own warnings).
+    with pytest.warns(UserWarning, match="cover elements hold no sample"):
+        r = GraphBuilder()(_job(0, _clumped(), n_intervals=40))
+    assert r.warnings == []
+
+
+def test_engine_warnings_are_passed_on_once_per_layer_and_message():
+    from topoact_lightning.monitor.pipeline import GraphPipeline
+    from topoact_lightning.monitor.sink import SummarySink
+    from topoact_lightning.monitor.state import MonitorState
+
+    pipeline = GraphPipeline(MonitorState(), SummarySink([], []), ["fc1", "fc2"], worker="thread")
+    try:
+        with pytest.warns(UserWarning) as record:
+            for step, layer in ((0, "fc1"), (1, "fc1"), (1, "fc2")):
+                pipeline._note_findings(
+                    GraphResult(step, layer, b"", warnings=["most cover elements are empty"])
+                )
+    finally:
+        pipeline.worker.close()
+    msgs = [str(w.message) for w in record if "most cover elements are empty" in str(w.message)]
+    assert msgs == [
+        "TopoActMonitor: layer 'fc1' at epoch 0: most cover elements are empty",
+        "TopoActMonitor: layer 'fc2' at epoch 1: most cover elements are empty",
+    ]

@@ -13,8 +13,8 @@ from topoact_lightning.monitor.diagnostics import (
     dead_unit_share,
     effective_dims,
     effective_rank,
-    health_problem,
 )
+from topoact_lightning.monitor.findings import fault_findings
 
 finite = st.floats(-100, 100, allow_nan=False, width=32)
 matrices = st.tuples(st.integers(2, 30), st.integers(1, 12)).flatmap(
@@ -43,15 +43,13 @@ def test_rank_one_activations_use_one_direction():
     rng = np.random.default_rng(1)
     x = rng.normal(size=(100, 1)) @ rng.normal(size=(1, 32)) + 3.0
     assert effective_dims(x) == pytest.approx(1.0, abs=1e-6)
-    assert health_problem(activation_diagnostics(x)) is not None and "collapsed" in health_problem(
-        activation_diagnostics(x)
-    )
+    assert [f.kind for f in fault_findings(0, "fc", x)] == ["collapsed"]
 
 
 def test_isotropic_data_uses_nearly_every_direction():
     x = np.random.default_rng(2).normal(size=(2000, 8))
     assert effective_rank(x) > 0.95
-    assert health_problem(activation_diagnostics(x)) is None
+    assert fault_findings(0, "fc", x) == []
 
 
 @given(x=matrices)
@@ -88,12 +86,6 @@ def test_adding_a_constant_unit_adds_a_dead_unit(x, c):
 def test_effective_dims_ignore_scale_and_shift(x, scale, shift):
     a, b = effective_dims(x), effective_dims(x * scale + shift)
     assert np.isclose(a, b, rtol=1e-4, atol=1e-4) or (a == 0.0 or b == 0.0)
-
-
-def test_health_problem_thresholds():
-    assert "dead" in health_problem({"dead_units": 0.6, "effective_dims": 10.0})
-    assert health_problem({"dead_units": 0.6, "effective_dims": 10.0}, dead_threshold=0.7) is None
-    assert health_problem({"dead_units": float("nan"), "effective_dims": float("nan")}) is None
 
 
 def test_shape_errors():

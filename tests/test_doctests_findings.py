@@ -8,12 +8,16 @@ import pytest
 from test_layout import _run
 
 from topoact_lightning.monitor import findings
+from topoact_lightning.monitor.findings import classes, faults, records, tracker
 
 
 def test_findings_docstring_examples_pass():
-    result = doctest.testmod(findings, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted >= 20  # every public function carries an example
-    assert result.failed == 0
+    attempted = 0
+    for module in (findings, records, faults, classes, tracker):
+        result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert result.failed == 0, module.__name__
+        attempted += result.attempted
+    assert attempted >= 20  # every public function carries an example
 
 
 @pytest.mark.slow

@@ -133,10 +133,20 @@ def test_diagnosis_metrics_tell_the_broken_run_apart(diagnosis):
 
 def test_diagnosis_warns_about_the_broken_layer_only(diagnosis):
     proc, _ = diagnosis
-    warnings = re.findall(r"TopoActMonitor: layer '([^']+)' looks unhealthy after (\d+) epoch", proc.stderr)
-    assert warnings == [("hidden", "0")], proc.stderr[-3000:]
+    warnings = re.findall(r"TopoActMonitor: layer '([^']+)' is ([a-z ]+) at epoch (\d+): ", proc.stderr)
+    assert warnings == [("hidden", "dead", "0")], proc.stderr[-3000:]
     assert "healthy: 0 TopoActMonitor warning(s)" in proc.stdout
     assert "broken: 1 TopoActMonitor warning(s)" in proc.stdout
+    # monitor.findings of the broken run: the layer, the kind, the epoch and the usual fix.
+    assert "healthy: 0 fault finding(s)" in proc.stdout
+    assert "broken: 1 fault finding(s)" in proc.stdout
+    assert re.search(r"^  layer 'hidden', epoch 0: dead: 100% of its units never fire", proc.stdout, re.M)
+    assert re.search(r"^    usual fix: start the biases at 0", proc.stdout, re.M)
+    # The healthy run's class findings (digits sharing nodes) are listed too.
+    healthy_classes = re.search(
+        r"^healthy: 0 fault finding\(s\), (\d+) class finding\(s\)", proc.stdout, re.M
+    )
+    assert healthy_classes is not None and int(healthy_classes.group(1)) > 0
     # The comparison table shows the dead layer side by side with the healthy one.
     row = re.search(r"^hidden\s+dead_units\s+(\S+)\s+(\S+)$", proc.stdout, re.M)
     assert row is not None, proc.stdout

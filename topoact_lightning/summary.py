@@ -7,8 +7,11 @@ Everything is a blob sequence (``DATA_CLASS_BLOB_SEQUENCE``, a rank-1 ``DT_STRIN
   characters percent-encoded; the metadata holds the real name); the step is the number of training epochs completed when the graph
   was taken (0 = the untrained network). Blob 0 is :meth:`MapperGraph.to_bytes`; blob 1 (since version 2) is a JSON
   object of *annotations*: what the monitor found about the layer at that step, which is not part of the graph
-  (``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem": str | null}``; NaN as null).
-  Readers accept version-1 steps with the graph blob alone.
+  (``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem": str | null, "findings": [...]}``;
+  NaN as null). ``findings`` lists the layer's findings at that step, each a ``Finding.to_dict()`` plus ``"fault"``
+  (:mod:`topoact_lightning.monitor.findings`; ``details["nodes"]`` are node ids of that step's graph,
+  ``details["samples"]`` probe sample ids); ``problem`` joins the fault findings' messages. Steps written before
+  findings existed have no ``findings`` key. Readers accept version-1 steps with the graph blob alone.
 - one tag ``topoact_thumbnails``, written once at step 0: blob 0 is a JSON header
   ``{"n", "height", "width", "channels"}``, blob 1 the zlib-compressed ``uint8`` array of shape
   ``(n, height, width, channels)``, one small image per probe sample, in probe order.

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import torch
 from lightning_utilities.core.rank_zero import rank_zero_warn
 from pytorch_lightning import Callback
@@ -37,6 +38,7 @@ from typing_extensions import override
 
 from topoact_lightning.errors import TopoActConfigError
 from topoact_lightning.monitor.config import MonitorConfig
+from topoact_lightning.monitor.findings import Finding, FindingThresholds
 from topoact_lightning.monitor.pipeline import GraphPipeline, JobSettings, mark_done
 from topoact_lightning.monitor.probe import Probe, thumbnails
 from topoact_lightning.monitor.probe_pass import ProbePass
@@ -79,8 +81,13 @@ class TopoActMonitor(Callback):
         seed: seed of the probe draw and the random positions/tokens (fixed for the whole run).
         max_pending: logged steps (one graph per layer each) that may wait to be built before the training loop
             waits for the worker; a step's graphs are always queued together, so the loop never waits inside one.
-        dead_threshold: warn when at least this share of a layer's units is dead.
-        collapse_dims: warn when a layer's probe activations use fewer effective directions than this.
+        dead_threshold: report a layer as ``dead`` when at least this share of its units never fires
+            (``FindingThresholds.dead_share``).
+        collapse_dims: report a layer as ``collapsed`` when its probe activations use fewer effective directions
+            than this (``FindingThresholds.collapse_dims``).
+        findings: every threshold of the findings (:class:`~topoact_lightning.monitor.findings.FindingThresholds`;
+            its defaults are listed in the README's "Findings" section). Replaces ``dead_threshold`` and
+            ``collapse_dims``; give one or the other.
         worker_niceness: how much to lower the graph worker's CPU priority (Linux), so training wins when
             cores are busy; 0 keeps it equal.
         worker: ``"process"`` builds graphs in a child Python process (a fresh interpreter, not multiprocessing),
@@ -103,8 +110,12 @@ class TopoActMonitor(Callback):
         epochs completed (0 = the untrained network):
 
         - ``topoact_graph/<layer>``: per logged step, blob 0 the Mapper graph (:meth:`MapperGraph.to_bytes`), blob 1
-          the annotations ``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem"}``; the tag
-          metadata carries the layer and its ``position`` among the watched layers.
+          the annotations ``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem", "findings"}``
+          (``findings``: the findings reported for the layer at that step, each a :meth:`Finding.to_dict` plus
+          ``"fault"``; fault kinds appear once per layer, at the step first found; ``problem``: the fault
+          findings' messages joined, or null); the tag metadata carries the layer and its ``position``.
+        - ``topoact_findings/<layer>``: a text summary (TensorBoard's Text tab) at each step with new findings, a
+          table of step, layer, kind and message (:func:`~topoact_lightning.monitor.findings.findings_markdown`).
         - ``topoact_thumbnails``: once, at step 0, small images of the probe (image inputs only).
 
         To every logger, as scalars at the step chosen by ``scalar_step``, per layer:
@@ -118,6 +129,13 @@ class TopoActMonitor(Callback):
         - ``topoact/<layer>/distance``: how far the graph moved since the previous logged step (from the second).
 
         Non-finite values (a purity without labels, the first distance) are not logged.
+
+    Findings:
+        At each logged step the graph process reads each layer's activations and graph for faults (``dead``,
+        ``constant``, ``collapsed``, ``saturated``, ``not_learning``, ``exploding``: one ``rank_zero_warn`` per
+        layer and kind, naming layer, epoch, what was found and the usual fix) and class findings
+        (``confusion``, ``separation``, ``suspect_labels``: informational). :attr:`findings` lists them all; they
+        are checkpointed, so a resumed fit repeats none.
 
     Guarantees:
         Training never dies for monitoring: a failing probe pass, NaN activations or a failing graph become a
@@ -150,6 +168,7 @@ class TopoActMonitor(Callback):
         max_pending: int = 2,
         dead_threshold: float = 0.5,
         collapse_dims: float = 1.5,
+        findings: FindingThresholds | None = None,
         worker_niceness: int = 10,
         worker: str = "process",
         scalar_step: str = "global_step",
@@ -176,6 +195,7 @@ class TopoActMonitor(Callback):
             max_pending=max_pending,
             dead_threshold=dead_threshold,
             collapse_dims=collapse_dims,
+            findings=findings,
             worker_niceness=worker_niceness,
             worker=worker,
             scalar_step=scalar_step,
@@ -213,6 +233,14 @@ class TopoActMonitor(Callback):
     def captured_steps(self) -> list[int]:
         """The logged steps that are done: every graph written, or skipped with a warning."""
         return self._state.captured_steps
+
+    @property
+    def findings(self) -> list[Finding]:
+        """Every finding so far, in the order reported (written graphs' and skipped ones'; kept in checkpoints).
+
+        Fault findings (``finding.is_fault``) appear once per layer and kind; ``finding.fix`` is the usual fix.
+        """
+        return [Finding.from_dict(d) for d in self._state.findings]
 
     @property
     def pending_graphs(self) -> int:
@@ -408,7 +436,7 @@ class TopoActMonitor(Callback):
             result.extras,
             {layer: self._pass.layers[layer].mapper_params for layer in layers},
             JobSettings(
-                probe.labels, probe.class_names, self.config.dead_threshold, self.config.collapse_dims
+                probe.labels, probe.class_names, self.config.finding_thresholds(), step_loss(trainer, result)
             ),
         )
         self.blocking_seconds.append(time.perf_counter() - t0)
@@ -418,6 +446,28 @@ class TopoActMonitor(Callback):
         pipeline, self._pipeline = self._pipeline, None
         if pipeline is not None:
             pipeline.close(timeout)
+
+
+def step_loss(trainer: Any, result: Any) -> float | None:
+    """The training loss at a logged step, for ``not_learning``: the mean of the probe's per-sample ``loss``
+    (labels and logits known), else ``trainer.callback_metrics``' ``train_loss`` or ``loss``, else None."""
+    losses = getattr(result, "extras", {}).get("loss")
+    if losses is not None:
+        losses = np.asarray(losses, dtype=np.float64)
+        losses = losses[np.isfinite(losses)]
+        if losses.size:
+            return float(losses.mean())
+    metrics = getattr(trainer, "callback_metrics", None) or {}
+    for key in ("train_loss", "loss"):
+        value = metrics.get(key)
+        if value is not None:
+            try:
+                value = float(value)
+            except (TypeError, ValueError):
+                continue
+            if np.isfinite(value):
+                return value
+    return None
 
 
 def logger_step(trainer: Any, step: int, mode: str) -> int:

@@ -24,6 +24,7 @@ import torch
 
 from topoact_lightning.errors import TopoActConfigError
 from topoact_lightning.monitor.capture import check_reduction
+from topoact_lightning.monitor.findings import FindingThresholds
 from topoact_lightning.monitor.schedule import Schedule
 
 WORKERS = ("process", "thread")
@@ -140,6 +141,7 @@ class MonitorConfig:
     max_pending: int = 2
     dead_threshold: float = 0.5
     collapse_dims: float = 1.5
+    findings: FindingThresholds | None = None
     worker_niceness: int = 10
     worker: str = "process"
     scalar_step: str = "global_step"
@@ -198,10 +200,34 @@ class MonitorConfig:
                 raise TopoActConfigError(f"{name} must be a positive int")
         if not 0 < float(self.dead_threshold) <= 1:
             raise TopoActConfigError("dead_threshold must be in (0, 1]")
+        if self.findings is not None and not isinstance(self.findings, FindingThresholds):
+            raise TopoActConfigError(
+                "findings must be a FindingThresholds, e.g. findings=FindingThresholds(dead_share=0.3)"
+            )
+        if self.findings is not None and (self.dead_threshold != 0.5 or self.collapse_dims != 1.5):
+            raise TopoActConfigError(
+                "give the thresholds once: findings=FindingThresholds(dead_share=..., collapse_dims=...) replaces "
+                "dead_threshold and collapse_dims"
+            )
+        self.finding_thresholds()  # FindingThresholds checks its own fields
         if self.state_key is not None and (not isinstance(self.state_key, str) or not self.state_key):
             raise TopoActConfigError(
                 "state_key must be a non-empty string naming this monitor in checkpoints (or None for the default)"
             )
+
+    def finding_thresholds(self) -> FindingThresholds:
+        """The findings' thresholds: ``findings``, or the defaults with ``dead_threshold`` as ``dead_share`` and
+        ``collapse_dims`` as ``collapse_dims``.
+
+        Example:
+            >>> MonitorConfig(dead_threshold=0.3).finding_thresholds().dead_share
+            0.3
+        """
+        if self.findings is not None:
+            return self.findings
+        return FindingThresholds(
+            dead_share=float(self.dead_threshold), collapse_dims=float(self.collapse_dims)
+        )
 
     def _check_callables(self) -> None:
         if self.logits is not None and self.logits != "auto" and not callable(self.logits):

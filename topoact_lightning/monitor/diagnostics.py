@@ -91,7 +91,7 @@ def _rank_from_dims(dims: float, shape: tuple[int, ...]) -> float:
 
 
 def activation_diagnostics(x: np.ndarray) -> dict[str, float]:
-    """``dead_units`` and ``effective_rank`` of one activation matrix, plus ``effective_dims`` for warnings."""
+    """``dead_units`` and ``effective_rank`` of one activation matrix, plus ``effective_dims``."""
     x = np.asarray(x)
     dims = effective_dims(x)  # one eigendecomposition for both the rank and the collapse warning
     return {
@@ -99,29 +99,3 @@ def activation_diagnostics(x: np.ndarray) -> dict[str, float]:
         "effective_rank": _rank_from_dims(dims, x.shape),
         "effective_dims": dims,
     }
-
-
-def health_problem(
-    diagnostics: dict[str, float], dead_threshold: float = 0.5, collapse_dims: float = 1.5
-) -> str | None:
-    """A short description of what looks wrong with a layer, or ``None`` if it looks healthy.
-
-    A layer *looks dead* when at least ``dead_threshold`` of its units are dead, and *looks collapsed* when its
-    probe samples use fewer than ``collapse_dims`` effective directions.
-
-    Example:
-        >>> health_problem({"dead_units": 0.9, "effective_dims": 12.0})
-        '90% of its units are dead (constant over the probe)'
-        >>> health_problem({"dead_units": 0.0, "effective_dims": 12.0}) is None
-        True
-    """
-    dead = diagnostics.get("dead_units", float("nan"))
-    dims = diagnostics.get("effective_dims", float("nan"))
-    if np.isfinite(dead) and dead >= dead_threshold:
-        return f"{dead:.0%} of its units are dead (constant over the probe)"
-    if np.isfinite(dims) and dims < collapse_dims:
-        return (
-            f"its activations have collapsed: the probe samples use {dims:.2f} effective directions "
-            f"(fewer than {collapse_dims:g})"
-        )
-    return None

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 from lightning_utilities.core.rank_zero import rank_zero_warn
 
+from topoact_lightning.monitor.findings import Finding, FindingThresholds
 from topoact_lightning.monitor.sink import GraphWrite, SummarySink
 from topoact_lightning.monitor.state import MonitorState
 from topoact_lightning.monitor.worker import GraphBuilder, GraphJob, GraphProcess, GraphResult, GraphWorker
@@ -31,12 +32,13 @@ class OpenStep:
 
 @dataclass
 class JobSettings:
-    """What every graph job of a fit shares: the probe's labels and classes, and the health thresholds."""
+    """What a step's graph jobs share: the probe's labels and classes, the findings' thresholds, the loss."""
 
     labels: np.ndarray | None = None
     class_names: list[str] | None = None
-    dead_threshold: float = 0.5
-    collapse_dims: float = 1.5
+    thresholds: FindingThresholds = field(default_factory=FindingThresholds)
+    #: The training loss at this step (for ``not_learning``), or None.
+    loss: float | None = None
 
 
 def mark_done(
@@ -88,12 +90,17 @@ class GraphPipeline:
         self.open: dict[int, OpenStep] = {}
         #: Seconds each written graph took to build.
         self.build_seconds: list[float] = []
+        #: ``(layer, message)`` of the engine warnings already passed on (once each per fit).
+        self.engine_warnings: set[tuple[str, str]] = set()
         previous = dict(state.previous_graphs)
         if worker == "process":
-            self.builder: GraphBuilder | GraphProcess = GraphProcess(niceness, restore=previous)
+            self.builder: GraphBuilder | GraphProcess = GraphProcess(
+                niceness, restore=previous, findings=state.findings_state()
+            )
         else:
             self.builder = GraphBuilder()
             self.builder.restore(previous)
+            self.builder.restore_findings(state.findings_state())
         self.worker = GraphWorker(self.builder, maxsize=max_pending * len(layers), niceness=niceness)
 
     @property
@@ -124,8 +131,8 @@ class GraphPipeline:
                 class_names=settings.class_names,
                 extras=extras,
                 mapper_params=dict(mapper_params[layer]),
-                dead_threshold=settings.dead_threshold,
-                collapse_dims=settings.collapse_dims,
+                thresholds=settings.thresholds,
+                loss=settings.loss,
             )
             self.worker.submit(job)
 
@@ -169,6 +176,7 @@ class GraphPipeline:
             if not isinstance(result, GraphResult):
                 rank_zero_warn(f"TopoActMonitor: the graph worker failed: {result!r}")
                 continue
+            self._note_findings(result)
             if result.graph_bytes is None:
                 rank_zero_warn(
                     f"TopoActMonitor: no graph for layer {result.layer!r} at step {result.step}: {result.error}"
@@ -180,18 +188,37 @@ class GraphPipeline:
             open_step = self.open.get(result.step)
             scalar_step = open_step.scalar_step if open_step is not None else result.step
             writes.append(GraphWrite(result, position, scalar_step))
-            self._warn_health(result)
         written, dropped = self.sink.write(writes)
         for result in written:
             self.state.previous_graphs[result.layer] = (result.step, result.graph_bytes)
         for result in (*written, *dropped):
             mark_done(self.state, self.open, result.step, result.layer)
 
-    def _warn_health(self, result: GraphResult) -> None:
-        if result.problem and result.layer not in self.state.warned_layers:
-            self.state.warned_layers.add(result.layer)
-            rank_zero_warn(
-                f"TopoActMonitor: layer {result.layer!r} looks unhealthy after {result.step} epoch(s): "
-                f"{result.problem}. (Warned once per layer; see the topoact/{result.layer}/dead_units and "
-                "effective_rank scalars.)"
-            )
+    def _note_findings(self, result: GraphResult) -> None:
+        """Keep the step's findings in the checkpointed state, warn once per fault finding (the graph process
+        reports a fault kind once per layer), and pass on the engine's warnings once per layer and message."""
+        self.state.findings.extend(result.findings)
+        if result.history:
+            self.state.finding_history[result.layer] = list(result.history)
+        for d in result.findings:
+            finding = Finding.from_dict(d)
+            if finding.is_fault:
+                rank_zero_warn(fault_warning(finding))
+        for message in result.warnings:
+            if (result.layer, message) not in self.engine_warnings:
+                self.engine_warnings.add((result.layer, message))
+                rank_zero_warn(f"TopoActMonitor: layer {result.layer!r} at epoch {result.step}: {message}")
+
+
+def fault_warning(finding: Finding) -> str:
+    """The warning of a fault finding: layer, epoch, what was found and the usual fix.
+
+    Example:
+        >>> print(fault_warning(Finding(3, "fc1", "dead", "80% of its units never fire")))
+        TopoActMonitor: layer 'fc1' is dead at epoch 3: 80% of its units never fire. Usual fix: start the biases ...
+    """
+    return (
+        f"TopoActMonitor: layer {finding.layer!r} is {finding.kind.replace('_', ' ')} at epoch {finding.step}: "
+        f"{finding.message}. Usual fix: {finding.fix}. (Warned once per layer and kind; all findings are in "
+        "monitor.findings and the Text tab.)"
+    )

@@ -48,6 +48,37 @@ def finite(scalars: dict[str, float]) -> dict[str, float]:
     return {k: float(v) for k, v in scalars.items() if v is not None and np.isfinite(v)}
 
 
+def write_error(e: BaseException) -> OSError | None:
+    """The ``OSError`` behind a failed write: ``e`` itself, or the cause of the ``ValueError`` that Lightning's
+    ``TensorBoardLogger.log_metrics`` raises from any error of ``add_scalar`` (a full disk among them).
+
+    Example:
+        >>> try:
+        ...     try:
+        ...         raise OSError(28, "No space left on device")
+        ...     except OSError as full:
+        ...         raise ValueError("you tried to log 0.5") from full
+        ... except ValueError as e:
+        ...     write_error(e)
+        OSError(28, 'No space left on device')
+        >>> write_error(ValueError("a real bug")) is None
+        True
+    """
+    if isinstance(e, OSError):
+        return e
+    return e.__cause__ if isinstance(e.__cause__, OSError) else None
+
+
+def findings_tag(layer: str) -> str:
+    """The Text-tab tag of a layer's findings (one tag per layer: two layers' findings of one step both show).
+
+    Example:
+        >>> findings_tag("fc1")
+        'topoact_findings/fc1'
+    """
+    return f"topoact_findings/{layer}"
+
+
 def is_summary_writer(logger: Any) -> bool:
     from torch.utils.tensorboard import SummaryWriter
 
@@ -107,9 +138,12 @@ class SummarySink:
             for item in todo:
                 self._write_one(item)
             self._flush()
-        except OSError as e:
+        except (OSError, ValueError) as e:
+            error = write_error(e)
+            if error is None:
+                raise
             self._keep(todo)
-            self._failed(e, f"{len(todo)} graph(s)")
+            self._failed(error, f"{len(todo)} graph(s)")
             return [], self._take_dropped()
         if self.failing:
             self.failing = False
@@ -126,13 +160,21 @@ class SummarySink:
 
     # ------------------------------------------------------------------------------------------ internals
     def _write_one(self, item: GraphWrite) -> None:
+        from topoact_lightning.monitor.findings import Finding, findings_markdown
         from topoact_lightning.summary import graph_summary, scalar_tag, write_summary
 
         r = item.result
-        annotations = {"diagnostics": {k: r.scalars.get(k) for k in DIAGNOSTICS}, "problem": r.problem}
+        found = [Finding.from_dict(d) for d in r.findings]
+        annotations = {
+            "diagnostics": {k: r.scalars.get(k) for k in DIAGNOSTICS},
+            "problem": r.problem,
+            "findings": [{**f.to_dict(), "fault": f.is_fault} for f in found],
+        }
         summary = graph_summary(r.layer, r.graph_bytes, annotations, item.position)
         for writer in self.writers:
             write_summary(writer, summary, r.step)
+            if found:
+                writer.add_text(findings_tag(r.layer), findings_markdown(found), r.step)
         metrics = {scalar_tag(r.layer, k): v for k, v in finite(r.scalars).items()}
         for logger in self.loggers:
             logger.log_metrics(metrics, step=item.scalar_step)

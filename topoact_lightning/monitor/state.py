@@ -37,6 +37,20 @@ class MonitorState:
     warned_layers: set[str] = field(default_factory=set)
     #: The last graph written per layer, ``layer -> (step, bytes)``, for the first distance after a resume.
     previous_graphs: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    #: Every finding so far (:meth:`Finding.to_dict`), in the order reported.
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    #: Each layer's short history for the findings (:meth:`LayerHistory.to_dict`), so a resume repeats nothing.
+    finding_history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+
+    def findings_state(self) -> dict[str, Any]:
+        """The findings part as :meth:`FindingTracker.load_state_dict` reads it."""
+        from topoact_lightning.monitor.findings import FindingTracker
+
+        return {
+            "version": FindingTracker.STATE_VERSION,
+            "findings": list(self.findings),
+            "history": dict(self.finding_history),
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -45,6 +59,8 @@ class MonitorState:
             "thumbnails_written": bool(self.thumbnails_written),
             "warned_layers": sorted(self.warned_layers),
             "previous_graphs": {k: [int(s), bytes(b)] for k, (s, b) in self.previous_graphs.items()},
+            "findings": list(self.findings),
+            "finding_history": dict(self.finding_history),
         }
 
     @classmethod
@@ -64,6 +80,8 @@ class MonitorState:
             previous_graphs={
                 k: (int(v[0]), bytes(v[1])) for k, v in state.get("previous_graphs", {}).items()
             },
+            findings=list(state.get("findings", [])),
+            finding_history={str(k): list(v) for k, v in state.get("finding_history", {}).items()},
         )
 
 
@@ -73,6 +91,8 @@ class LoggedGraphs:
 
     steps: dict[str, set[int]] = field(default_factory=dict)
     last: dict[str, tuple[int, bytes]] = field(default_factory=dict)
+    #: The findings of every logged graph step (from its annotations blob), as :meth:`Finding.to_dict`.
+    findings: list[dict[str, Any]] = field(default_factory=list)
 
     def has(self, layer: str, step: int) -> bool:
         return step in self.steps.get(layer, set())
@@ -105,9 +125,45 @@ def _note(found: LoggedGraphs, event: Any, tags: dict[str, str], up_to: int) -> 
             continue
         found.steps.setdefault(layer, set()).add(int(event.step))
         blobs = list(value.tensor.string_val)
+        if len(blobs) > 1:
+            found.findings.extend(_logged_findings(blobs[1]))
         last = found.last.get(layer)
         if blobs and event.step <= up_to and (last is None or event.step >= last[0]):
             found.last[layer] = (int(event.step), bytes(blobs[0]))
+
+
+def _logged_findings(blob: bytes) -> list[dict[str, Any]]:
+    from topoact_lightning.summary import decode_annotations
+
+    try:
+        listed = decode_annotations(blob).get("findings") or []
+        return [{k: v for k, v in d.items() if k != "fault"} for d in listed if isinstance(d, dict)]
+    except Exception:  # annotations of an older version, or damaged: no findings to recover
+        return []
+
+
+def recover_findings(state: MonitorState, logged: list[dict[str, Any]]) -> None:
+    """Add the findings of graphs logged after the checkpoint was saved (their step's graph is not taken again,
+    so its findings would be lost), skipping those the state holds already.
+
+    Example:
+        >>> s = MonitorState(findings=[{"step": 0, "layer": "fc", "kind": "dead", "message": "m"}])
+        >>> recover_findings(s, [{"step": 0, "layer": "fc", "kind": "dead", "message": "m"},
+        ...                      {"step": 2, "layer": "fc", "kind": "not_learning", "message": "n"}])
+        >>> [d["kind"] for d in s.findings]
+        ['dead', 'not_learning']
+    """
+    from topoact_lightning.monitor.findings import Finding
+
+    known = {Finding.from_dict(d).key for d in state.findings}
+    for d in sorted(logged, key=lambda d: int(d.get("step", 0))):
+        try:
+            key = Finding.from_dict(d).key
+        except Exception:
+            continue
+        if key not in known:
+            known.add(key)
+            state.findings.append(d)
 
 
 def resume_from_logs(state: MonitorState, log_dir: str | Path, layers: list[str], epoch: int) -> LoggedGraphs:
@@ -125,4 +181,5 @@ def resume_from_logs(state: MonitorState, log_dir: str | Path, layers: list[str]
         if all(logged.has(layer, step) for layer in layers):
             done.add(step)
     state.captured_steps = sorted(done)
+    recover_findings(state, logged.findings)
     return logged

@@ -4,13 +4,13 @@ The training loop hands over small CPU arrays (:class:`GraphJob`) and goes on. A
 the jobs in order and runs them through a builder: by default a :class:`GraphProcess`, whose work runs in a child
 Python process (the thread only ships the job and waits on a pipe, releasing the GIL), or a :class:`GraphBuilder`
 in the thread itself (``worker="thread"``). The builder makes the graph, its metrics and the diagnostics
-(:func:`build_graph`) and leaves a :class:`GraphResult` that the training thread picks up and writes (loggers are
+(:func:`build_graph`), runs the :class:`~topoact_lightning.monitor.findings.FindingTracker` on it, and leaves a :class:`GraphResult` that the training thread picks up and writes (loggers are
 not thread-safe, so all writing happens on the training thread). The queue is bounded: if graphs take longer than
 epochs, the loop waits at the next submission rather than piling up memory. Any exception in a build becomes a
 result with ``graph_bytes=None`` and a message; the worker keeps running.
 
-This module and :mod:`~topoact_lightning.monitor.diagnostics` are all the child process imports from the monitor:
-they import neither torch nor Lightning.
+This module, :mod:`~topoact_lightning.monitor.diagnostics` and :mod:`~topoact_lightning.monitor.findings` are all
+the child process imports from the monitor: they import neither torch nor Lightning.
 
 Example:
     >>> w = GraphWorker(lambda job: job * 2, maxsize=2)
@@ -27,13 +27,15 @@ import os
 import queue
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from topoact_lightning.monitor.diagnostics import activation_diagnostics, health_problem
+from topoact_lightning.monitor.diagnostics import activation_diagnostics
+from topoact_lightning.monitor.findings import FindingThresholds, FindingTracker
 
 _STOP = object()
 
@@ -49,8 +51,10 @@ class GraphJob:
     class_names: list[str] | None
     extras: dict[str, np.ndarray]
     mapper_params: dict[str, Any]
-    dead_threshold: float = 0.5
-    collapse_dims: float = 1.5
+    #: The findings' thresholds (:class:`~topoact_lightning.monitor.findings.FindingThresholds`).
+    thresholds: FindingThresholds = field(default_factory=FindingThresholds)
+    #: The training loss at this step (``not_learning`` reads it), or None when unknown.
+    loss: float | None = None
     #: The step logged before this one; the distance is measured only against that graph.
     previous_step: int | None = None
 
@@ -64,15 +68,52 @@ class GraphResult:
     error: str | None = None
     problem: str | None = None
     seconds: float = 0.0
+    #: The findings new at this step (:meth:`Finding.to_dict`), fault kinds once per layer over the run.
+    findings: list[dict[str, Any]] = field(default_factory=list)
+    #: The layer's finding history after this step (:meth:`LayerHistory.to_dict`), for checkpoints.
+    history: list[dict[str, Any]] = field(default_factory=list)
+    #: Distinct warnings the engine raised while building (printed nowhere in the child; the callback warns).
+    warnings: list[str] = field(default_factory=list)
 
 
 class GraphBuilder:
-    """Builds graphs in order and remembers each layer's previous graph for the epoch-to-epoch distance."""
+    """Builds graphs in order, remembers each layer's previous graph for the epoch-to-epoch distance, and keeps
+    the findings' per-layer history (:attr:`tracker`)."""
 
     def __init__(self) -> None:
         self.previous: dict[str, tuple[int, bytes, Any]] = {}
         self.references: dict[str, Any] = {}
+        self.tracker: FindingTracker | None = None
+        self._findings_state: dict[str, Any] | None = None
+        #: Record the engine's warnings in the results (the child process, whose stderr nobody reads). Not in a
+        #: thread of the training process: ``warnings.catch_warnings`` is process-wide and would swallow the
+        #: training thread's own warnings meanwhile.
+        self.record_warnings = False
         self._lock = threading.Lock()
+
+    def remember(self, layer: str, step: int, data: bytes, graph: Any) -> None:
+        """Keep ``graph`` (and its bytes) as ``layer``'s previous graph."""
+        with self._lock:
+            self.previous[layer] = (step, data, graph)
+
+    def restore_findings(self, state: dict[str, Any] | None) -> None:
+        """Take the findings and histories of a checkpoint (:meth:`FindingTracker.state_dict`), so that a resumed
+        fit repeats no finding; applied when the first job brings the thresholds."""
+        self._findings_state = state
+        self.tracker = None
+
+    def tracker_for(self, thresholds: FindingThresholds) -> FindingTracker:
+        if self.tracker is None or self.tracker.thresholds != thresholds:
+            tracker = FindingTracker(thresholds)
+            if self.tracker is not None:
+                tracker.load_state_dict(self.tracker.state_dict())
+            elif self._findings_state:
+                try:
+                    tracker.load_state_dict(self._findings_state)
+                except Exception:  # an unreadable saved state costs the history, not the run
+                    pass
+            self.tracker = tracker
+        return self.tracker
 
     def previous_bytes(self) -> dict[str, tuple[int, bytes]]:
         """The last graph built per layer as ``(step, bytes)``, for checkpoints."""
@@ -94,18 +135,23 @@ class GraphBuilder:
 
 
 def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResult:
-    """Mapper graph, graph metrics and diagnostics of one layer at one step. Never raises."""
+    """Mapper graph, graph metrics, diagnostics and findings of one layer at one step. Never raises."""
     t0 = time.perf_counter()
+    tracker = builder.tracker_for(job.thresholds) if builder is not None else FindingTracker(job.thresholds)
     try:
         x = np.asarray(job.activations, dtype=np.float32)
         bad = ~np.isfinite(x).all(axis=1)
         if bad.any():
-            return GraphResult(
+            result = GraphResult(
                 job.step,
                 job.layer,
                 None,
                 error=f"{int(bad.sum())} of {len(x)} probe samples have NaN or infinite activations; graph skipped",
             )
+            _observe_safely(
+                result, tracker, job, x, None, float("nan")
+            )  # NaN activations are an `exploding` finding
+            return result
         from topoact_lightning.engine.mapper import Mapper
 
         params = dict(job.mapper_params)
@@ -120,9 +166,13 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         ):
             # Keep the PCA lens from mirroring between epochs: align it with the previous epoch's basis.
             params["lens_reference"] = builder.references[job.layer]
-        mapper = Mapper(**params).fit(
-            x, labels=job.labels, extras=job.extras or None, class_names=job.class_names
-        )
+        record = builder is not None and builder.record_warnings
+        with warnings.catch_warnings(record=True) if record else contextlib.nullcontext() as caught:
+            if record:
+                warnings.simplefilter("always")
+            mapper = Mapper(**params).fit(
+                x, labels=job.labels, extras=job.extras or None, class_names=job.class_names
+            )
         graph = mapper.graph_
         if builder is not None and getattr(mapper, "reference_", None) is not None:
             builder.references[job.layer] = mapper.reference_
@@ -138,17 +188,45 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
                 from topoact_lightning.engine.compare import compare_graphs
 
                 distance = float(compare_graphs(prev[2], graph).distance)
-            with builder._lock:
-                builder.previous[job.layer] = (job.step, data, graph)
+            builder.remember(job.layer, job.step, data, graph)
         scalars["distance"] = distance
-        problem = health_problem(diag, job.dead_threshold, job.collapse_dims)
-        return GraphResult(
-            job.step, job.layer, data, scalars, problem=problem, seconds=time.perf_counter() - t0
-        )
+        result = GraphResult(job.step, job.layer, data, scalars)
+        result.warnings = list(dict.fromkeys(str(w.message) for w in caught or ()))
+        _observe_safely(result, tracker, job, x, graph, distance)
+        result.seconds = time.perf_counter() - t0
+        return result
     except Exception as e:  # monitoring must never stop training
         return GraphResult(
             job.step, job.layer, None, error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0
         )
+
+
+def _observe(
+    result: GraphResult, tracker: FindingTracker, job: GraphJob, x: np.ndarray, graph: Any, distance: float
+) -> None:
+    """Run the findings' detectors on this step and put the new findings, the layer's history and the fault
+    findings' messages (``problem``) in ``result``."""
+    found = tracker.observe(
+        job.step,
+        job.layer,
+        x,
+        loss=job.loss,
+        graph=graph if job.labels is not None else None,
+        graph_distance=distance if np.isfinite(distance) else None,
+    )
+    result.findings = [f.to_dict() for f in found]
+    result.history = [h.to_dict() for h in tracker.history(job.layer)]
+    faults = [f.message for f in found if f.is_fault]
+    result.problem = "; ".join(faults) if faults else None
+
+
+def _observe_safely(
+    result: GraphResult, tracker: FindingTracker, job: GraphJob, x: np.ndarray, graph: Any, distance: float
+) -> None:
+    try:
+        _observe(result, tracker, job, x, graph, distance)
+    except Exception as e:  # a failing detector costs the findings of this step, never the graph
+        result.warnings.append(f"findings skipped at step {job.step}: {type(e).__name__}: {e}")
 
 
 def _lower_priority(niceness: int) -> None:
@@ -286,11 +364,24 @@ class GraphProcess:
     :attr:`failure` (the callback warns with it).
     """
 
-    def __init__(self, niceness: int = 10, restore: dict[str, tuple[int, bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        niceness: int = 10,
+        restore: dict[str, tuple[int, bytes]] | None = None,
+        findings: dict[str, Any] | None = None,
+    ) -> None:
         self.niceness = niceness
         self.fallback: GraphBuilder | None = None
         self.failure: str | None = None
         self._last: dict[str, tuple[int, bytes]] = dict(restore or {})
+        # The findings state the child starts from, kept up to date with each result for a fallback builder.
+        self._findings: dict[str, Any] = {
+            "version": FindingTracker.STATE_VERSION,
+            "findings": [],
+            "history": {},
+        }
+        if findings:
+            self._findings = {**self._findings, **findings}
         self._proc: Any = None
         self._started = False
         #: The child's exit status once it was stopped (0: it exited cleanly).
@@ -320,6 +411,7 @@ class GraphProcess:
                 env=env,
             )
             _send(self._proc.stdin, ("restore", dict(self._last)))
+            _send(self._proc.stdin, ("findings", self._findings))
         except Exception as e:  # no interpreter, no pipes: build in-process
             self._fail(f"{type(e).__name__}: {e}")
 
@@ -327,6 +419,7 @@ class GraphProcess:
         self.failure = why
         self.fallback = GraphBuilder()
         self.fallback.restore(self._last)
+        self.fallback.restore_findings(self._findings)
         proc, self._proc = self._proc, None
         if proc is not None:  # reap it (no zombie) and close its pipes
             proc.kill()
@@ -351,8 +444,11 @@ class GraphProcess:
         if result is None:
             assert self.fallback is not None
             result = self.fallback(job)
-        if isinstance(result, GraphResult) and result.graph_bytes is not None:
-            self._last[result.layer] = (result.step, result.graph_bytes)
+        if isinstance(result, GraphResult):
+            if result.graph_bytes is not None:
+                self._last[result.layer] = (result.step, result.graph_bytes)
+            self._findings["findings"] = [*self._findings["findings"], *result.findings]
+            self._findings["history"] = {**self._findings["history"], result.layer: result.history}
         return result
 
     def close(self) -> None:
@@ -407,6 +503,7 @@ def _serve() -> None:
     os.dup2(2, 1)
     inp = sys.stdin.buffer
     builder = GraphBuilder()
+    builder.record_warnings = True
     while True:
         try:
             kind, payload = _recv(inp)
@@ -420,5 +517,8 @@ def _serve() -> None:
             os._exit(0)
         if kind == "restore":
             builder.restore(payload)
+            continue
+        if kind == "findings":
+            builder.restore_findings(payload)
             continue
         _send(out, builder(payload))
