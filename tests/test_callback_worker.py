@@ -257,7 +257,7 @@ def test_engine_warnings_are_passed_on_once_per_layer_and_message():
 
     pipeline = GraphPipeline(MonitorState(), SummarySink([], []), ["fc1", "fc2"], worker="thread")
     try:
-        with pytest.warns(UserWarning) as record:
+        with pytest.warns(UserWarning) as record:  # noqa: PT031 (three results, warned about twice)
             for step, layer in ((0, "fc1"), (1, "fc1"), (1, "fc2")):
                 pipeline._note_findings(
                     GraphResult(step, layer, b"", warnings=["most cover elements are empty"])

@@ -108,10 +108,9 @@ class GraphBuilder:
             if self.tracker is not None:
                 tracker.load_state_dict(self.tracker.state_dict())
             elif self._findings_state:
-                try:
+                # An unreadable saved state costs the history, not the run.
+                with contextlib.suppress(Exception):
                     tracker.load_state_dict(self._findings_state)
-                except Exception:  # an unreadable saved state costs the history, not the run
-                    pass
             self.tracker = tracker
         return self.tracker
 
