@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import chromium, frame_offset, hover_node, open_topoact, serve_tensorboard
+from tests._browser import chromium, click_node, frame_offset, hover_node, open_topoact, serve_tensorboard
 from tests.test_plugin_browser import painted_pixels, route
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -92,6 +92,20 @@ def test_layers_mode_shows_the_layers_with_captions_shared_filter_and_linking(se
     members = set(other["members"])
     want = expected_focus(graphs["fc1"], lambda n: members & set(n["members"]))
     frame.wait_for_function("(w) => JSON.stringify(window.__topoact.layerLinked('fc1')) === JSON.stringify(w)", arg=want)
+
+    # Selecting a node of the current layer keeps its samples ringed in the other layer once the pointer leaves.
+    page.mouse.move(5, 300)
+    click_node(page, frame, node["id"], "a")
+    members = set(node["members"])
+    want = expected_focus(graphs["features.3"], lambda n: members & set(n["members"]))
+    frame.wait_for_function(
+        "(w) => JSON.stringify(window.__topoact.layerLinked('features.3')) === JSON.stringify(w)", arg=want
+    )
+    page.mouse.move(5, 300)
+    frame.focus("[data-testid=layers-select-0]")
+    page.keyboard.press("Escape")  # deselects
+    assert frame.evaluate("() => window.__topoact.state.node") is None
+    frame.wait_for_function("() => window.__topoact.layerLinked('features.3').length === 0")
 
     # The epoch slider moves every view.
     frame.fill("[data-testid=epoch-slider]", "1")

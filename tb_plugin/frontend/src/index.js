@@ -197,7 +197,7 @@ class App {
     if (changed.has("epoch")) this.showEpoch(); // which refreshes B when compare is on
     else {
       if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
-      if (changed.has("lay") || changed.has("lays")) this.layers.refresh();
+      if (["lay", "lays", "cmp"].some((k) => changed.has(k))) this.layers.refresh();
     }
     if (changed.has("track")) this.tracking.refresh();
     if (STYLE_KEYS.some((k) => changed.has(k))) this.restyle();

@@ -47,8 +47,10 @@ export class LayersController {
     if (this.ctl) this.ctl.abort();
     const app = this.app;
     const s = app.store.get();
-    this.bar.hidden = !s.lay;
-    if (!s.lay) {
+    // Compare mode has the room beside A (a URL could ask for both): layers mode waits until compare is off.
+    const on = s.lay && !s.cmp;
+    this.bar.hidden = !on;
+    if (!on) {
       this.ctl = null;
       this.close();
       return;
