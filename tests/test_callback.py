@@ -321,7 +321,9 @@ def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_
 
 @pytest.mark.slow
 def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
-    monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process")
+    monitor = TopoActMonitor(
+        layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process"
+    )
     _quiet_fit(tmp_path, [monitor], epochs=10, max_steps=30)  # 24 steps per epoch: stops inside epoch 2
     assert monitor.captured_steps == [0, 2]
     assert read_run(tmp_path / "run")["tensor_steps"]["topoact_graph/fc1"] == [0, 2]

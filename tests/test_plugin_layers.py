@@ -69,8 +69,12 @@ def test_layers_mode_shows_the_layers_with_captions_shared_filter_and_linking(se
     frame.fill("[data-testid=search]", "class:7")
     for layer in LAYERS:
         focus = frame.evaluate("(l) => window.__topoact.layerFocus(l)", layer)
-        dominant = [max(range(len(n["classes"])), key=lambda k: (n["classes"][k], -k)) for n in graphs[layer]["nodes"]]
-        assert focus == [i for i, d in enumerate(dominant) if d == 7 and graphs[layer]["nodes"][i]["classes"][7] > 0]
+        dominant = [
+            max(range(len(n["classes"])), key=lambda k: (n["classes"][k], -k)) for n in graphs[layer]["nodes"]
+        ]
+        assert focus == [
+            i for i, d in enumerate(dominant) if d == 7 and graphs[layer]["nodes"][i]["classes"][7] > 0
+        ]
     sample = graphs["fc1"]["nodes"][0]["members"][0]
     frame.fill("[data-testid=search]", str(sample))
     for layer in LAYERS:
@@ -91,7 +95,9 @@ def test_layers_mode_shows_the_layers_with_captions_shared_filter_and_linking(se
     page.mouse.move(ox + pos["x"], oy + pos["y"])
     members = set(other["members"])
     want = expected_focus(graphs["fc1"], lambda n: members & set(n["members"]))
-    frame.wait_for_function("(w) => JSON.stringify(window.__topoact.layerLinked('fc1')) === JSON.stringify(w)", arg=want)
+    frame.wait_for_function(
+        "(w) => JSON.stringify(window.__topoact.layerLinked('fc1')) === JSON.stringify(w)", arg=want
+    )
 
     # Selecting a node of the current layer keeps its samples ringed in the other layer once the pointer leaves.
     page.mouse.move(5, 300)
@@ -127,7 +133,9 @@ def test_the_url_reopens_layers_mode_with_the_chosen_layers(server, browser):
     extra = "&p.topoact.run=run&p.topoact.layer=features.3&p.topoact.epoch=2&p.topoact.lay=1&p.topoact.lays=fc1,features.3"
     page, frame, watch = open_topoact(browser, server, hash_extra=extra)
     shown = layers_ready(frame, 2)
-    assert [(v["layer"], v["caption"]) for v in shown] == [(layer, f"run / {layer} · epoch 2") for layer in LAYERS]
+    assert [(v["layer"], v["caption"]) for v in shown] == [
+        (layer, f"run / {layer} · epoch 2") for layer in LAYERS
+    ]
     assert all(v["offscreen"] == 0 for v in shown)
     assert frame.evaluate("() => window.__topoact.state.lay") is True
     # Choosing a single layer (the third picker stays empty, the second repeats the first) leaves the default set,

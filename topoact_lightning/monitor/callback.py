@@ -696,7 +696,9 @@ class TopoActMonitor(Callback):
                 continue
             self.build_seconds.append(result.seconds)
             annotations = {
-                "diagnostics": {k: result.scalars.get(k) for k in ("dead_units", "effective_rank", "distance")},
+                "diagnostics": {
+                    k: result.scalars.get(k) for k in ("dead_units", "effective_rank", "distance")
+                },
                 "problem": result.problem,
             }
             position = self.layers_.index(result.layer) if result.layer in self.layers_ else None

@@ -311,6 +311,8 @@ def thumbnails(probe: Probe, max_size: int = 32) -> np.ndarray | None:
         scale = min(1.0, max_size / max(h, w))
         if scale < 1.0:
             size = (max(1, round(h * scale)), max(1, round(w * scale)))
-            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            x = torch.nn.functional.interpolate(
+                x, size=size, mode="bilinear", antialias=True, align_corners=False
+            )
         out.append((x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous())
     return torch.cat(out).numpy()
