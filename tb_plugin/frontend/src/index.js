@@ -7,6 +7,7 @@ import css from "./style.css";
 import { CompareController } from "./compare.js";
 import { intersectFocus, layerHealth } from "./findings.js";
 import { FindingsPanel } from "./findingspanel.js";
+import { LayersController } from "./layers.js";
 import * as host from "./host.js";
 import {
   DEFAULTS,
@@ -73,10 +74,12 @@ class App {
       update: this.update,
       actions: {
         play: () => (this.playing ? this.stop() : this.play()),
-        toggleCompare: () => this.update({ cmp: !this.store.get().cmp }),
+        toggleCompare: () => this.update({ cmp: !this.store.get().cmp, lay: false }),
+        toggleLayers: () => this.update({ lay: !this.store.get().lay, cmp: false }),
         fit: () => {
           this.viewA.fit();
           if (this.compare.view) this.compare.view.fit();
+          for (const v of this.layers.views().slice(1)) v.fit();
         },
         relayout: () => this.relayout(),
         reload: () => this.reload(),
@@ -125,12 +128,16 @@ class App {
     ]);
     this.side = side;
     this.body = c("div", { cls: "body" }, [main, side]);
-    this.root.append(this.toolbar.element, this.toolbar.compareBar, this.body);
+    this.layers = new LayersController(this, { update: this.update });
+    this.root.append(this.toolbar.element, this.toolbar.compareBar, this.layers.bar, this.body);
 
     this.viewA = new GraphView(this.graphs, {
       testid: "graph-a",
       onClick: (i) => this.update({ node: i === null ? null : this.graph.nodes[i].id }),
-      onHover: (i) => this.compare.linkHover("a", i),
+      onHover: (i) => {
+        this.compare.linkHover("a", i);
+        this.layers.linkHover(this.store.get().layer, i);
+      },
     });
     this.compare = new CompareController(this, { update: this.update, summaryBox: compareSummary });
     this.tracking = new TrackingController(trackBox, { update: this.update, state: () => this.store.get() });
@@ -185,6 +192,7 @@ class App {
     const theme = { fg: v("--fg"), bg: v("--bg"), edge: v("--edge-rgb"), accent: v("--accent"), select: v("--select") };
     this.viewA.setTheme(theme);
     if (this.compare.view) this.compare.view.setTheme(theme);
+    for (const v of this.layers ? this.layers.views().slice(1) : []) v.setTheme(theme);
     this.theme = theme;
   }
 
@@ -198,7 +206,10 @@ class App {
       return;
     }
     if (changed.has("epoch")) this.showEpoch(); // which refreshes B when compare is on
-    else if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
+    else {
+      if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
+      if (["lay", "lays", "cmp"].some((k) => changed.has(k))) this.layers.refresh();
+    }
     if (changed.has("track")) this.tracking.refresh();
     if (STYLE_KEYS.some((k) => changed.has(k))) this.restyle();
     if (changed.has("node") && state.node !== null) this.revealPanel();
@@ -447,6 +458,7 @@ class App {
 
   afterShow() {
     if (this.store.get().cmp) this.compare.refresh();
+    if (this.store.get().lay || this.layers.extra.size) this.layers.refresh();
     this.prefetchLater();
   }
 
@@ -550,6 +562,7 @@ class App {
         tracked: s.track.length ? nodesContaining(g2, s.track) : null,
       });
     }
+    this.layers.restyle();
     renderLegend(this.legend, g, s.color, s.cls, (k) => this.update({ cls: k }));
     const info = this.runInfo(s.run);
     renderNodePanel(this.panel, g, selectedIndex, {
@@ -653,7 +666,7 @@ function exposeDebug(app) {
     },
     /** Stops the layout animation (for screenshots and timing). */
     settle() {
-      for (const v of [app.viewA, app.compare.view]) if (v) v.finishLayout();
+      for (const v of [app.viewA, app.compare.view, ...app.layers.views()]) if (v) v.finishLayout();
     },
     drawCount: () => app.viewA.drawCount,
     /** Ids of view A's nodes in focus (search, class filter, a finding's nodes), or null when none is dimmed. */
@@ -674,6 +687,24 @@ function exposeDebug(app) {
     },
     /** How often compare mode has redrawn B (once per change). */
     compareUpdates: () => app.compare.updates,
+    /** Layers mode: each shown view in watch order (layer, epoch, caption, nodes, node centres outside it). */
+    layers: () => app.layers.describe(),
+    /** Client position of node `id` of `layer`'s view in layers mode. */
+    layerNodePosition(layer, id) {
+      const e = app.layers.entries().find((x) => x.layer === layer);
+      if (!e || !e.graph || !e.graph.index.has(id)) return null;
+      return e.view.clientPosition(e.graph.index.get(id));
+    },
+    /** Indices of ringed (linked) nodes in `layer`'s view, sorted. */
+    layerLinked(layer) {
+      const e = app.layers.entries().find((x) => x.layer === layer);
+      return e && e.view.style.linked ? [...e.view.style.linked].sort((a, b) => a - b) : [];
+    },
+    /** Indices of nodes in focus (not faded) in `layer`'s view, or null when nothing is faded. */
+    layerFocus(layer) {
+      const e = app.layers.entries().find((x) => x.layer === layer);
+      return e && e.view.style.focus ? [...e.view.style.focus].sort((a, b) => a - b) : null;
+    },
     /** Resolves once no request is in flight and the layout has stopped (a quiet page, for timing). */
     async idle() {
       await settled();

@@ -342,6 +342,8 @@ export const DEFAULTS = Object.freeze({
   layer2: "",
   epoch2: null,
   metric: "",
+  lay: false,
+  lays: "",
 });
 
 const NUMERIC = new Set(["epoch", "epoch2", "thr", "node", "cls"]);
@@ -399,8 +401,8 @@ export function decodeState(pairs) {
     if (!(k in DEFAULTS) || typeof raw !== "string") continue;
     if (k === "track") {
       out.track = raw.split(",").map((s) => parseInt(s, 10)).filter((v) => Number.isInteger(v) && v >= 0);
-    } else if (k === "cmp") {
-      out.cmp = raw === "1" || raw === "true";
+    } else if (k === "cmp" || k === "lay") {
+      out[k] = raw === "1" || raw === "true";
     } else if (NUMERIC.has(k)) {
       const v = Number(raw);
       if (raw !== "" && Number.isFinite(v)) out[k] = v;
@@ -814,4 +816,27 @@ export function problemList(metrics) {
     .map(([e, text]) => [Number(e), String(text)])
     .filter(([e]) => Number.isFinite(e))
     .sort((x, y) => x[0] - y[0]);
+}
+
+/**
+ * The layers the multi-layer view shows, in watch order (input side first): the user's choice `chosen` (comma
+ * separated names) when it names at least two of `layers` and includes `current`, else `current` and its
+ * neighbours (three consecutive layers, as TopoAct shows them, or all of them when there are fewer).
+ */
+export function shownLayers(layers, current, chosen = "") {
+  const picked = new Set(String(chosen || "").split(",").filter((l) => layers.includes(l)));
+  if (picked.size >= 2 && picked.has(current)) return layers.filter((l) => picked.has(l));
+  const i = layers.indexOf(current);
+  if (i < 0) return layers.slice(-3);
+  const start = Math.max(0, Math.min(i - 1, layers.length - 3));
+  return layers.slice(start, start + 3);
+}
+
+/**
+ * Indices of the nodes of `to` holding any sample of node `index` of `from`: the probe samples are the same in
+ * every layer's graph, so this follows a node's samples into another layer.
+ */
+export function linkedNodes(from, index, to) {
+  const node = from && from.nodes[index];
+  return node ? nodesContaining(to, node.members) : new Set();
 }

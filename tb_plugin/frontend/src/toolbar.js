@@ -38,6 +38,7 @@ export class Toolbar {
       attrs: { type: "search", placeholder: "c:7 · 12 · #5", "aria-label": "Search" },
     });
     this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
+    this.layersBtn = c("button", { text: "Layers", testid: "layers-toggle", title: "Neighbouring layers side by side at this epoch" });
     this.fitBtn = c("button", { text: "Fit", testid: "fit", title: "Fit the whole graph into the view (and keep it framed)" });
     this.relayoutBtn = c("button", {
       text: "Re-layout",
@@ -61,7 +62,7 @@ export class Toolbar {
       this.sizeSel,
       c("label", { text: "Edges ≥ ", title: "Hide edges whose Jaccard weight is below this" }, [this.thr, this.thrLabel]),
       this.search,
-      c("span", { cls: "buttons" }, [this.compareBtn, this.fitBtn, this.relayoutBtn, this.reloadBtn]),
+      c("span", { cls: "buttons" }, [this.compareBtn, this.layersBtn, this.fitBtn, this.relayoutBtn, this.reloadBtn]),
     ]);
     this.compareBar = c("div", { cls: "toolbar compare-bar", testid: "compare-bar" }, [
       c("strong", { text: "B: " }),
@@ -94,6 +95,7 @@ export class Toolbar {
       if (samples) up({ track: samples, q: "" });
     });
     this.compareBtn.addEventListener("click", () => this.actions.toggleCompare());
+    this.layersBtn.addEventListener("click", () => this.actions.toggleLayers());
     this.fitBtn.addEventListener("click", () => this.actions.fit());
     this.relayoutBtn.addEventListener("click", () => this.actions.relayout());
     this.reloadBtn.addEventListener("click", () => this.actions.reload());
@@ -149,5 +151,7 @@ export class Toolbar {
     this.compareBtn.classList.toggle("active", state.cmp);
     this.compareBtn.setAttribute("aria-pressed", String(state.cmp));
     this.compareBar.hidden = !state.cmp;
+    this.layersBtn.classList.toggle("active", state.lay);
+    this.layersBtn.setAttribute("aria-pressed", String(state.lay));
   }
 }

@@ -438,9 +438,15 @@ export class GraphView {
     if (n.mean_correct !== undefined && n.mean_correct !== null) text += ` · acc ${pct(n.mean_correct)}`;
     this.tooltip.textContent = text;
     const rect = this.root.getBoundingClientRect();
-    this.tooltip.style.left = `${ev.clientX - rect.left + 12}px`;
-    this.tooltip.style.top = `${ev.clientY - rect.top + 12}px`;
     this.tooltip.hidden = false;
+    // Beside the pointer, flipped to its other side where it would be cut off by the view's edge (narrow views
+    // in compare and layers mode).
+    const x = ev.clientX - rect.left;
+    const y = ev.clientY - rect.top;
+    const w = this.tooltip.offsetWidth;
+    const h = this.tooltip.offsetHeight;
+    this.tooltip.style.left = `${Math.max(0, x + 12 + w > rect.width ? x - 12 - w : x + 12)}px`;
+    this.tooltip.style.top = `${Math.max(0, y + 12 + h > rect.height ? y - 12 - h : y + 12)}px`;
   }
 
   requestDraw() {

@@ -228,3 +228,49 @@ test("radialTree: the edges of a tree never cross", () => {
     assert.equal(edgeCrossings(positions, links), 0);
   }
 });
+
+import { linkedNodes, shownLayers } from "../src/model.js";
+
+test("shownLayers: the current layer and its neighbours in watch order, clamped at the ends", () => {
+  const L = ["a", "b", "c", "d"];
+  assert.deepEqual(shownLayers(L, "b"), ["a", "b", "c"]);
+  assert.deepEqual(shownLayers(L, "a"), ["a", "b", "c"]);
+  assert.deepEqual(shownLayers(L, "d"), ["b", "c", "d"]);
+  assert.deepEqual(shownLayers(["x", "y"], "y"), ["x", "y"]);
+  assert.deepEqual(shownLayers(["x"], "x"), ["x"]);
+});
+
+test("shownLayers: a valid choice holding the current layer wins, in watch order; otherwise the default", () => {
+  const L = ["a", "b", "c", "d"];
+  assert.deepEqual(shownLayers(L, "d", "d,a"), ["a", "d"]);
+  assert.deepEqual(shownLayers(L, "b", "a,b,b,zz"), ["a", "b"]);
+  assert.deepEqual(shownLayers(L, "b", "c,d"), ["a", "b", "c"]); // the current layer missing: default
+  assert.deepEqual(shownLayers(L, "b", "b"), ["a", "b", "c"]); // one layer is no choice
+});
+
+test("shownLayers: always includes the current layer, at most three, all from the run (property)", () => {
+  for (let n = 1; n < 8; n++) {
+    const L = Array.from({ length: n }, (_, i) => `l${i}`);
+    for (const cur of L) {
+      for (const chosen of ["", L.slice(0, 2).join(","), L.join(","), "nope"]) {
+        const out = shownLayers(L, cur, chosen);
+        assert.ok(out.includes(cur) || !chosen.split(",").includes(cur));
+        if (!chosen || chosen === "nope") assert.ok(out.includes(cur) && out.length === Math.min(3, n));
+        assert.ok(out.every((l) => L.includes(l)));
+        assert.deepEqual(out, L.filter((l) => out.includes(l))); // watch order
+      }
+    }
+  }
+});
+
+test("linkedNodes: the nodes of another layer's graph holding a node's samples", () => {
+  const from = prepareGraph({ nodes: [{ id: 0, members: [0, 1] }, { id: 1, members: [2, 3] }], edges: [], n_samples: 5 });
+  const to = prepareGraph({
+    nodes: [{ id: 0, members: [0, 4] }, { id: 1, members: [1, 2] }, { id: 2, members: [3] }, { id: 3, members: [4] }],
+    edges: [],
+    n_samples: 5,
+  });
+  assert.deepEqual([...linkedNodes(from, 0, to)].sort(), [0, 1]);
+  assert.deepEqual([...linkedNodes(from, 1, to)].sort(), [1, 2]);
+  assert.equal(linkedNodes(from, 9, to).size, 0);
+});
