@@ -37,6 +37,8 @@ class JobSettings:
     class_names: list[str] | None = None
     dead_threshold: float = 0.5
     collapse_dims: float = 1.5
+    #: Byte budget per layer and step for the stored activation matrix (0: not stored).
+    store_activations: int = 0
 
 
 def mark_done(state: MonitorState, open_steps: dict[int, OpenStep], step: int, layer: str | None = None) -> None:
@@ -124,6 +126,7 @@ class GraphPipeline:
                 mapper_params=dict(mapper_params[layer]),
                 dead_threshold=settings.dead_threshold,
                 collapse_dims=settings.collapse_dims,
+                store_activations=settings.store_activations,
             )
             self.worker.submit(job)
 

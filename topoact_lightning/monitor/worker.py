@@ -52,6 +52,8 @@ class GraphJob:
     collapse_dims: float = 1.5
     #: The step logged before this one; the distance is measured only against that graph.
     previous_step: int | None = None
+    #: Byte budget for storing the activation matrix with the graph (0: not stored); see ``store_activations``.
+    store_activations: int = 0
 
 
 @dataclass
@@ -63,6 +65,8 @@ class GraphResult:
     error: str | None = None
     problem: str | None = None
     seconds: float = 0.0
+    #: The encoded activation matrix (``summary.encode_activations``), when stored.
+    activation_blobs: list[bytes] | None = None
 
 
 class GraphBuilder:
@@ -142,12 +146,34 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         scalars["distance"] = distance
         problem = health_problem(diag, job.dead_threshold, job.collapse_dims)
         return GraphResult(
-            job.step, job.layer, data, scalars, problem=problem, seconds=time.perf_counter() - t0
+            job.step,
+            job.layer,
+            data,
+            scalars,
+            problem=problem,
+            seconds=time.perf_counter() - t0,
+            activation_blobs=stored_activations(x, job.store_activations),
         )
     except Exception as e:  # monitoring must never stop training
         return GraphResult(
             job.step, job.layer, None, error=f"{type(e).__name__}: {e}", seconds=time.perf_counter() - t0
         )
+
+
+def stored_activations(x: np.ndarray, budget: int) -> list[bytes] | None:
+    """The encoded matrix if storing is on and it fits ``budget`` bytes; compressed here, in the graph process,
+    so the training loop pays nothing.
+
+    Example:
+        >>> len(stored_activations(np.ones((4, 3), dtype=np.float32), 10_000)), stored_activations(np.ones((4, 3)), 0)
+        (3, None)
+    """
+    if budget <= 0:
+        return None
+    from topoact_lightning.summary import encode_activations
+
+    blobs = encode_activations(x)
+    return blobs if sum(len(b) for b in blobs) <= budget else None
 
 
 def _lower_priority(niceness: int) -> None:
