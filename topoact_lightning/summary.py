@@ -251,7 +251,7 @@ def encode_activations(x: np.ndarray) -> list[bytes]:
     safe = np.where(scales > 0, scales, 1.0).astype(np.float32)
     rows = (x / safe[:, None]).astype("<f2")
     header = json.dumps({"n": n, "d": d, "encoding": ACTIVATIONS_ENCODING}).encode()
-    return [header, zlib.compress(scales.tobytes(), 6), zlib.compress(rows.tobytes(), 6)]
+    return [header, zlib.compress(scales.tobytes(), 1), zlib.compress(rows.tobytes(), 1)]
 
 
 def decode_activations(blobs: list[bytes]) -> np.ndarray:
