@@ -153,3 +153,15 @@ def test_the_shared_trained_run_stores_activations_for_every_graph(trained_logdi
     log = LogReader(trained_logdir / "run")
     for layer in DIGITS_LAYERS:
         assert log.activation_steps(layer) == log.steps(layer) == list(range(TRAINED_EPOCHS + 1))
+
+
+@pytest.mark.slow
+def test_the_readme_example_runs_on_a_real_run(trained_logdir: Path, tmp_path: Path, monkeypatch, capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme[readme.index("## Stored activations and `LogReader`") :]
+    code = section[section.index("```python") + len("```python") : section.index("```\n", section.index("```python") + 9)]
+    monkeypatch.chdir(tmp_path)
+    exec(code.replace('"lightning_logs/version_0"', repr(str(trained_logdir / "run"))), {})
+    logged, finer = (int(v) for v in capsys.readouterr().out.split()[:2])
+    assert finer > logged  # 30 half-overlapping intervals instead of 20 x 30%
+    assert (tmp_path / "finer.bin").stat().st_size > 0
