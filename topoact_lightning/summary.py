@@ -73,7 +73,11 @@ def graph_tag(layer: str) -> str:
         >>> layer_of_tag(graph_tag('100% "odd"\\name\n'))
         '100% "odd"\\name\n'
     """
-    return GRAPH_TAG_PREFIX + _TAG_ESCAPED.sub(lambda m: f"%{ord(m.group()):02X}", layer)
+    return GRAPH_TAG_PREFIX + _encoded(layer)
+
+
+def _encoded(layer: str) -> str:
+    return _TAG_ESCAPED.sub(lambda m: f"%{ord(m.group()):02X}", layer)
 
 
 def activations_tag(layer: str) -> str:
@@ -83,7 +87,7 @@ def activations_tag(layer: str) -> str:
         >>> activations_tag('say "hi"')
         'topoact_activations/say %22hi%22'
     """
-    return ACTIVATIONS_TAG_PREFIX + _TAG_ESCAPED.sub(lambda m: f"%{ord(m.group()):02X}", layer)
+    return ACTIVATIONS_TAG_PREFIX + _encoded(layer)
 
 
 def layer_of_tag(tag: str) -> str:
