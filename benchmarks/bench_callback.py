@@ -245,8 +245,12 @@ def contention(rounds: int = 5, steps: int = 60) -> None:
                 time.sleep(0.01)
 
     threading.Thread(target=worker, daemon=True).start()
-    modes = {"no worker, torch 2 threads": (False, 2), "worker, torch 2 threads": (True, 2),
-             "no worker, torch 1 thread": (False, 1), "worker, torch 1 thread": (True, 1)}
+    modes = {
+        "no worker, torch 2 threads": (False, 2),
+        "worker, torch 2 threads": (True, 2),
+        "no worker, torch 1 thread": (False, 1),
+        "worker, torch 1 thread": (True, 1),
+    }
     times: dict[str, list[float]] = {k: [] for k in modes}
     run_steps()
     for _ in range(rounds):
@@ -266,11 +270,17 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=3)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--probe", type=int, default=1000)
-    ap.add_argument("--niceness", type=int, default=10, help="worker thread niceness (TopoActMonitor default 10)")
+    ap.add_argument(
+        "--niceness", type=int, default=10, help="worker thread niceness (TopoActMonitor default 10)"
+    )
     ap.add_argument("--memory-epochs", type=int, default=12, help="epochs of the memory run (small data)")
     ap.add_argument("--samples", type=int, default=36_000, help="training samples (sets the epoch length)")
-    ap.add_argument("--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)")
-    ap.add_argument("--worker", default="process", choices=["process", "thread"], help="TopoActMonitor(worker=...)")
+    ap.add_argument(
+        "--torch-threads", type=int, default=0, help="torch intra-op threads (0: torch's default)"
+    )
+    ap.add_argument(
+        "--worker", default="process", choices=["process", "thread"], help="TopoActMonitor(worker=...)"
+    )
     ap.add_argument("--contention", action="store_true", help="only the worker-contention micro-benchmark")
     args = ap.parse_args()
     warnings.filterwarnings("ignore")
@@ -281,11 +291,17 @@ def main() -> None:
         torch.set_num_threads(args.torch_threads)
 
     x, y = make_data(args.samples)
-    train = DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0))
+    train = DataLoader(
+        TensorDataset(x, y), batch_size=64, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     px, py = make_data(args.probe, seed=1)
-    print(f"torch threads: {torch.get_num_threads()}, python {sys.version.split()[0]}, torch {torch.__version__}")
-    print(f"reference: {len(x)} samples of 1x16x16, batch 64, {args.epochs} epochs; probe {args.probe}, "
-          f"layers {LAYERS}, every epoch + step 0; worker {args.worker}, niceness {args.niceness}")
+    print(
+        f"torch threads: {torch.get_num_threads()}, python {sys.version.split()[0]}, torch {torch.__version__}"
+    )
+    print(
+        f"reference: {len(x)} samples of 1x16x16, batch 64, {args.epochs} epochs; probe {args.probe}, "
+        f"layers {LAYERS}, every epoch + step 0; worker {args.worker}, niceness {args.niceness}"
+    )
 
     plain_times, monitored_times, blocking, builds, forwards = [], [], [], [], []
     plain_cpu: list[float] = []
@@ -327,38 +343,59 @@ def main() -> None:
             parts.append(t_mon / (t_mon - monitor.hook_seconds - worker_cpu + overlap))
             blocking.extend(monitor.blocking_seconds)
             builds.extend(monitor.build_seconds)
-            print(f"  repeat {r}: wall without {t_plain:.2f} s, with {t_mon:.2f} s (x{t_mon / t_plain:.3f}); "
-                  f"CPU without {plain_cpu[-1]:.1f} s, with {monitored_cpu[-1]:.1f} s "
-                  f"(x{monitored_cpu[-1] / plain_cpu[-1]:.3f}); training-thread CPU without {plain_loop[-1]:.1f} s, "
-                  f"with {monitored_loop[-1]:.1f} s (x{monitored_loop[-1] / plain_loop[-1]:.3f}); "
-                  + (f"worker process CPU {child_cpu[-1]:.2f} s; " if args.worker == "process" else "")
-                  + f"loop in the monitor's hooks {hooks[-1]:.2f} s (waiting for the worker {monitor.wait_seconds:.2f} s); "
-                  f"{len(monitor.build_seconds)} graphs", flush=True)
+            print(
+                f"  repeat {r}: wall without {t_plain:.2f} s, with {t_mon:.2f} s (x{t_mon / t_plain:.3f}); "
+                f"CPU without {plain_cpu[-1]:.1f} s, with {monitored_cpu[-1]:.1f} s "
+                f"(x{monitored_cpu[-1] / plain_cpu[-1]:.3f}); training-thread CPU without {plain_loop[-1]:.1f} s, "
+                f"with {monitored_loop[-1]:.1f} s (x{monitored_loop[-1] / plain_loop[-1]:.3f}); "
+                + (f"worker process CPU {child_cpu[-1]:.2f} s; " if args.worker == "process" else "")
+                + f"loop in the monitor's hooks {hooks[-1]:.2f} s (waiting for the worker {monitor.wait_seconds:.2f} s); "
+                f"{len(monitor.build_seconds)} graphs",
+                flush=True,
+            )
 
     plain, mon = statistics.median(plain_times), statistics.median(monitored_times)
-    print(f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
-          f"with {mon:.2f} s -> ratio {mon / plain:.3f}x")
+    print(
+        f"\nfit wall time, median of {args.repeats}: without {plain:.2f} s ({plain / args.epochs:.2f} s/epoch), "
+        f"with {mon:.2f} s -> ratio {mon / plain:.3f}x"
+    )
     ratios = [m / p for m, p in zip(monitored_times, plain_times, strict=True)]
     lo, hi = median_interval(ratios)
-    print(f"median of the per-pair ratios (each pair run back to back): {statistics.median(ratios):.3f}x, "
-          f"90% bootstrap interval {lo:.3f}-{hi:.3f}x over {len(ratios)} pairs")
+    print(
+        f"median of the per-pair ratios (each pair run back to back): {statistics.median(ratios):.3f}x, "
+        f"90% bootstrap interval {lo:.3f}-{hi:.3f}x over {len(ratios)} pairs"
+    )
     lo, hi = median_interval(parts)
-    print(f"the monitor's parts within each monitored fit (loop time in its hooks, median {statistics.median(hooks):.2f} s"
-          + (", plus the worker process's CPU" if args.worker == "process" else "; the worker thread's CPU is not "
-             "counted") + f"): {statistics.median(parts):.3f}x, 90% bootstrap interval {lo:.3f}-{hi:.3f}x")
+    print(
+        f"the monitor's parts within each monitored fit (loop time in its hooks, median {statistics.median(hooks):.2f} s"
+        + (
+            ", plus the worker process's CPU"
+            if args.worker == "process"
+            else "; the worker thread's CPU is not counted"
+        )
+        + f"): {statistics.median(parts):.3f}x, 90% bootstrap interval {lo:.3f}-{hi:.3f}x"
+    )
     cp, cm = statistics.median(plain_cpu), statistics.median(monitored_cpu)
-    print(f"process CPU time (all threads), median: without {cp:.1f} s, with {cm:.1f} s -> ratio {cm / cp:.3f}x")
+    print(
+        f"process CPU time (all threads), median: without {cp:.1f} s, with {cm:.1f} s -> ratio {cm / cp:.3f}x"
+    )
     lp, lm = statistics.median(plain_loop), statistics.median(monitored_loop)
     print(f"training-thread CPU time, median: without {lp:.1f} s, with {lm:.1f} s -> ratio {lm / lp:.3f}x")
-    print(f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
-          f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
-          f"one plain forward over the probe (batch {monitor.probe_.sizes[0]}): "
-          f"{statistics.median(forwards) * 1e3:.0f} ms")
+    print(
+        f"blocking per logged epoch: median {statistics.median(blocking) * 1e3:.0f} ms "
+        f"(max {max(blocking) * 1e3:.0f} ms, includes step 0's first pass); "
+        f"one plain forward over the probe (batch {monitor.probe_.sizes[0]}): "
+        f"{statistics.median(forwards) * 1e3:.0f} ms"
+    )
     if args.worker == "process":  # a thread worker's CPU is in the process CPU above
-        print(f"graph worker process CPU per monitored fit: median {statistics.median(child_cpu):.2f} s "
-              f"({statistics.median(child_cpu) / statistics.median(plain_cpu) * 100:.1f}% of the plain fit's CPU)")
-    print(f"graph build in the worker: median {statistics.median(builds) * 1e3:.0f} ms per graph "
-          f"(max {max(builds) * 1e3:.0f} ms)")
+        print(
+            f"graph worker process CPU per monitored fit: median {statistics.median(child_cpu):.2f} s "
+            f"({statistics.median(child_cpu) / statistics.median(plain_cpu) * 100:.1f}% of the plain fit's CPU)"
+        )
+    print(
+        f"graph build in the worker: median {statistics.median(builds) * 1e3:.0f} ms per graph "
+        f"(max {max(builds) * 1e3:.0f} ms)"
+    )
 
     # Memory: a longer run on a small slice, RSS after every logged epoch.
     small = DataLoader(TensorDataset(x[:1500], y[:1500]), batch_size=64, shuffle=True)
@@ -368,8 +405,10 @@ def main() -> None:
     rss = probe.rss_mib
     print(f"\nRSS after each of {len(rss)} logged epochs (MiB): " + " ".join(f"{v:.0f}" for v in rss))
     half = len(rss) // 2
-    print(f"RSS growth from epoch {half} to {len(rss)}: {rss[-1] - rss[half - 1]:+.1f} MiB "
-          f"({len(monitor.build_seconds)} graphs logged)")
+    print(
+        f"RSS growth from epoch {half} to {len(rss)}: {rss[-1] - rss[half - 1]:+.1f} MiB "
+        f"({len(monitor.build_seconds)} graphs logged)"
+    )
 
 
 if __name__ == "__main__":

@@ -98,8 +98,11 @@ class Soak(L.Callback):
                 sum(rss_mib(p) for p in tb_pids),
             )
         )
-        print(f"  epoch {epoch:4d}: training {self.rows[-1][1]:7.1f} MiB, graph process {self.rows[-1][2]:6.1f} MiB, "
-              f"tensorboard {self.rows[-1][3]:7.1f} MiB ({len(tb_pids)} processes)", flush=True)
+        print(
+            f"  epoch {epoch:4d}: training {self.rows[-1][1]:7.1f} MiB, graph process {self.rows[-1][2]:6.1f} MiB, "
+            f"tensorboard {self.rows[-1][3]:7.1f} MiB ({len(tb_pids)} processes)",
+            flush=True,
+        )
 
     def ask_tensorboard(self) -> None:
         base = self.tb.base + "/data/plugin/topoact"
@@ -115,8 +118,10 @@ class Soak(L.Callback):
                     self.requests += 1
                     epochs = json.loads(body)["epochs"] if status == 200 else []
                     if epochs:
-                        for url in (f"{base}/graph?run={run['run']}&layer={layer}&epoch={epochs[-1]}",
-                                    f"{base}/metrics?run={run['run']}&layer={layer}"):
+                        for url in (
+                            f"{base}/graph?run={run['run']}&layer={layer}&epoch={epochs[-1]}",
+                            f"{base}/metrics?run={run['run']}&layer={layer}",
+                        ):
                             status, _, _ = fetch(url, timeout=60)
                             self.requests += 1
                             self.errors += status != 200
@@ -143,10 +148,16 @@ def main() -> None:
 
     x, y = digits_tensors()
     probe = (x[:300], y[:300])
-    train = DataLoader(TensorDataset(x[300 : 300 + args.samples], y[300 : 300 + args.samples]), batch_size=64,
-                       shuffle=True, generator=torch.Generator().manual_seed(0))
-    print(f"soak: {args.epochs} epochs of {args.samples} samples, digits CNN, layers {DIGITS_LAYERS}, probe 300, "
-          f"every epoch logged; torch {torch.__version__}, one torch thread")
+    train = DataLoader(
+        TensorDataset(x[300 : 300 + args.samples], y[300 : 300 + args.samples]),
+        batch_size=64,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
+    print(
+        f"soak: {args.epochs} epochs of {args.samples} samples, digits CNN, layers {DIGITS_LAYERS}, probe 300, "
+        f"every epoch logged; torch {torch.__version__}, one torch thread"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         logdir = Path(tmp)
         (logdir / "run").mkdir()
@@ -174,23 +185,29 @@ def main() -> None:
         event_mib = sum(f.stat().st_size for f in (logdir / "run").rglob("*tfevents*")) / 2**20
 
     steps = list(range(args.epochs + 1))
-    print(f"\n{args.epochs} epochs in {wall:.0f} s; {len(monitor.build_seconds)} graphs built; "
-          f"{soak.requests} TopoAct requests to TensorBoard, {soak.errors} not 200; event files {event_mib:.1f} MiB "
-          "(TensorBoard keeps every TopoAct step in memory, so its RSS grows with them)")
+    print(
+        f"\n{args.epochs} epochs in {wall:.0f} s; {len(monitor.build_seconds)} graphs built; "
+        f"{soak.requests} TopoAct requests to TensorBoard, {soak.errors} not 200; event files {event_mib:.1f} MiB "
+        "(TensorBoard keeps every TopoAct step in memory, so its RSS grows with them)"
+    )
     once = True
     for layer in DIGITS_LAYERS:
         graph_steps = run["tensor_steps"].get(f"topoact_graph/{layer}", [])
         scalar_steps = run["scalar_steps"].get(f"topoact/{layer}/nodes", [])
         ok = graph_steps == steps and len(scalar_steps) == len(steps) == len(set(scalar_steps))
         once &= ok
-        print(f"  {layer}: {len(graph_steps)} graph steps ({len(set(graph_steps))} distinct), "
-              f"{len(scalar_steps)} nodes scalars: {'every step exactly once' if ok else 'MISMATCH'}")
+        print(
+            f"  {layer}: {len(graph_steps)} graph steps ({len(set(graph_steps))} distinct), "
+            f"{len(scalar_steps)} nodes scalars: {'every step exactly once' if ok else 'MISMATCH'}"
+        )
     print(f"every step written exactly once: {once}")
     for name, col in (("training process", 1), ("graph process", 2), ("tensorboard", 3)):
         first = soak.rows[0][col]
         mid, last, per100 = growth(soak.rows, col)
-        print(f"{name:17s} RSS (MiB): epoch {soak.rows[0][0]} {first:.1f}, epoch {soak.rows[len(soak.rows) // 2][0]} "
-              f"{mid:.1f}, epoch {soak.rows[-1][0]} {last:.1f}; second half {per100:+.1f} MiB per 100 epochs")
+        print(
+            f"{name:17s} RSS (MiB): epoch {soak.rows[0][0]} {first:.1f}, epoch {soak.rows[len(soak.rows) // 2][0]} "
+            f"{mid:.1f}, epoch {soak.rows[-1][0]} {last:.1f}; second half {per100:+.1f} MiB per 100 epochs"
+        )
 
 
 if __name__ == "__main__":

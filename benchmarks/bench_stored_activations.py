@@ -67,7 +67,9 @@ def digits(epochs: int, logdir: str) -> None:
 
     def keep(self, step, scalar_step, activations, extras, mapper_params, settings):
         for layer, x in activations.items():
-            kept.append((step, layer, np.array(x, dtype=np.float32), dict(mapper_params[layer]), settings.labels))
+            kept.append(
+                (step, layer, np.array(x, dtype=np.float32), dict(mapper_params[layer]), settings.labels)
+            )
         return submit(self, step, scalar_step, activations, extras, mapper_params, settings)
 
     pipeline.GraphPipeline.submit = keep
@@ -80,14 +82,20 @@ def digits(epochs: int, logdir: str) -> None:
     for step, layer, x, params, labels in kept:
         a, n_exact, n_stored = agreement(x, params, labels)
         worst = min(worst, a)
-        err = np.abs(summary.decode_activations(summary.encode_activations(x)) - x).max() / max(np.abs(x).max(), 1e-30)
-        print(f"  {layer:>12} step {step}: {x.shape[0]}x{x.shape[1]}, agreement {a:.4f} ({n_exact} vs {n_stored} nodes), max error {err:.2e} of the largest value")
+        err = np.abs(summary.decode_activations(summary.encode_activations(x)) - x).max() / max(
+            np.abs(x).max(), 1e-30
+        )
+        print(
+            f"  {layer:>12} step {step}: {x.shape[0]}x{x.shape[1]}, agreement {a:.4f} ({n_exact} vs {n_stored} nodes), max error {err:.2e} of the largest value"
+        )
     print(f"  worst agreement: {worst:.4f}")
     (run,) = [p for p in (Path(logdir) / "demo").iterdir() if p.is_dir()]
     sizes = tag_bytes(run)
     steps = len({s for s, *_ in kept})
-    print(f"  event file {sizes['file'] / 2**10:.0f} KiB over {steps} logged steps: graphs {sizes.get('graphs', 0) / 2**10:.0f} KiB, "
-          f"activations {sizes.get('activations', 0) / 2**10:.0f} KiB ({sizes.get('activations', 0) / 2**10 / steps:.0f} KiB per step, all layers)")
+    print(
+        f"  event file {sizes['file'] / 2**10:.0f} KiB over {steps} logged steps: graphs {sizes.get('graphs', 0) / 2**10:.0f} KiB, "
+        f"activations {sizes.get('activations', 0) / 2**10:.0f} KiB ({sizes.get('activations', 0) / 2**10 / steps:.0f} KiB per step, all layers)"
+    )
 
 
 def wide(steps: int, logdir: str) -> None:
@@ -120,13 +128,18 @@ def wide(steps: int, logdir: str) -> None:
         t0 = time.perf_counter()
         blobs = summary.encode_activations(x)
         t_encode.append(time.perf_counter() - t0)
-        for s in (summary.graph_summary("wide", graph.to_bytes(), {}, 0), summary.activations_summary("wide", blobs, 0)):
+        for s in (
+            summary.graph_summary("wide", graph.to_bytes(), {}, 0),
+            summary.activations_summary("wide", blobs, 0),
+        ):
             writer.add_event(event_pb2.Event(step=epoch, summary=s))
     writer.close()
     sizes = tag_bytes(out)
-    print(f"wide {n}x{d} over {steps} epochs: event file {sizes['file'] / 2**20:.1f} MiB; activations "
-          f"{sizes['activations'] / 2**20 / steps:.2f} MiB per step (raw float32 {n * d * 4 / 2**20:.2f} MiB), "
-          f"graphs {sizes['graphs'] / 2**10 / steps:.0f} KiB per step; encoding {1e3 * float(np.median(t_encode)):.0f} ms per step (graph process)")
+    print(
+        f"wide {n}x{d} over {steps} epochs: event file {sizes['file'] / 2**20:.1f} MiB; activations "
+        f"{sizes['activations'] / 2**20 / steps:.2f} MiB per step (raw float32 {n * d * 4 / 2**20:.2f} MiB), "
+        f"graphs {sizes['graphs'] / 2**10 / steps:.0f} KiB per step; encoding {1e3 * float(np.median(t_encode)):.0f} ms per step (graph process)"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -107,7 +107,11 @@ class FindingsProbe(pl.Callback):
         for layer, x in self._capture(model).items():
             graph, distance = None, None
             if np.isfinite(x).all():
-                graph = Mapper(**self.mapper_params).fit(x, labels=self.probe_y, class_names=self.class_names).graph_
+                graph = (
+                    Mapper(**self.mapper_params)
+                    .fit(x, labels=self.probe_y, class_names=self.class_names)
+                    .graph_
+                )
                 if layer in self._graphs:
                     distance = compare_graphs(self._graphs[layer], graph).distance
                 self._graphs[layer] = graph
@@ -116,7 +120,13 @@ class FindingsProbe(pl.Callback):
             # Every step's fault findings, not only the new ones: a false positive counts at every step it shows.
             faults = [f.kind for f in fault_findings(step, layer, x, history, self.th)]
             self.rows.append(
-                {"step": step, "layer": layer, "faults": faults, "new": [f for f in new], **_margins(x, history)}
+                {
+                    "step": step,
+                    "layer": layer,
+                    "faults": faults,
+                    "new": [f for f in new],
+                    **_margins(x, history),
+                }
             )
 
 
@@ -165,13 +175,13 @@ def run_digits(seed: int, epochs: int, fault: str | None = None) -> FindingsProb
             model.hidden[1] = nn.Tanh()
             model.hidden[0].weight.mul_(300.0)
             model.hidden[0].requires_grad_(False)
-    if fault == "exploding":  # leaky units (which cannot die) and a learning rate 4x too large: NaN by epoch 2
+    if (
+        fault == "exploding"
+    ):  # leaky units (which cannot die) and a learning rate 4x too large: NaN by epoch 2
         for block in (model.block1, model.block2, model.hidden):
             block[1] = nn.LeakyReLU(0.5)
         model.hparams.lr = 0.2
-    probe = FindingsProbe(
-        LAYERS, {}, x_val, y_val, CLASS_NAMES, {"n_intervals": 15, "overlap": 0.5}, seed=0
-    )
+    probe = FindingsProbe(LAYERS, {}, x_val, y_val, CLASS_NAMES, {"n_intervals": 15, "overlap": 0.5}, seed=0)
     _fit(model, probe, x_train, y_train, epochs)
     return probe
 
@@ -229,7 +239,9 @@ def report_healthy(name: str, probes: list[FindingsProbe]) -> None:
     print(f"  saturated units   max share {extreme('saturated', max):.3f}   (threshold {th.saturated_share})")
     print(f"  not_learning      min activation change between epochs {extreme('change', min):.2e} "
           f"(threshold {th.still_rtol:g})")  # fmt: skip
-    print(f"  exploding         max norm growth {extreme('growth', max):.2f}x (threshold {th.exploding_factor:g}x)")
+    print(
+        f"  exploding         max norm growth {extreme('growth', max):.2f}x (threshold {th.exploding_factor:g}x)"
+    )
     print(f"                    max growth in one logged step {extreme('step_growth', max):.2f}x, "
           f"max growth within the window after step 0 {extreme('trained_growth', max):.2f}x")  # fmt: skip
     worst = max((r for r in rows if math.isfinite(r["growth"])), key=lambda r: r["growth"], default=None)
@@ -260,7 +272,9 @@ def report_faults(probes: dict[str, FindingsProbe]) -> None:
         for f in p.tracker.findings:
             if f.is_fault:
                 found.setdefault(f.layer, []).append(f"{f.kind}@{f.step}")
-        print(f"  {fault:<13} -> " + ("; ".join(f"{k}: {', '.join(v)}" for k, v in found.items()) or "nothing"))
+        print(
+            f"  {fault:<13} -> " + ("; ".join(f"{k}: {', '.join(v)}" for k, v in found.items()) or "nothing")
+        )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -268,7 +282,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--models", default="digits", help="comma-separated: digits, transformer (or none)")
     parser.add_argument("--seeds", default="0,1,2", help="comma-separated seeds (default: %(default)s)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs (default: the examples' 15 and 20)")
-    parser.add_argument("--faults", action="store_true", help="also train broken digits CNNs (true positives)")
+    parser.add_argument(
+        "--faults", action="store_true", help="also train broken digits CNNs (true positives)"
+    )
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     seeds = [int(s) for s in args.seeds.split(",")]

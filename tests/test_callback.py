@@ -327,7 +327,9 @@ def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_
 
 @pytest.mark.slow
 def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
-    monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process")
+    monitor = TopoActMonitor(
+        layers=["fc1"], probe=probe_pair(), schedule=5, thumbnails=False, worker="process"
+    )
     _quiet_fit(tmp_path, [monitor], epochs=10, max_steps=30)  # 24 steps per epoch: stops inside epoch 2
     assert monitor.captured_steps == [0, 2]
     assert read_run(tmp_path / "run")["tensor_steps"]["topoact_graph/fc1"] == [0, 2]
@@ -336,8 +338,14 @@ def test_training_stopped_by_max_steps_still_logs_its_last_state(tmp_path):
 @pytest.mark.parametrize(
     "mapper_params, match",
     [
-        ({"fc1": {"n_intervals": 8}, "fc9": {}}, r"mapper_params names layers \['fc9'\] that are not in layers"),
-        ({"fc1": {"n_intervals": 8}, "features.3": {"n_cubes": 3}}, r"mapper_params\['features.3'\].*n_cubes"),
+        (
+            {"fc1": {"n_intervals": 8}, "fc9": {}},
+            r"mapper_params names layers \['fc9'\] that are not in layers",
+        ),
+        (
+            {"fc1": {"n_intervals": 8}, "features.3": {"n_cubes": 3}},
+            r"mapper_params\['features.3'\].*n_cubes",
+        ),
         ({"n_intervals": [3, 4]}, r"n_intervals has 2 values for a 1-dimensional lens.*lens='pca2'"),
         ({"lens": "pca2", "overlap": [0.2, 0.3, 0.4]}, r"overlap has 3 values for a 2-dimensional lens"),
     ],
@@ -374,18 +382,25 @@ def test_several_monitors_share_a_trainer_with_distinct_state_keys(tmp_path):
         L.Trainer(callbacks=pair(a={}, b={"schedule": 2}), logger=False)
     monitors = pair(a={"state_key": "every-epoch"}, b={"schedule": 2, "state_key": "every-other"})
     _quiet_fit(
-        tmp_path, [*monitors, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)], epochs=2,
+        tmp_path,
+        [*monitors, ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True)],
+        epochs=2,
         enable_checkpointing=True,
     )
     saved = torch.load(tmp_path / "ckpt" / "last.ckpt", weights_only=True)["callbacks"]
     keys = [k for k in saved if k.startswith("TopoActMonitor")]
-    assert sorted(keys) == ["TopoActMonitor{'state_key': 'every-epoch'}", "TopoActMonitor{'state_key': 'every-other'}"]
+    assert sorted(keys) == [
+        "TopoActMonitor{'state_key': 'every-epoch'}",
+        "TopoActMonitor{'state_key': 'every-other'}",
+    ]
     assert [m.captured_steps for m in monitors] == [[0, 1, 2], [0, 2]]
 
 
 def test_per_layer_settings_for_unknown_default_layers_fail_before_training(tmp_path):
     model = DigitsCNN()
     monitor = TopoActMonitor(probe=probe_pair(), mapper_params={"fc1": {"n_intervals": 8}, "fc9": {}})
-    with pytest.raises(TopoActConfigError, match=r"mapper_params names layers \['fc9'\].*\['features.2', 'fc1'\]"):
+    with pytest.raises(
+        TopoActConfigError, match=r"mapper_params names layers \['fc9'\].*\['features.2', 'fc1'\]"
+    ):
         _quiet_fit(tmp_path, [monitor], epochs=1, model=model)
     assert model.global_step == 0

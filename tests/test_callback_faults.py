@@ -164,7 +164,9 @@ def small_tmpfs(tmp_path):
         ["mount", "-t", "tmpfs", "-o", "size=4m", "none", str(mount)], capture_output=True, text=True
     )
     if out.returncode != 0:
-        pytest.skip(f"mounting a tmpfs was refused ({out.stderr.strip()}); the injected full-disk test still runs")
+        pytest.skip(
+            f"mounting a tmpfs was refused ({out.stderr.strip()}); the injected full-disk test still runs"
+        )
     yield mount
     subprocess.run(["umount", "-l", str(mount)], check=False)
 
@@ -261,7 +263,9 @@ def test_a_fit_leaves_no_file_open(tmp_path):
     monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair())
     with warnings.catch_warnings(record=True) as record:
         warnings.simplefilter("ignore")
-        warnings.simplefilter("always", ResourceWarning)  # recorded (an "error" inside __del__ is only printed)
+        warnings.simplefilter(
+            "always", ResourceWarning
+        )  # recorded (an "error" inside __del__ is only printed)
         train_digits(tmp_path, [monitor], epochs=1)
         del monitor
         gc.collect()

@@ -73,7 +73,6 @@ def test_resume_continues_the_schedule(tmp_path, validation):
         assert set(run["scalars"][scalar_tag(layer, "distance")]) == {1, 2, 3, 4}
 
 
-
 _CRASHING_FIT = """
 import os, sys, warnings
 warnings.simplefilter("ignore")

@@ -66,7 +66,9 @@ def test_demo_serves_a_trained_demo_and_prints_its_url(trained_logdir, tmp_path)
             return status == 200 and json.loads(body)["epochs"] == [0, 1, 2, 3]
 
         tb.wait_for(epochs, "epochs 0-3 of layer fc1")
-        status, _, body = fetch(base + "/data/plugin/topoact/graph?run=digits_cnn/version_0&layer=fc1&epoch=3")
+        status, _, body = fetch(
+            base + "/data/plugin/topoact/graph?run=digits_cnn/version_0&layer=fc1&epoch=3"
+        )
         assert status == 200 and len(json.loads(body)["nodes"]) > 0
     finally:
         stop(proc)

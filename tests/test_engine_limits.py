@@ -31,7 +31,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def blobs(n: int = 200, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    return np.concatenate([rng.normal(0, 1, (n // 2, 4)), rng.normal(4, 1, (n - n // 2, 4))]).astype(np.float32)
+    return np.concatenate([rng.normal(0, 1, (n // 2, 4)), rng.normal(4, 1, (n - n // 2, 4))]).astype(
+        np.float32
+    )
 
 
 # ---------------------------------------------------------------------------------------------- cover limit
@@ -47,7 +49,9 @@ def blobs(n: int = 200, seed: int = 0) -> np.ndarray:
 )
 def test_too_many_cover_elements_is_refused_before_any_work(params):
     m = Mapper(**params)
-    with pytest.raises(TopoActConfigError, match=f"at most {MAX_COVER_ELEMENTS} are supported: lower n_intervals"):
+    with pytest.raises(
+        TopoActConfigError, match=f"at most {MAX_COVER_ELEMENTS} are supported: lower n_intervals"
+    ):
         m.check_params()  # no data needed: a training run fails before it starts
 
 
@@ -80,7 +84,9 @@ def test_mostly_empty_cover_warns_and_a_full_one_does_not():
 
 # --------------------------------------------------------------------------------------------------- labels
 def test_labels_below_minus_one_are_refused():
-    with pytest.raises(ValueError, match="labels holds -2: class ids must be >= 0, with -1 for an unknown class"):
+    with pytest.raises(
+        ValueError, match="labels holds -2: class ids must be >= 0, with -1 for an unknown class"
+    ):
         Mapper(n_intervals=4).fit(blobs(), labels=np.r_[np.zeros(199, int), -2])
 
 
@@ -90,8 +96,13 @@ def test_a_class_without_a_name_is_refused():
         Mapper(n_intervals=4).fit(blobs(), labels=labels, class_names=["a", "b"])
     with pytest.raises(ValueError, match="label 3 has no class name"):
         MapperGraph(
-            n_samples=2, members=[], node_cover=[], cover_bounds=np.zeros((1, 1, 2)), lens=np.zeros(2),
-            labels=np.array([0, 3]), class_names=["a", "b"],
+            n_samples=2,
+            members=[],
+            node_cover=[],
+            cover_bounds=np.zeros((1, 1, 2)),
+            lens=np.zeros(2),
+            labels=np.array([0, 3]),
+            class_names=["a", "b"],
         )
 
 
@@ -155,7 +166,10 @@ def test_exact_mode_peak_memory_on_a_wide_input_stays_bounded():
     # 2,000 x 20,000 float32 (153 MB), two threads: 3.4-4.0 GB peak before the fix, about 0.8 GB after.
     out = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "bench_memory.py"), "--jobs", "2"],
-        capture_output=True, text=True, check=True, timeout=600,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
     )
     peak = float(re.search(r"n_jobs=2: peak (\d+) MB", out.stdout).group(1))
     base = float(re.search(r"baseline \(input \+ imports\): (\d+) MB", out.stdout).group(1))

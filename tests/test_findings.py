@@ -214,7 +214,9 @@ def test_a_frozen_first_layer_trained_in_torch_is_not_learning_and_the_others_ar
 def test_a_norm_grown_a_thousandfold_within_the_window_is_exploding():
     x = relu_layer()
     (f,) = fault_findings(2, "fc", 1500 * x, history([x, 10 * x, 1500 * x], [None] * 3))
-    assert f.kind == "exploding" and f.details["growth"] == pytest.approx(1500) and f.details["since_step"] == 0
+    assert (
+        f.kind == "exploding" and f.details["growth"] == pytest.approx(1500) and f.details["since_step"] == 0
+    )
 
 
 def test_exploding_near_misses():
@@ -433,7 +435,9 @@ def flat_and_varying(draw):
         elif k == "vary":
             cols.append(rng.normal(size=n))
         else:
-            cols.append(draw(st.sampled_from([-2.0, 1.0, 3.0])) * t)  # every "line" column follows one direction
+            cols.append(
+                draw(st.sampled_from([-2.0, 1.0, 3.0])) * t
+            )  # every "line" column follows one direction
     return np.stack(cols, axis=1)
 
 

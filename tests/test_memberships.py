@@ -24,7 +24,9 @@ def test_shared_counts_are_the_incidence_product(a, b):
     a = [np.array(sorted(m), dtype=np.int64) for m in a]
     b = [np.array(sorted(m), dtype=np.int64) for m in b]
     product = (incidence(a) @ incidence(b).T).tocoo()
-    want = sorted(zip(product.row.tolist(), product.col.tolist(), product.data.astype(int).tolist(), strict=True))
+    want = sorted(
+        zip(product.row.tolist(), product.col.tolist(), product.data.astype(int).tolist(), strict=True)
+    )
     rows, cols, counts = shared_counts(a, b)
     assert list(zip(rows.tolist(), cols.tolist(), counts.tolist(), strict=True)) == want  # sorted row, column
     upper = sparse.triu(incidence(a) @ incidence(a).T, k=1).tocoo()
@@ -41,7 +43,9 @@ def test_shared_counts_are_the_incidence_product(a, b):
 def test_union_find_components_match_scipy(n, edges):
     e = np.array([(a % n, b % n) for a, b in edges], dtype=np.int64).reshape(-1, 2)
     got = connected_components(n, e[:, 0], e[:, 1])
-    _, want = scipy_components(sparse.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False)
+    _, want = scipy_components(
+        sparse.coo_matrix((np.ones(len(e)), (e[:, 0], e[:, 1])), shape=(n, n)), directed=False
+    )
     # The same partition, labelled by each component's smallest vertex.
     expected = [int(np.flatnonzero(want == want[v])[0]) for v in range(n)]
     assert got.tolist() == expected

@@ -20,8 +20,14 @@ def test_defaults_take_their_forms():
 
 
 _ODD = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 5), st.floats(allow_nan=True), st.text(max_size=4),
-    st.lists(st.integers(-2, 3), max_size=3), st.just(object()), st.just([[1, 2], [3]]),
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 5),
+    st.floats(allow_nan=True),
+    st.text(max_size=4),
+    st.lists(st.integers(-2, 3), max_size=3),
+    st.just(object()),
+    st.just([[1, 2], [3]]),
 )
 
 
@@ -46,7 +52,11 @@ def test_a_refused_value_gets_a_message_naming_the_parameter_and_its_forms(name,
         ("n_jobs", 0, r"n_jobs must be None \(every core\) or an integer >= 1, got 0"),
         ("device", 3, "device must be None or a torch device string such as 'cuda', got 3"),
         ("eps_sample", 2, "eps_sample must be an integer >= 3, got 2"),
-        ("n_intervals", [3, 0], r"n_intervals must be an integer >= 1, or one per lens dimension, got \[3, 0\]"),
+        (
+            "n_intervals",
+            [3, 0],
+            r"n_intervals must be an integer >= 1, or one per lens dimension, got \[3, 0\]",
+        ),
         ("lens", 5, "lens must be one of l2norm, .*, a callable X -> lens, or a non-empty numeric array"),
         ("lens_reference", "x", "lens_reference must be None or a fitted Mapper or a"),
     ],

@@ -106,7 +106,9 @@ def test_comparison_payload_mirrors_the_comparison(i, j, min_jaccard):
     )
     assert body["distance"] == pytest.approx(c.distance) and body["min_jaccard"] == min_jaccard
     for side, best in (("best_partner_a", c.best_a), ("best_partner_b", c.best_b)):
-        assert [(p["node"], p["partner"]) for p in body[side]] == [(k, int(q)) for k, q in enumerate(best[:, 0])]
+        assert [(p["node"], p["partner"]) for p in body[side]] == [
+            (k, int(q)) for k, q in enumerate(best[:, 0])
+        ]
         assert [p["jaccard"] for p in body[side]] == pytest.approx(best[:, 1].tolist())
 
 

@@ -283,7 +283,10 @@ def test_version_1_steps_and_health_problems(tmp_path):
     summary.write_summary(
         writer, summary.blob_summary(summary.graph_tag("fc1"), [synthetic_graph(0).to_bytes()], old_meta), 0
     )
-    sick = {"diagnostics": {"dead_units": 0.9, "effective_rank": 0.01, "distance": None}, "problem": "90% dead"}
+    sick = {
+        "diagnostics": {"dead_units": 0.9, "effective_rank": 0.01, "distance": None},
+        "problem": "90% dead",
+    }
     summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(1).to_bytes(), sick), 1)
     writer.close()
     c, _ = make_app(tmp_path)
@@ -436,7 +439,12 @@ def test_thumbnail_is_the_logged_image_enlarged(client):
         ("graph", {"run": "run_a", "layer": "fc1", "epoch": "1.5"}, 400, "must be an integer step"),
         ("graph", {"run": "run_a", "layer": "fc1", "epoch": str(2**63)}, 400, "must be an integer step"),
         ("graph", {"run": "run_a", "layer": "fc1", "epoch": "3\n"}, 400, "must be an integer step"),
-        ("graph", {"run": "run_a", "layer": "fc1", "epoch": "-1"}, 404, "no graph of layer 'fc1' at epoch -1"),
+        (
+            "graph",
+            {"run": "run_a", "layer": "fc1", "epoch": "-1"},
+            404,
+            "no graph of layer 'fc1' at epoch -1",
+        ),
         ("graph", {"run": "run_a", "layer": "fc1", "epoch": 99}, 404, "no graph of layer 'fc1' at epoch 99"),
         (
             "graph",

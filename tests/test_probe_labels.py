@@ -58,8 +58,16 @@ def test_string_labels_become_class_names():
 @pytest.mark.parametrize(
     "labels, kwargs, match",
     [
-        (torch.tensor([0, -2, 1]), {}, r"a probe label is -2; class ids must be >= 0, with -1 for an unknown"),
-        (torch.tensor([0, 1, 5]), {"class_names": ["a", "b"]}, r"label is 5 but only 2 class_names.*leave class_names out"),
+        (
+            torch.tensor([0, -2, 1]),
+            {},
+            r"a probe label is -2; class ids must be >= 0, with -1 for an unknown",
+        ),
+        (
+            torch.tensor([0, 1, 5]),
+            {"class_names": ["a", "b"]},
+            r"label is 5 but only 2 class_names.*leave class_names out",
+        ),
         (["cat", "eel"], {"class_names": ["cat", "dog"]}, r"\['eel'\] are not among class_names"),
         (torch.tensor([0.5, 1.0]), {}, r"integer class ids or strings"),
     ],

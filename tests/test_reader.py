@@ -123,7 +123,9 @@ def test_remapping_the_stored_activations_reproduces_the_logged_graph(fitted):
     log = LogReader(fitted[0])
     for layer in DIGITS_LAYERS:
         logged = log.graph(layer, 1)
-        again = Mapper(**logged_mapper_params(logged.params)).fit_graph(log.activations(layer, 1), labels=log.labels, class_names=log.class_names)
+        again = Mapper(**logged_mapper_params(logged.params)).fit_graph(
+            log.activations(layer, 1), labels=log.labels, class_names=log.class_names
+        )
         assert node_agreement(logged, again) > 0.95
 
 
@@ -159,7 +161,9 @@ def test_the_shared_trained_run_stores_activations_for_every_graph(trained_logdi
 def test_the_readme_example_runs_on_a_real_run(trained_logdir: Path, tmp_path: Path, monkeypatch, capsys):
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     section = readme[readme.index("## Stored activations and `LogReader`") :]
-    code = section[section.index("```python") + len("```python") : section.index("```\n", section.index("```python") + 9)]
+    code = section[
+        section.index("```python") + len("```python") : section.index("```\n", section.index("```python") + 9)
+    ]
     monkeypatch.chdir(tmp_path)
     exec(code.replace('"lightning_logs/version_0"', repr(str(trained_logdir / "run"))), {})
     logged, finer = (int(v) for v in capsys.readouterr().out.split()[:2])

@@ -23,9 +23,11 @@ from topoact_lightning.engine.serialization import FORMAT_VERSION
 def _graph() -> MapperGraph:
     rng = np.random.default_rng(0)
     X = np.concatenate([rng.normal(0, 1, (80, 4)), rng.normal(5, 1, (80, 4))]).astype(np.float32)
-    return Mapper(n_intervals=6, overlap=0.4, min_samples=3, cover="balanced").fit(
-        X, labels=np.repeat([0, 1], 80), extras={"loss": rng.random(160)}, class_names=["a", "b"]
-    ).graph_
+    return (
+        Mapper(n_intervals=6, overlap=0.4, min_samples=3, cover="balanced")
+        .fit(X, labels=np.repeat([0, 1], 80), extras={"loss": rng.random(160)}, class_names=["a", "b"])
+        .graph_
+    )
 
 
 GRAPH = _graph()
@@ -164,7 +166,11 @@ def _array_change(draw):
     a = arrays[name]
     how = draw(st.sampled_from(["value", "dtype", "shape", "empty", "drop"]))
     if how == "value" and a.size:
-        a = a.astype(np.float64) if isinstance(draw(_ARRAY_VALUES), float) and a.dtype.kind == "f" else a.copy()
+        a = (
+            a.astype(np.float64)
+            if isinstance(draw(_ARRAY_VALUES), float) and a.dtype.kind == "f"
+            else a.copy()
+        )
         v = draw(_ARRAY_VALUES)
         flat = a.reshape(-1)
         pos = draw(st.integers(0, flat.size - 1))
@@ -175,7 +181,9 @@ def _array_change(draw):
             a = flat.astype(np.float64).reshape(a.shape)
             a.reshape(-1)[pos] = v
     elif how == "dtype":
-        a = a.astype(draw(st.sampled_from([np.int8, np.uint64, np.float16, np.float64, np.bool_, np.complex64])))
+        a = a.astype(
+            draw(st.sampled_from([np.int8, np.uint64, np.float16, np.float64, np.bool_, np.complex64]))
+        )
     elif how == "shape":
         a = a.reshape(-1) if a.ndim > 1 else a.reshape(-1, 1)
     elif how == "empty":
@@ -204,15 +212,21 @@ def test_truncated_or_random_bytes_are_format_errors(data, cut):
 
 
 def test_graph_without_nodes_or_labels_round_trips():
-    g = MapperGraph(n_samples=3, members=[], node_cover=[], cover_bounds=np.zeros((2, 1, 2)), lens=np.zeros(3))
+    g = MapperGraph(
+        n_samples=3, members=[], node_cover=[], cover_bounds=np.zeros((2, 1, 2)), lens=np.zeros(3)
+    )
     assert MapperGraph.from_bytes(g.to_bytes()) == g
 
 
 def test_large_class_ids_round_trip_beyond_int32():
     labels = np.array([0, 2**40, -1, 7])
     g = MapperGraph(
-        n_samples=4, members=[np.arange(4)], node_cover=[0], cover_bounds=np.zeros((1, 1, 2)),
-        lens=np.zeros(4), labels=labels,
+        n_samples=4,
+        members=[np.arange(4)],
+        node_cover=[0],
+        cover_bounds=np.zeros((1, 1, 2)),
+        lens=np.zeros(4),
+        labels=labels,
     )
     back = MapperGraph.from_bytes(g.to_bytes())
     assert back == g and back.labels.tolist() == labels.tolist()

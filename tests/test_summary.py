@@ -53,7 +53,11 @@ def test_graphs_and_thumbnails_read_back_through_tensorboard(tmp_path):
     listing = provider.list_blob_sequences(ctx, experiment_id="", plugin_name=summary.PLUGIN_NAME)
     assert set(listing["run"]) == {summary.graph_tag("features.3"), summary.THUMBNAILS_TAG}
     info = summary.decode_metadata(listing["run"][summary.graph_tag("features.3")].plugin_content)
-    assert (info.kind, info.layer, info.version) == (summary.KIND_GRAPH, "features.3", summary.SUMMARY_VERSION)
+    assert (info.kind, info.layer, info.version) == (
+        summary.KIND_GRAPH,
+        "features.3",
+        summary.SUMMARY_VERSION,
+    )
     assert info.position == 1
 
     seqs = provider.read_blob_sequences(

@@ -48,7 +48,14 @@ class LogReader:
         self.run_dir = os.fspath(run_dir)
         files = sorted(glob.glob(os.path.join(glob.escape(self.run_dir), "*tfevents*")))
         if not files:
-            nested = sorted({os.path.dirname(p) for p in glob.glob(os.path.join(glob.escape(self.run_dir), "**", "*tfevents*"), recursive=True)})
+            nested = sorted(
+                {
+                    os.path.dirname(p)
+                    for p in glob.glob(
+                        os.path.join(glob.escape(self.run_dir), "**", "*tfevents*"), recursive=True
+                    )
+                }
+            )
             hint = f"; runs below it: {nested[:5]}" if nested else ""
             raise FileNotFoundError(f"no event files (events.out.tfevents.*) in {self.run_dir!r}{hint}")
         self._graphs: dict[str, dict[int, list[bytes]]] = {}
@@ -57,7 +64,10 @@ class LogReader:
         self._thumbnails: list[bytes] | None = None
         for path in files:
             self._load(path)
-        order = {layer: (self._positions.get(layer, len(self._positions) + i), i) for i, layer in enumerate(self._graphs)}
+        order = {
+            layer: (self._positions.get(layer, len(self._positions) + i), i)
+            for i, layer in enumerate(self._graphs)
+        }
         self.layers: list[str] = sorted(self._graphs, key=order.__getitem__)
         self.labels: np.ndarray | None = None
         self.class_names: list[str] | None = None
@@ -92,7 +102,9 @@ class LogReader:
             return None
         return summary.decode_metadata(value.metadata.plugin_data.content)
 
-    def _blobs(self, store: dict[str, dict[int, list[bytes]]], what: str, layer: str, step: int) -> list[bytes]:
+    def _blobs(
+        self, store: dict[str, dict[int, list[bytes]]], what: str, layer: str, step: int
+    ) -> list[bytes]:
         if layer not in self._graphs:
             raise KeyError(f"no layer {layer!r} in {self.run_dir!r}; layers: {self.layers}")
         steps = store.get(layer, {})
@@ -129,7 +141,9 @@ class LogReader:
         """Per step: the graph's metrics (:meth:`MapperGraph.metrics`) and the diagnostics logged beside it."""
         out: dict[int, dict[str, float | None]] = {}
         for step in self.steps(layer):
-            values: dict[str, float | None] = {k: float(v) for k, v in self.graph(layer, step).metrics().items()}
+            values: dict[str, float | None] = {
+                k: float(v) for k, v in self.graph(layer, step).metrics().items()
+            }
             values.update(self.annotations(layer, step).get("diagnostics") or {})
             out[step] = values
         return out

@@ -153,7 +153,9 @@ def blob_summary(tag: str, blobs: list[bytes], metadata_content: bytes):
     tensor = tensor_pb2.TensorProto(
         dtype=types_pb2.DT_STRING,
         string_val=list(blobs),
-        tensor_shape=tensor_shape_pb2.TensorShapeProto(dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(blobs))]),
+        tensor_shape=tensor_shape_pb2.TensorShapeProto(
+            dim=[tensor_shape_pb2.TensorShapeProto.Dim(size=len(blobs))]
+        ),
     )
     metadata = summary_pb2.SummaryMetadata(
         plugin_data=summary_pb2.SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME, content=metadata_content),

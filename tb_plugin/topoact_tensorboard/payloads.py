@@ -90,7 +90,9 @@ def graph_payload(graph: MapperGraph) -> dict[str, Any]:
         )
     ]
     # Without names, the columns of the class counts are the ids present (sparse ids stay sparse).
-    class_names = graph.class_names if graph.class_names is not None else [str(c) for c in graph.classes.tolist()]
+    class_names = (
+        graph.class_names if graph.class_names is not None else [str(c) for c in graph.classes.tolist()]
+    )
     return {
         "n_samples": graph.n_samples,
         "nodes": nodes,

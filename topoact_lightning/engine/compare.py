@@ -73,6 +73,7 @@ class GraphComparison:
         rows, cols, values = self.pairs
         return sparse.csr_matrix((values, (rows, cols)), shape=self.shape)
 
+
 def jaccard_pairs(
     a_members: list[np.ndarray], b_members: list[np.ndarray]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -107,4 +107,3 @@ def native_dbscan_params(clusterer: Any) -> dict[str, Any] | None:
     if metric not in METRICS or p.get("metric_params"):
         return None
     return {"eps": float(p["eps"]), "min_samples": int(p["min_samples"]), "metric": metric}
-

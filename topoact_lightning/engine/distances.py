@@ -41,7 +41,6 @@ def unit_rows(X: np.ndarray) -> np.ndarray:
     return (X / norms[:, None]).astype(np.float32)
 
 
-
 class Points:
     """Points prepared for blocked distance computations (one float32 matrix product per block).
 
@@ -136,7 +135,12 @@ class Points:
 
     @classmethod
     def exact(
-        cls, X: np.ndarray, metric: str = "euclidean", *, device: str | None = None, rows: np.ndarray | None = None
+        cls,
+        X: np.ndarray,
+        metric: str = "euclidean",
+        *,
+        device: str | None = None,
+        rows: np.ndarray | None = None,
     ) -> Points:
         """Points whose neighbourhood graph is the exact one (float32 blocks, float64 checks at the threshold).
 
@@ -226,7 +230,9 @@ class Points:
             kept_sq = np.einsum("ij,ij->i", work, work)
             weight = 1.0
             if eps is not None:
-                weight = lowrank._residual_weight(S, work[rows], eps * eps if metric == "euclidean" else 2 * eps, rng)
+                weight = lowrank._residual_weight(
+                    S, work[rows], eps * eps if metric == "euclidean" else 2 * eps, rng
+                )
             sq = kept_sq + np.float32(weight) * np.maximum(sq - kept_sq, 0.0)
         if metric == "cosine":
             # Zero rows: a norm that puts them beyond reach of everything (unit rows are within 2 of the mean).
@@ -301,7 +307,6 @@ def _block_ranges(n: int, size: int) -> list[slice]:
     return [slice(s, min(s + size, n)) for s in range(0, n, size)]
 
 
-
 def radius_pairs(points: Points, eps: float, *, block_size: int = _BLOCK) -> tuple[np.ndarray, np.ndarray]:
     """All pairs ``i < j`` of ``points`` within distance ``eps``, as two int64 arrays.
 
@@ -373,7 +378,9 @@ def _sorted_radius_pairs(
                     i, j = i[keep], j[keep]
             rows_out.append(i + r.start)
             cols_out.append(j + c.start)
-        if len(rows_out) - first_chunk > 1:  # several column chunks: put this row block's pairs back in row order
+        if (
+            len(rows_out) - first_chunk > 1
+        ):  # several column chunks: put this row block's pairs back in row order
             bi, bj = np.concatenate(rows_out[first_chunk:]), np.concatenate(cols_out[first_chunk:])
             by_row = np.argsort(bi, kind="stable")
             rows_out[first_chunk:] = [bi[by_row]]
@@ -394,4 +401,3 @@ def _reach(points: Points, thr: float) -> float:
         limit = thr + 2 * points.rel_tol * max_sq  # |Px - Py|^2 <= the block value, plus its rounding bound
     width = points.work.shape[1]
     return limit**0.5 * (1 + 1e-6) + 4 * (width + 2) * _U32 * max_norm
-

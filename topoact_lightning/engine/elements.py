@@ -70,13 +70,21 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
         found.min_points, found.metric = native["min_samples"], native["metric"]
         if native["eps"] == "auto":
             found.eps = auto_eps(
-                X, found.min_points, found.metric, sample=int(params["eps_sample"]), random_state=random_state,
+                X,
+                found.min_points,
+                found.metric,
+                sample=int(params["eps_sample"]),
+                random_state=random_state,
                 n_threads=threads,
             )
             found.eps_rule = "knee"
         else:
             found.eps, found.eps_rule = float(native["eps"]), "given"
-        fast_options = {"n_components": n_components, "random_state": random_state, "device": params["device"]}
+        fast_options = {
+            "n_components": n_components,
+            "random_state": random_state,
+            "device": params["device"],
+        }
         run = _native_runner(X, elements, found, fast, fast_options)
     else:
         found.min_points = _min_cluster_samples(clusterer)
@@ -141,7 +149,9 @@ def _native_runner(
     eps, metric, min_samples, device = found.eps, found.metric, found.min_points, options["device"]
     reduce = fast and X.shape[1] > 2 * options["n_components"]
     bases = (
-        _SharedBases(X, elements, metric, eps, options["n_components"], options["random_state"]) if reduce else None
+        _SharedBases(X, elements, metric, eps, options["n_components"], options["random_state"])
+        if reduce
+        else None
     )
 
     def run(k: int) -> np.ndarray:
@@ -152,8 +162,13 @@ def _native_runner(
                 Points.unverified(X[idx], metric, device=device)
                 if basis is None  # too much residual even with the most directions worth keeping
                 else Points.low_rank(
-                    X[idx], metric, eps=eps, sample=_FAST_SAMPLE, random_state=options["random_state"],
-                    device=device, basis=basis,
+                    X[idx],
+                    metric,
+                    eps=eps,
+                    sample=_FAST_SAMPLE,
+                    random_state=options["random_state"],
+                    device=device,
+                    basis=basis,
                 )
             )
         elif fast:

@@ -38,7 +38,14 @@ from topoact_lightning.engine.serialization import (
     encode,
 )
 
-__all__ = ["CATEGORICAL_EXTRAS", "FORMAT_NAME", "FORMAT_VERSION", "GraphFormatError", "MapperGraph", "nerve_edges"]
+__all__ = [
+    "CATEGORICAL_EXTRAS",
+    "FORMAT_NAME",
+    "FORMAT_VERSION",
+    "GraphFormatError",
+    "MapperGraph",
+    "nerve_edges",
+]
 
 #: Per-sample extras that hold class indices: a mean of them means nothing, so no ``mean_<name>`` statistic.
 CATEGORICAL_EXTRAS = frozenset({"prediction"})

@@ -45,7 +45,9 @@ def fast_basis(
     if m <= k:
         return None
     cov = S.T @ S if _covariance_is_cheaper(S.shape, k) else None
-    total = float(np.trace(cov, dtype=np.float64) if cov is not None else np.einsum("ij,ij->", S, S, dtype=np.float64))
+    total = float(
+        np.trace(cov, dtype=np.float64) if cov is not None else np.einsum("ij,ij->", S, S, dtype=np.float64)
+    )
     # The dropped term 2 <Qx, Qy> is at most |Qx|^2 + |Qy|^2: keep the mean |Qx|^2 a small share of the
     # squared radius (without eps: of the mean squared norm).
     scale = (eps * eps if metric == "euclidean" else 2 * eps) if eps is not None else total / m
@@ -57,7 +59,9 @@ def fast_basis(
     return None
 
 
-def _residual_weight(S: np.ndarray, WS: np.ndarray, thr: float, rng: np.random.Generator, probes: int = 64) -> float:
+def _residual_weight(
+    S: np.ndarray, WS: np.ndarray, thr: float, rng: np.random.Generator, probes: int = 64
+) -> float:
     """How much of the dropped residual norms fast mode should count, calibrated on the SVD sample.
 
     With ``P`` the kept directions, ``|x - y|^2 = |Px - Py|^2 + |Qx - Qy|^2``, and fast mode replaces the second

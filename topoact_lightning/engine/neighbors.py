@@ -60,7 +60,6 @@ def kth_neighbor_distance(
     return out
 
 
-
 def knee(values: np.ndarray) -> float:
     """The knee of a curve: the sorted value farthest below the chord from the smallest to the largest value.
 

@@ -68,7 +68,9 @@ def per_dim(form: Form) -> Form:
 
     def test(v: Any) -> bool:
         values = np.atleast_1d(np.asarray(v, dtype=object)).tolist() if not isinstance(v, str) else [v]
-        return bool(values) and np.ndim(np.asarray(v, dtype=object)) <= 1 and all(form.test(x) for x in values)
+        return (
+            bool(values) and np.ndim(np.asarray(v, dtype=object)) <= 1 and all(form.test(x) for x in values)
+        )
 
     return Form(test, f"{form.text}, or one per lens dimension")
 
@@ -132,7 +134,11 @@ def validate_params(params: Mapping[str, Any]) -> None:
         if any(_takes(form, v) for form in forms):
             continue
         texts = [form.text for form in forms]
-        accepted = texts[0] if len(texts) == 1 else ", ".join(texts[:-1]) + (", or " if len(texts) > 2 else " or ") + texts[-1]
+        accepted = (
+            texts[0]
+            if len(texts) == 1
+            else ", ".join(texts[:-1]) + (", or " if len(texts) > 2 else " or ") + texts[-1]
+        )
         if name in _CHOICES and isinstance(v, str):
             raise TopoActConfigError(f"unknown {name} {v!r}: use {accepted}")
         raise TopoActConfigError(f"{name} must be {accepted}, got {_short(v)}")
@@ -233,7 +239,9 @@ def check_labels(labels: Any, n: int, class_names: Sequence[str] | None) -> np.n
     if arr.dtype.kind not in "biu":
         raise ValueError("labels must be integer class indices (-1 for unknown)")
     if arr.dtype.kind == "u" and arr.size and int(arr.max()) > np.iinfo(np.int64).max:
-        raise ValueError(f"labels holds {int(arr.max())}, beyond int64: map the class ids to smaller integers")
+        raise ValueError(
+            f"labels holds {int(arr.max())}, beyond int64: map the class ids to smaller integers"
+        )
     arr = arr.astype(np.int64)
     if arr.size and arr.min() < -1:
         raise ValueError(
@@ -257,7 +265,9 @@ def check_extras(extras: Mapping[str, Any] | None, n: int) -> dict[str, np.ndarr
             v = v.detach().cpu().numpy()
         arr = np.asarray(v, dtype=np.float32)
         if arr.shape != (n,):
-            raise ValueError(f"extra {name!r} has shape {arr.shape} for {n} samples; give one value per sample")
+            raise ValueError(
+                f"extra {name!r} has shape {arr.shape} for {n} samples; give one value per sample"
+            )
         out[str(name)] = arr
     return out
 

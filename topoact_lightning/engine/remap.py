@@ -31,7 +31,9 @@ def logged_mapper_params(graph_params: dict[str, Any], **overrides: Any) -> dict
     """
     clusterer = graph_params.get("clusterer", "dbscan")
     if clusterer != "dbscan":
-        raise ValueError(f"the graph was built with a custom clusterer ({clusterer}); only DBSCAN graphs re-map")
+        raise ValueError(
+            f"the graph was built with a custom clusterer ({clusterer}); only DBSCAN graphs re-map"
+        )
     params = {k: graph_params[k] for k in _KEPT if graph_params.get(k) is not None}
     if graph_params.get("eps") is not None:
         params["eps"] = "auto" if graph_params.get("eps_rule") == "knee" else graph_params["eps"]

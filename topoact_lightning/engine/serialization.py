@@ -173,7 +173,9 @@ def _check_header(header: Any) -> dict[str, Any]:
         raise GraphFormatError(f"unknown payload format {_short(header.get('format'))}")
     version = header.get("version")
     if not _is_int(version) or version < 1:
-        raise GraphFormatError(f"graph format version {_short(version)} is not a version number (an integer >= 1)")
+        raise GraphFormatError(
+            f"graph format version {_short(version)} is not a version number (an integer >= 1)"
+        )
     if version > FORMAT_VERSION:
         raise GraphFormatError(
             f"graph format version {version} is newer than this package reads ({FORMAT_VERSION}); "
@@ -186,7 +188,11 @@ def _check_header(header: Any) -> dict[str, Any]:
     if names is not None and (not isinstance(names, list) or not all(isinstance(c, str) for c in names)):
         raise GraphFormatError("corrupt Mapper graph payload: class_names must be null or a list of strings")
     extras = header.get("extras", [])
-    if not isinstance(extras, list) or not all(isinstance(k, str) for k in extras) or len(set(extras)) < len(extras):
+    if (
+        not isinstance(extras, list)
+        or not all(isinstance(k, str) for k in extras)
+        or len(set(extras)) < len(extras)
+    ):
         raise GraphFormatError("corrupt Mapper graph payload: extras must be a list of distinct names")
     params = header.get("params")
     if params is None:
@@ -196,7 +202,9 @@ def _check_header(header: Any) -> dict[str, Any]:
     return {"n_samples": int(n), "class_names": names, "extras": extras, "params": params}
 
 
-def _array(arrays: Mapping[str, np.ndarray], name: str, kinds: str, ndim: int | None, *, length=None) -> np.ndarray:
+def _array(
+    arrays: Mapping[str, np.ndarray], name: str, kinds: str, ndim: int | None, *, length=None
+) -> np.ndarray:
     """``arrays[name]``, checked for its dtype (``"iu"``: any integers; ``"f4"``, ``"f8"``: that float type, as
     encode() writes it), dimensions and length."""
     if name not in arrays:
@@ -204,9 +212,13 @@ def _array(arrays: Mapping[str, np.ndarray], name: str, kinds: str, ndim: int | 
     a = arrays[name]
     dtype_ok = a.dtype.kind in kinds if kinds == "iu" else a.dtype == np.dtype(kinds)
     if not dtype_ok or (ndim is not None and a.ndim != ndim) or a.ndim == 0:
-        raise GraphFormatError(f"corrupt Mapper graph payload: {name!r} is a {a.dtype} array of shape {a.shape}")
+        raise GraphFormatError(
+            f"corrupt Mapper graph payload: {name!r} is a {a.dtype} array of shape {a.shape}"
+        )
     if length is not None and len(a) != length:
-        raise GraphFormatError(f"corrupt Mapper graph payload: {name!r} has {len(a)} entries, expected {length}")
+        raise GraphFormatError(
+            f"corrupt Mapper graph payload: {name!r} has {len(a)} entries, expected {length}"
+        )
     if a.dtype.kind == "u" and a.size and a.max() > np.iinfo(np.int64).max:
         raise GraphFormatError(f"corrupt Mapper graph payload: {name!r} holds values beyond int64")
     return a

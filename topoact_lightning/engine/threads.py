@@ -68,7 +68,6 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-
 def n_threads(n_jobs: int | None) -> int:
     """Threads for ``n_jobs`` (None: every available core)."""
     return available_cores() if n_jobs is None else int(n_jobs)

@@ -174,7 +174,9 @@ class TopoActMonitor(Callback):
             reduction=reduction,
             select=select,
             token_mask=token_mask,
-            mapper_params=dict(mapper_params) if isinstance(mapper_params, Mapping) else (mapper_params or {}),
+            mapper_params=dict(mapper_params)
+            if isinstance(mapper_params, Mapping)
+            else (mapper_params or {}),
             forward=forward,
             logits=logits,
             thumbnails=thumbnails,
@@ -262,19 +264,28 @@ class TopoActMonitor(Callback):
         # The step the weights are at: the untrained network, or on resume the checkpoint's epoch count (whose
         # graphs a crash right after the save kept from the logs). Otherwise a check on one batch, so that layers,
         # probe and reductions that do not fit the model fail before the first training step.
-        missing = trainer.strategy.broadcast(self._missing_layers(start) if trainer.is_global_zero else [], src=0)
+        missing = trainer.strategy.broadcast(
+            self._missing_layers(start) if trainer.is_global_zero else [], src=0
+        )
         if self._active and missing and self.schedule.is_due(start):
             self._capture(trainer, pl_module, step=start, strict=True, only=missing)
         else:
             self._capture(trainer, pl_module, step=None, strict=True)
         sink = self._pipeline.sink if self._pipeline is not None else None
-        if sink is not None and sink.writers and self.config.thumbnails and not self._state.thumbnails_written:
+        if (
+            sink is not None
+            and sink.writers
+            and self.config.thumbnails
+            and not self._state.thumbnails_written
+        ):
             images = thumbnails(self.probe_) if self.probe_ is not None else None
             if images is not None:
                 self._state.thumbnails_written = sink.write_thumbnails(images)
 
     @override
-    def on_train_batch_end(self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: Any, pl_module: Any, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self._pipeline is not None:
             self._pipeline.collect(retry=False)  # a full disk is retried once per epoch, not per batch
 
@@ -343,7 +354,12 @@ class TopoActMonitor(Callback):
             self._logged = resume_from_logs(self._state, sink.writers[0].log_dir, layers, epoch)
         cfg = self.config
         self._pipeline = GraphPipeline(
-            self._state, sink, layers, worker=cfg.worker, niceness=cfg.worker_niceness, max_pending=cfg.max_pending
+            self._state,
+            sink,
+            layers,
+            worker=cfg.worker,
+            niceness=cfg.worker_niceness,
+            max_pending=cfg.max_pending,
         )
         self._pipeline.build_seconds = self.build_seconds
 
@@ -355,10 +371,17 @@ class TopoActMonitor(Callback):
         return [layer for layer in self.layers_ if not self._logged.has(layer, step)]
 
     def _taken(self, step: int) -> bool:
-        return step in self._state.captured_steps or (self._pipeline is not None and step in self._pipeline.open)
+        return step in self._state.captured_steps or (
+            self._pipeline is not None and step in self._pipeline.open
+        )
 
     def _capture(
-        self, trainer: Any, pl_module: nn.Module, step: int | None, strict: bool = False, only: list[str] | None = None
+        self,
+        trainer: Any,
+        pl_module: nn.Module,
+        step: int | None,
+        strict: bool = False,
+        only: list[str] | None = None,
     ) -> None:
         """One probe pass (all ranks), gathered on rank 0 and queued for the graph worker.
 
@@ -381,7 +404,9 @@ class TopoActMonitor(Callback):
         scalar_step = logger_step(trainer, step, self.config.scalar_step)
         self.scalar_steps[step] = scalar_step
         if self._pipeline is None:
-            mark_done(self._state, {}, step)  # other ranks keep the same steps as taken, so that all decide alike
+            mark_done(
+                self._state, {}, step
+            )  # other ranks keep the same steps as taken, so that all decide alike
             return
         probe = self.probe_
         assert probe is not None

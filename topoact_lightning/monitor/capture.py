@@ -41,7 +41,16 @@ from topoact_lightning.errors import TopoActConfigError
 Reduction = str | Callable[[torch.Tensor], torch.Tensor]
 Selector = int | str | Callable[[Any], torch.Tensor] | None
 
-REDUCTIONS = ("auto", "random_position", "mean", "max", "first_token", "mean_tokens", "random_token", "flatten")
+REDUCTIONS = (
+    "auto",
+    "random_position",
+    "mean",
+    "max",
+    "first_token",
+    "mean_tokens",
+    "random_token",
+    "flatten",
+)
 
 # Layers whose 3-D output is channels-first (N, C, L) rather than a sequence (N, L, D).
 _CHANNELS_FIRST_1D = (
@@ -122,7 +131,9 @@ def select_output(output: Any, selector: Selector, layer: str) -> torch.Tensor:
     try:
         return _as_tensor(output[selector], layer)
     except (KeyError, IndexError, TypeError) as e:
-        raise CaptureError(f"select={selector!r} does not apply to the output of layer {layer!r}: {e!r}") from e
+        raise CaptureError(
+            f"select={selector!r} does not apply to the output of layer {layer!r}: {e!r}"
+        ) from e
 
 
 def resolve_reduction(reduction: Reduction, module: nn.Module | None, ndim: int) -> Reduction:
@@ -193,12 +204,16 @@ def reduce_output(x: torch.Tensor, reduction: Reduction, ctx: BatchContext, modu
             m = mask.to(seq.dtype).unsqueeze(-1)
             return (seq * m).sum(dim=1) / counts.to(seq.dtype).unsqueeze(-1)
         frac = random_fractions(ctx.seed, ctx.layer, ctx.n_total)[ctx.indices.cpu()]
-        k = torch.clamp((frac * counts.cpu().double()).long(), max=counts.cpu() - 1).to(x.device)  # k-th real token
+        k = torch.clamp((frac * counts.cpu().double()).long(), max=counts.cpu() - 1).to(
+            x.device
+        )  # k-th real token
         order = torch.cumsum(mask.long(), dim=1) - 1  # rank of each real token
         hit = mask & (order == k.unsqueeze(1))
         pos = hit.long().argmax(dim=1)
         return seq[torch.arange(n, device=x.device), pos]
-    raise CaptureError(f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)} or a callable")
+    raise CaptureError(
+        f"unknown reduction {reduction!r}; choose one of {', '.join(REDUCTIONS)} or a callable"
+    )
 
 
 def check_reduction(reduction: Any, where: str) -> None:

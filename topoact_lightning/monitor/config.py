@@ -74,7 +74,9 @@ def check_mapper_params(params: Mapping[str, Any], where: str) -> None:
     try:
         mapper = Mapper(**dict(params))
     except TypeError as e:
-        raise TopoActConfigError(f"{where}: {e}; Mapper accepts {', '.join(mapper_parameter_names())}") from None
+        raise TopoActConfigError(
+            f"{where}: {e}; Mapper accepts {', '.join(mapper_parameter_names())}"
+        ) from None
     try:
         mapper.check_params()
     except TopoActConfigError as e:
@@ -168,15 +170,21 @@ class MonitorConfig:
         if self.layers is None:
             return
         if not self.layers or not all(isinstance(n, str) and n for n in self.layers):
-            raise TopoActConfigError("layers must be a non-empty list of module names, or None for the default")
+            raise TopoActConfigError(
+                "layers must be a non-empty list of module names, or None for the default"
+            )
         if len(set(self.layers)) != len(self.layers):
             raise TopoActConfigError(f"layers has duplicates: {self.layers}")
 
     def _check_probe(self) -> None:
         if self.probe is None:
-            raise TopoActConfigError("probe is required: (inputs, labels), inputs, a Dataset, a DataLoader or an int")
+            raise TopoActConfigError(
+                "probe is required: (inputs, labels), inputs, a Dataset, a DataLoader or an int"
+            )
         if isinstance(self.probe, bool) or (isinstance(self.probe, int) and self.probe < 2):
-            raise TopoActConfigError(f"probe={self.probe!r}: give the number of samples to draw, e.g. probe=1000")
+            raise TopoActConfigError(
+                f"probe={self.probe!r}: give the number of samples to draw, e.g. probe=1000"
+            )
         if isinstance(self.probe, int):
             need = max(self.for_layer(layer).min_samples for layer in (self.layers or [""]))
             if self.probe < need:
@@ -214,7 +222,9 @@ class MonitorConfig:
 
     def _check_callables(self) -> None:
         if self.logits is not None and self.logits != "auto" and not callable(self.logits):
-            raise TopoActConfigError('logits must be "auto", None or a callable f(output) -> (batch, classes)')
+            raise TopoActConfigError(
+                'logits must be "auto", None or a callable f(output) -> (batch, classes)'
+            )
         if self.forward is not None and not callable(self.forward):
             raise TopoActConfigError("forward must be a callable f(module, inputs)")
         mask = self.token_mask
@@ -223,7 +233,9 @@ class MonitorConfig:
             or isinstance(mask, torch.Tensor)
             or (isinstance(mask, int) and not isinstance(mask, bool))
         ):
-            raise TopoActConfigError("token_mask must be a padding id, a callable or a (n_probe, length) tensor")
+            raise TopoActConfigError(
+                "token_mask must be a padding id, a callable or a (n_probe, length) tensor"
+            )
 
     def _check_per_layer(self) -> None:
         default, per_layer = split_per_layer(self.reduction, self.layers, "reduction")

@@ -41,7 +41,9 @@ class JobSettings:
     store_activations: int = 0
 
 
-def mark_done(state: MonitorState, open_steps: dict[int, OpenStep], step: int, layer: str | None = None) -> None:
+def mark_done(
+    state: MonitorState, open_steps: dict[int, OpenStep], step: int, layer: str | None = None
+) -> None:
     """Record ``layer``'s graph of ``step`` (every layer if None) as written or skipped.
 
     Example:
@@ -149,7 +151,9 @@ class GraphPipeline:
         """Write what is left, stop the worker and warn about anything not logged."""
         self.collect(wait=True, timeout=timeout)
         if self.worker.pending:
-            rank_zero_warn(f"TopoActMonitor: {self.worker.pending} graph(s) were still being built and are not logged")
+            rank_zero_warn(
+                f"TopoActMonitor: {self.worker.pending} graph(s) were still being built and are not logged"
+            )
         self.worker.close()
         if isinstance(self.builder, GraphProcess):
             self.builder.close()

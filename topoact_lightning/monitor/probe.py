@@ -133,7 +133,9 @@ def _labels_array(y: Any, n: int, where: str) -> np.ndarray:
     )
 
 
-def encode_labels(raw: np.ndarray, class_names: Sequence[str] | None, where: str) -> tuple[np.ndarray, list | None]:
+def encode_labels(
+    raw: np.ndarray, class_names: Sequence[str] | None, where: str
+) -> tuple[np.ndarray, list | None]:
     """Class indices (``-1``: unknown) and class names for the probe's labels (see the module docstring).
 
     Example:
@@ -398,6 +400,8 @@ def thumbnails(probe: Probe, max_size: int = 32) -> np.ndarray | None:
         scale = min(1.0, max_size / max(h, w))
         if scale < 1.0:
             size = (max(1, round(h * scale)), max(1, round(w * scale)))
-            x = torch.nn.functional.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False)
+            x = torch.nn.functional.interpolate(
+                x, size=size, mode="bilinear", antialias=True, align_corners=False
+            )
         out.append((x.clamp(0, 1) * 255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous())
     return torch.cat(out).numpy()

@@ -113,9 +113,17 @@ class ProbePass:
             )
         mask = config.token_mask
         if isinstance(mask, torch.Tensor) and mask.shape[0] != probe.n:
-            raise TopoActConfigError(f"token_mask has {mask.shape[0]} rows but the probe has {probe.n} samples")
+            raise TopoActConfigError(
+                f"token_mask has {mask.shape[0]} rows but the probe has {probe.n} samples"
+            )
         return cls(
-            probe, modules, settings, seed=config.seed, token_mask=mask, forward=config.forward, logits=config.logits
+            probe,
+            modules,
+            settings,
+            seed=config.seed,
+            token_mask=mask,
+            forward=config.forward,
+            logits=config.logits,
         )
 
     def run(self, trainer: Any, pl_module: nn.Module, check_only: bool = False) -> PassResult:
@@ -200,7 +208,9 @@ class ProbePass:
         # Split the concatenated rows back into batches.
         offsets = np.cumsum([0] + [probe.sizes[i] for i in batch_ids])
         for k, rec in enumerate(records):
-            rec.activations = {layer: t[offsets[k] : offsets[k + 1]].cpu().numpy() for layer, t in acts.items()}
+            rec.activations = {
+                layer: t[offsets[k] : offsets[k + 1]].cpu().numpy() for layer, t in acts.items()
+            }
         return LocalPass(batches=records, fired=fired)
 
     def _token_mask_for(self, i: int, x: Any) -> torch.Tensor | None:
@@ -246,7 +256,9 @@ class ProbePass:
             known = (y >= 0) & (y < logits.shape[1])
             if self.logits == "auto" and bool((y >= logits.shape[1]).any()):
                 return {}  # not class logits for these labels
-            loss = torch.nn.functional.cross_entropy(logits, y.clamp(0, logits.shape[1] - 1), reduction="none")
+            loss = torch.nn.functional.cross_entropy(
+                logits, y.clamp(0, logits.shape[1] - 1), reduction="none"
+            )
             nan = torch.full_like(loss, float("nan"))
             extras["correct"] = torch.where(known, (pred == y).float(), nan)
             extras["loss"] = torch.where(known, loss, nan)

@@ -112,7 +112,9 @@ class SummarySink:
             return [], self._take_dropped()
         if self.failing:
             self.failing = False
-            rank_zero_info(f"TopoActMonitor: writing summaries works again; wrote {len(todo)} delayed graph(s)")
+            rank_zero_info(
+                f"TopoActMonitor: writing summaries works again; wrote {len(todo)} delayed graph(s)"
+            )
         return [item.result for item in todo], self._take_dropped()
 
     def save(self) -> None:

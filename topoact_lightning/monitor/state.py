@@ -61,7 +61,9 @@ class MonitorState:
             captured_steps=[int(s) for s in state.get("captured_steps", [])],
             thumbnails_written=bool(state.get("thumbnails_written", False)),
             warned_layers=set(state.get("warned_layers", [])),
-            previous_graphs={k: (int(v[0]), bytes(v[1])) for k, v in state.get("previous_graphs", {}).items()},
+            previous_graphs={
+                k: (int(v[0]), bytes(v[1])) for k, v in state.get("previous_graphs", {}).items()
+            },
         )
 
 

@@ -372,7 +372,9 @@ class GraphProcess:
                 _send(self._proc.stdin, ("job", job))
                 result = _recv(self._proc.stdout)
             except Exception as e:
-                self._fail(f"the graph process stopped ({type(e).__name__}: {e}); building in a thread instead")
+                self._fail(
+                    f"the graph process stopped ({type(e).__name__}: {e}); building in a thread instead"
+                )
         if result is None:
             assert self.fallback is not None
             result = self.fallback(job)
@@ -450,4 +452,3 @@ def _serve() -> None:
             builder.restore(payload)
             continue
         _send(out, builder(payload))
-
