@@ -82,6 +82,33 @@ def test_graph_process_modules_run_where_torch_cannot_be_imported() -> None:
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
+def test_log_reader_runs_where_torch_cannot_be_imported(tmp_path) -> None:
+    # A notebook reading logs needs no torch: write one graph and its activations with TensorBoard's own writer.
+    result = _run(
+        f"""
+        import numpy as np
+        from tensorboard.summary.writer.event_file_writer import EventFileWriter
+        from tensorboard.compat.proto import event_pb2
+        from topoact_lightning import LogReader, Mapper, summary
+
+        x = np.random.default_rng(1).normal(size=(120, 8)).astype(np.float32)
+        g = Mapper(n_intervals=4).fit_graph(x)
+        w = EventFileWriter({str(tmp_path)!r})
+        for s in (summary.graph_summary("fc", g.to_bytes(), {{"problem": None}}, 0),
+                  summary.activations_summary("fc", summary.encode_activations(x), 0)):
+            w.add_event(event_pb2.Event(step=3, summary=s))
+        w.close()
+        log = LogReader({str(tmp_path)!r})
+        assert log.layers == ["fc"] and log.steps("fc") == [3]
+        assert log.graph("fc", 3).to_bytes() == g.to_bytes()
+        assert np.allclose(log.activations("fc", 3), x, rtol=1e-3, atol=1e-3)
+        assert "torch" not in sys.modules
+        """
+    )
+    assert result.returncode == 0, result.stderr
+
+
 def test_the_blocker_really_blocks() -> None:
     # Guards the two tests above: if the hook let torch through they would prove nothing.
     result = _run("import torch\n")

@@ -23,11 +23,13 @@ _EXPORTS = {
     **_engine_exports(),
     "TopoActMonitor": "topoact_lightning.monitor.callback",
     "TopoActConfigError": "topoact_lightning.errors",
+    "LogReader": "topoact_lightning.reader",
 }
 
 __all__ = [
     "GraphComparison",
     "GraphFormatError",
+    "LogReader",
     "Mapper",
     "MapperGraph",
     "TopoActConfigError",
@@ -41,6 +43,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from topoact_lightning.engine.mapper import Mapper
     from topoact_lightning.errors import TopoActConfigError
     from topoact_lightning.monitor.callback import TopoActMonitor
+    from topoact_lightning.reader import LogReader
 
 
 def __getattr__(name: str) -> Any:

@@ -104,6 +104,12 @@ class TopoActMonitor(Callback):
         state_key: this monitor's key in checkpoints. Give each monitor its own when one Trainer has several
             (for example ``TopoActMonitor(layers=["fc1"], state_key="fc")`` and another with ``state_key="conv"``);
             by default the key is derived from ``layers``, so monitors with different layers differ already.
+        store_activations: also log each layer's probe activation matrix (after reduction) with its graph, as
+            ``topoact_activations/<layer>``, so that :class:`~topoact_lightning.LogReader` and the TensorBoard tab
+            can re-map any logged epoch with other parameters. ``True`` stores it when its compressed size is at
+            most 16 MiB per layer and step, an int is that budget in bytes, ``False`` stores nothing. Values are
+            kept as float16 scaled per row (error at most 0.05% of the row's largest value); compression runs in
+            the graph process. A matrix over the budget is not stored (its graph still is).
 
     Logged:
         To every TensorBoard logger, as blob-sequence summaries (:mod:`topoact_lightning.summary`), at step =
@@ -116,6 +122,8 @@ class TopoActMonitor(Callback):
           findings' messages joined, or null); the tag metadata carries the layer and its ``position``.
         - ``topoact_findings/<layer>``: a text summary (TensorBoard's Text tab) at each step with new findings, a
           table of step, layer, kind and message (:func:`~topoact_lightning.monitor.findings.findings_markdown`).
+        - ``topoact_activations/<layer>``: with each graph, unless ``store_activations`` forbids it, the probe
+          activation matrix it was built from (float16 scaled per row, :func:`topoact_lightning.summary.encode_activations`).
         - ``topoact_thumbnails``: once, at step 0, small images of the probe (image inputs only).
 
         To every logger, as scalars at the step chosen by ``scalar_step``, per layer:
@@ -174,6 +182,7 @@ class TopoActMonitor(Callback):
         scalar_step: str = "global_step",
         max_unwritten: int = 16,
         state_key: str | None = None,
+        store_activations: bool | int = True,
     ) -> None:
         super().__init__()
         self.config = MonitorConfig(
@@ -201,6 +210,7 @@ class TopoActMonitor(Callback):
             scalar_step=scalar_step,
             max_unwritten=max_unwritten,
             state_key=state_key,
+            store_activations=store_activations,
         )
         self.__init_run_state()
         self.__init_runtime()
@@ -436,7 +446,11 @@ class TopoActMonitor(Callback):
             result.extras,
             {layer: self._pass.layers[layer].mapper_params for layer in layers},
             JobSettings(
-                probe.labels, probe.class_names, self.config.finding_thresholds(), step_loss(trainer, result)
+                probe.labels,
+                probe.class_names,
+                self.config.finding_thresholds(),
+                step_loss(trainer, result),
+                self.config.activation_budget,
             ),
         )
         self.blocking_seconds.append(time.perf_counter() - t0)

@@ -31,6 +31,10 @@ WORKERS = ("process", "thread")
 SCALAR_STEPS = ("global_step", "epoch")
 
 
+#: ``store_activations=True``: a 1,000 x 2,048 layer takes about 4 MiB per step (BENCHMARKS.md).
+DEFAULT_ACTIVATION_BUDGET = 16 * 2**20
+
+
 @dataclass(frozen=True)
 class LayerConfig:
     """What one watched layer uses: how its output becomes one vector per sample, and the Mapper parameters."""
@@ -147,6 +151,14 @@ class MonitorConfig:
     scalar_step: str = "global_step"
     max_unwritten: int = 16
     state_key: str | None = None
+    store_activations: bool | int = True
+
+    @property
+    def activation_budget(self) -> int:
+        """Bytes the stored activation matrix may take per layer and step (0: not stored)."""
+        if self.store_activations is True:
+            return DEFAULT_ACTIVATION_BUDGET
+        return int(self.store_activations or 0)
 
     def validate(self) -> None:
         """Raise :class:`TopoActConfigError` (naming the parameter and the fix) for anything that cannot work."""
@@ -198,6 +210,11 @@ class MonitorConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise TopoActConfigError(f"{name} must be a positive int")
+        budget = self.store_activations
+        if not isinstance(budget, (bool, int)) or (not isinstance(budget, bool) and budget < 0):
+            raise TopoActConfigError(
+                "store_activations must be True (up to 16 MiB per layer and step), False, or a byte budget >= 0"
+            )
         if not 0 < float(self.dead_threshold) <= 1:
             raise TopoActConfigError("dead_threshold must be in (0, 1]")
         if self.findings is not None and not isinstance(self.findings, FindingThresholds):

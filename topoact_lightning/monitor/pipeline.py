@@ -39,6 +39,8 @@ class JobSettings:
     thresholds: FindingThresholds = field(default_factory=FindingThresholds)
     #: The training loss at this step (for ``not_learning``), or None.
     loss: float | None = None
+    #: Byte budget per layer and step for the stored activation matrix (0: not stored).
+    store_activations: int = 0
 
 
 def mark_done(
@@ -133,6 +135,7 @@ class GraphPipeline:
                 mapper_params=dict(mapper_params[layer]),
                 thresholds=settings.thresholds,
                 loss=settings.loss,
+                store_activations=settings.store_activations,
             )
             self.worker.submit(job)
 

@@ -161,7 +161,7 @@ class SummarySink:
     # ------------------------------------------------------------------------------------------ internals
     def _write_one(self, item: GraphWrite) -> None:
         from topoact_lightning.monitor.findings import Finding, findings_markdown
-        from topoact_lightning.summary import graph_summary, scalar_tag, write_summary
+        from topoact_lightning.summary import activations_summary, graph_summary, scalar_tag, write_summary
 
         r = item.result
         found = [Finding.from_dict(d) for d in r.findings]
@@ -170,14 +170,24 @@ class SummarySink:
             "problem": r.problem,
             "findings": [{**f.to_dict(), "fault": f.is_fault} for f in found],
         }
-        summary = graph_summary(r.layer, r.graph_bytes, annotations, item.position)
+        summaries = [graph_summary(r.layer, r.graph_bytes, annotations, item.position)]
+        if r.activation_blobs:
+            summaries.append(activations_summary(r.layer, r.activation_blobs, item.position))
         for writer in self.writers:
-            write_summary(writer, summary, r.step)
+            for summary in summaries:
+                write_summary(writer, summary, r.step)
             if found:
                 writer.add_text(findings_tag(r.layer), findings_markdown(found), r.step)
         metrics = {scalar_tag(r.layer, k): v for k, v in finite(r.scalars).items()}
         for logger in self.loggers:
-            logger.log_metrics(metrics, step=item.scalar_step)
+            try:
+                logger.log_metrics(metrics, step=item.scalar_step)
+            except ValueError as e:
+                # Lightning's TensorBoardLogger wraps any failure of add_scalar in a ValueError; a full disk is
+                # still an OSError underneath, and handled as one.
+                if isinstance(e.__cause__, OSError):
+                    raise e.__cause__ from e
+                raise
 
     def _flush(self) -> None:
         for writer in self.writers:

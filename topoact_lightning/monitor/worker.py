@@ -57,6 +57,8 @@ class GraphJob:
     loss: float | None = None
     #: The step logged before this one; the distance is measured only against that graph.
     previous_step: int | None = None
+    #: Byte budget for storing the activation matrix with the graph (0: not stored); see ``store_activations``.
+    store_activations: int = 0
 
 
 @dataclass
@@ -74,6 +76,8 @@ class GraphResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     #: Distinct warnings the engine raised while building (printed nowhere in the child; the callback warns).
     warnings: list[str] = field(default_factory=list)
+    #: The encoded activation matrix (``summary.encode_activations``), when stored.
+    activation_blobs: list[bytes] | None = None
 
 
 class GraphBuilder:
@@ -192,6 +196,7 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         result = GraphResult(job.step, job.layer, data, scalars)
         result.warnings = list(dict.fromkeys(str(w.message) for w in caught or ()))
         _observe_safely(result, tracker, job, x, graph, distance)
+        result.activation_blobs = stored_activations(x, job.store_activations)
         result.seconds = time.perf_counter() - t0
         return result
     except Exception as e:  # monitoring must never stop training
@@ -226,6 +231,22 @@ def _observe_safely(
         _observe(result, tracker, job, x, graph, distance)
     except Exception as e:  # a failing detector costs the findings of this step, never the graph
         result.warnings.append(f"findings skipped at step {job.step}: {type(e).__name__}: {e}")
+
+
+def stored_activations(x: np.ndarray, budget: int) -> list[bytes] | None:
+    """The encoded matrix if storing is on and it fits ``budget`` bytes; compressed here, in the graph process,
+    so the training loop pays nothing.
+
+    Example:
+        >>> len(stored_activations(np.ones((4, 3), dtype=np.float32), 10_000)), stored_activations(np.ones((4, 3)), 0)
+        (3, None)
+    """
+    if budget <= 0:
+        return None
+    from topoact_lightning.summary import encode_activations
+
+    blobs = encode_activations(x)
+    return blobs if sum(len(b) for b in blobs) <= budget else None
 
 
 def _lower_priority(niceness: int) -> None:
