@@ -320,16 +320,16 @@ def test_a_logged_step_queues_all_its_graphs_without_waiting_for_the_worker(tmp_
 
     import lightning.pytorch as L
 
-    from topoact_lightning.monitor import worker
+    from topoact_lightning.monitor import building
 
     release = threading.Event()
-    build = worker.build_graph
+    build = building.build_graph
 
     def stuck(job, builder=None):
         release.wait(timeout=20)  # bounds the test if the capture wrongly waits for this graph
         return build(job, builder)
 
-    monkeypatch.setattr(worker, "build_graph", stuck)
+    monkeypatch.setattr(building, "build_graph", stuck)
     pending_at_start = []
 
     class Look(L.Callback):

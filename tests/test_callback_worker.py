@@ -11,14 +11,8 @@ import numpy as np
 import pytest
 
 from topoact_lightning.engine.graph import MapperGraph
-from topoact_lightning.monitor.worker import (
-    GraphBuilder,
-    GraphJob,
-    GraphProcess,
-    GraphResult,
-    GraphWorker,
-    build_graph,
-)
+from topoact_lightning.monitor.building import GraphBuilder, GraphJob, GraphResult, build_graph
+from topoact_lightning.monitor.worker import GraphProcess, GraphWorker
 
 
 def _job(step, x, previous_step=None, **params):
@@ -160,7 +154,7 @@ def test_graph_process_stays_lean_on_a_dense_cover_element():
     code = """
 import sys
 import numpy as np
-from topoact_lightning.monitor.worker import GraphBuilder, GraphJob
+from topoact_lightning.monitor.building import GraphBuilder, GraphJob
 # Scattered values without np.random, whose import is checked below.
 x = (np.sin(np.arange(16_000, dtype=np.float64) * 12.9898) * 43758.5453 % 1.0).reshape(1000, 16).astype(np.float32)
 x[:300] = 3

@@ -69,7 +69,7 @@ def test_graph_process_modules_run_where_torch_cannot_be_imported() -> None:
     result = _run(
         """
         import numpy as np
-        from topoact_lightning.monitor.worker import GraphBuilder, GraphJob
+        from topoact_lightning.monitor.building import GraphBuilder, GraphJob
 
         x = np.random.default_rng(1).normal(size=(120, 8)).astype(np.float32)
         job = GraphJob(step=0, layer="fc", activations=x, labels=None, class_names=None, extras={},

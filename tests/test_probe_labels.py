@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from topoact_lightning import TopoActConfigError
+from topoact_lightning.monitor.building import GraphJob, build_graph
 from topoact_lightning.monitor.probe import DENSE_LIMIT, build_probe, encode_labels
-from topoact_lightning.monitor.worker import GraphJob, build_graph
 
 
 def _probe(labels, **kwargs):

@@ -1,7 +1,7 @@
 """Rank 0's path from a probe pass to written graphs: graph jobs, the worker, the sink, and which steps are done.
 
 :class:`GraphPipeline` turns a :class:`~topoact_lightning.monitor.probe_pass.PassResult` into one
-:class:`~topoact_lightning.monitor.worker.GraphJob` per layer, hands them to the worker, writes the results
+:class:`~topoact_lightning.monitor.building.GraphJob` per layer, hands them to the worker, writes the results
 through the :class:`~topoact_lightning.monitor.sink.SummarySink`, and records a step in
 :attr:`MonitorState.captured_steps` only once every graph of it is written or skipped (a NaN graph, a graph dropped
 after writing failed for too long). Until then the step is *open*.
@@ -15,10 +15,11 @@ from typing import Any
 import numpy as np
 from lightning_utilities.core.rank_zero import rank_zero_warn
 
+from topoact_lightning.monitor.building import GraphBuilder, GraphJob, GraphResult
 from topoact_lightning.monitor.findings import Finding, FindingThresholds
 from topoact_lightning.monitor.sink import GraphWrite, SummarySink
 from topoact_lightning.monitor.state import MonitorState
-from topoact_lightning.monitor.worker import GraphBuilder, GraphJob, GraphProcess, GraphResult, GraphWorker
+from topoact_lightning.monitor.worker import GraphProcess, GraphWorker
 
 
 @dataclass

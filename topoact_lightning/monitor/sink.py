@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from lightning_utilities.core.rank_zero import rank_zero_info, rank_zero_warn
 
-from topoact_lightning.monitor.worker import GraphResult
+from topoact_lightning.monitor.building import GraphResult
 
 DIAGNOSTICS = ("dead_units", "effective_rank", "distance")
 
