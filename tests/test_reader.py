@@ -104,7 +104,7 @@ def test_reader_reads_back_what_the_callback_wrote(fitted):
         assert log.steps(layer) == [0, 1] == log.activation_steps(layer)
         for step in (0, 1):
             assert log.graph(layer, step).to_bytes() == expected["graphs"][layer][step].to_bytes()
-            assert set(log.annotations(layer, step)) == {"diagnostics", "problem"}
+            assert set(log.annotations(layer, step)) == {"diagnostics", "problem", "findings"}
             x = log.activations(layer, step)
             assert x.shape[0] == len(labels) and x.dtype == np.float32
         metrics = log.metrics(layer)
