@@ -27,3 +27,12 @@ def trained_logdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         warnings.simplefilter("ignore")  # Lightning's hints about workers and small data sets
         train_digits(logdir, callbacks=[monitor], epochs=TRAINED_EPOCHS)
     return logdir
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Chromium (Debian's, through Playwright) for every browser test of the session."""
+    from tests._browser import chromium
+
+    with chromium() as b:
+        yield b

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from tests._browser import (
-    chromium,
     click_node,
     frame_offset,
     hover_node,
@@ -79,12 +78,6 @@ def _dead_layer_model():
 def server(logdir: Path):
     with serve_tensorboard(logdir) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def route(base: str, name: str, **params) -> dict | list:

@@ -17,7 +17,7 @@ import pytest
 from tensorboard.context import RequestContext
 from torch.utils.tensorboard import SummaryWriter
 
-from tests._browser import chromium, open_topoact, serve_tensorboard
+from tests._browser import open_topoact, serve_tensorboard
 from tests._training import DIGITS_LAYERS
 from tests.test_plugin_browser import route
 from tests.test_plugin_routes import make_app
@@ -72,12 +72,6 @@ def server(trained_logdir: Path, tmp_path_factory):
     write_findings_run(trained_logdir, out)
     with serve_tensorboard(out) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def rows(frame) -> list[list[str]]:

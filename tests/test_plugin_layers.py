@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests._browser import chromium, click_node, frame_offset, hover_node, open_topoact, serve_tensorboard
+from tests._browser import click_node, frame_offset, hover_node, open_topoact, serve_tensorboard
 from tests.test_plugin_browser import painted_pixels, route
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
@@ -23,12 +23,6 @@ LAYERS = ["features.3", "fc1"]
 def server(trained_logdir: Path):
     with serve_tensorboard(trained_logdir) as base:
         yield base
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as b:
-        yield b
 
 
 def layers_ready(frame, epoch: int) -> list[dict]:
