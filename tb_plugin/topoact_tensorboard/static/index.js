@@ -1,5 +1,5 @@
 // TopoAct TensorBoard plugin (MIT). Bundles d3 modules (ISC): see THIRD_PARTY_LICENSES.txt.
-// sources-sha256: 1ef4be3174d97bddb1b02f443e8497ad74d8742ea47e2935ff9d45ca354976de
+// sources-sha256: cdb804e6f36a8b6db7f84557242322d3b71b0f550e55cf13b5ad3030a99e8c08
 var Ln=`/* Light theme by default; body.dark follows TensorBoard's dark mode (or the OS preference outside it). */
 :root, body {
   --bg: #ffffff;
