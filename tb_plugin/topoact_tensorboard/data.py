@@ -5,7 +5,8 @@ with both of TensorBoard's back ends: the Rust data server (default) and the Pyt
 (``--load_fast=false``). The run/tag listing is read afresh on every request, so new epochs appear when
 TensorBoard reloads its logdir; what is cached is keyed by what cannot change unseen: a series' blob keys by the
 listing's (last step, wall time, length) of that series, decoded graphs and each step's annotations (read alone
-by the findings route) by their blob key and wall time.
+by the findings route) by their blob key and wall time. Stored activation matrices are cached likewise, and
+graphs re-mapped from them with a request's Mapper parameters (:meth:`GraphStore.remap`) by (graph key, parameters).
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
 unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, crafted, or written by a

@@ -13,7 +13,8 @@ and a ``<name>_impl`` method does the work with plain arguments and returns data
 ========================================================  ===================================================
 route                                                     answer
 ========================================================  ===================================================
-``runs``                                                  ``[{"run", "layers": [..], "thumbnails", "problems"}]``
+``runs``                                                  ``[{"run", "layers": [..], "thumbnails", "problems",
+                                                          "activations": [layers with stored activations]}]``
 ``epochs?run=&layer=``                                    ``{"run", "layer", "epochs": [steps, ascending]}``
 ``graph?run=&layer=&epoch=``                              :func:`payloads.graph_payload` + ``run, layer,
                                                           epoch, wall_time, annotations``
@@ -29,6 +30,13 @@ route                                                     answer
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
 ``static/<path>``                                         the front end's files
 ========================================================  ===================================================
+
+Re-mapping: ``graph``, ``compare``, ``metrics`` and ``track`` also take Mapper parameters ``n_intervals``,
+``overlap``, ``eps`` (a number or ``auto``), ``min_samples``, ``lens``, ``metric`` and ``cover``
+(:func:`arguments.mapper_args`; a bad value or combination is a 400 with the engine's reason). With any of them,
+every graph the route reads is built again from the epoch's stored activations (``topoact_activations/<layer>``)
+with the logged parameters so overridden (:meth:`data.GraphStore.remap`; 404 where none were stored), and the
+``graph`` answer adds ``"remapped": true``.
 """
 
 from __future__ import annotations
