@@ -11,15 +11,20 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.parse
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from topoact_tensorboard.arguments import MAPPER_ARGS
+from torch.utils.tensorboard import SummaryWriter
 
 from tests._hostile import EXTREME_STEPS, ODD_LAYERS, ODD_RUN, write_hostile_logs
 from tests._tensorboard import fetch, tensorboard_process
-from tests.test_plugin_routes import BASE, make_app, write_logs
+from tests.test_plugin_routes import BASE, N_SAMPLES, make_app, synthetic_graph, write_logs
+from topoact_lightning import summary
 
 #: Route -> a valid request's parameters. Each parameter of each route is fuzzed.
 VALID = {
@@ -40,6 +45,14 @@ VALID = {
     "findings": {"run": "hostile", "layer": "fc1", "kind": "dead,confusion"},
     "thumbnail": {"run": "run_a", "sample": "3"},
     "thumbnails_info": {"run": "run_a"},
+}
+#: Route -> a valid re-mapping request (run ``remap`` has stored activations). Each parameter is fuzzed.
+REMAP = {"n_intervals": "5", "overlap": "0.25", "eps": "auto", "min_samples": "3", "lens": "l2norm"}
+REMAP_VALID = {
+    "graph": {"run": "remap", "layer": "fc1", "epoch": "1", **REMAP, "metric": "cosine", "cover": "balanced"},
+    "compare": {"run": "remap", "layer": "fc1", "epoch": "0", "epoch2": "2", **REMAP},
+    "metrics": {"run": "remap", "layer": "fc1", **REMAP, "cover": "kmapper"},
+    "track": {"run": "remap", "layer": "fc1", "samples": "0,1,29", **REMAP, "metric": "euclidean"},
 }
 #: Values every parameter gets in turn (None: the parameter is left out).
 CORPUS = [
@@ -116,8 +129,19 @@ STATIC_CORPUS = [
 ]
 
 
-def requests_one_parameter_at_a_time():
-    for route, valid in VALID.items():
+def write_remap_run(logdir) -> None:
+    """Run ``remap``: graphs of ``fc1`` at steps 0..2, each with stored activations."""
+    writer = SummaryWriter(os.path.join(logdir, "remap"))
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(step).to_bytes()), step)
+        x = rng.normal(size=(N_SAMPLES, 6)).astype(np.float32)
+        summary.write_summary(writer, summary.activations_summary("fc1", summary.encode_activations(x)), step)
+    writer.close()
+
+
+def requests_one_parameter_at_a_time(valid_requests=VALID):
+    for route, valid in valid_requests.items():
         yield route, dict(valid)
         names = [*valid, "unexpected"]
         for name in names:
@@ -154,6 +178,7 @@ def logdir(tmp_path_factory):
     logdir = tmp_path_factory.mktemp("fuzz")
     write_logs(str(logdir), n_epochs=3)
     write_hostile_logs(logdir)
+    write_remap_run(logdir)
     return logdir
 
 
@@ -194,6 +219,16 @@ def test_corpus_in_process(client, route, no_plugin_errors):
     assert 400 in statuses.values() or route == "runs"
 
 
+@pytest.mark.parametrize("route", list(REMAP_VALID))
+def test_remap_corpus_in_process(client, route, no_plugin_errors):
+    statuses = {}
+    for r, params in requests_one_parameter_at_a_time(REMAP_VALID):
+        if r == route:
+            statuses[query(params)] = in_process(client, f"{BASE}{route}?{query(params)}", params)
+    assert statuses[query(REMAP_VALID[route])] == 200
+    assert 400 in statuses.values()
+
+
 # Every parameter drawn at once, from the corpus or as any text without surrogates (which a URL cannot carry).
 VALUE = st.one_of(st.sampled_from(CORPUS), st.text(st.characters(blacklist_categories=("Cs",)), max_size=40))
 
@@ -202,7 +237,8 @@ VALUE = st.one_of(st.sampled_from(CORPUS), st.text(st.characters(blacklist_categ
 @given(route=st.sampled_from(list(VALID)), data=st.data())
 def test_hypothesis_every_parameter_at_once(client, route, data, no_plugin_errors):
     params = {}
-    for name in [*VALID[route], "run2"]:
+    remap = MAPPER_ARGS if route in REMAP_VALID else ()
+    for name in [*VALID[route], "run2", *remap]:
         value = data.draw(st.one_of(st.just(VALID[route].get(name)), VALUE), label=name)
         if value is not None:
             params[name] = value
@@ -232,6 +268,7 @@ def test_corpus_against_a_real_tensorboard(tmp_path, backend):
     logdir = tmp_path / "logs"
     write_logs(str(logdir), n_epochs=3)
     hostile = write_hostile_logs(logdir, odd_run_names=True)
+    write_remap_run(logdir)
     with tensorboard_process(logdir, "--reload_interval", "1", *backend) as tb:
         plugin = tb.base + "/data/plugin/topoact/"
 
@@ -242,7 +279,7 @@ def test_corpus_against_a_real_tensorboard(tmp_path, backend):
 
         def loaded():
             runs = json.loads(fetch(plugin + "runs")[2])
-            return {r["run"] for r in runs} >= {"hostile", "names", "run_a", ODD_RUN}
+            return {r["run"] for r in runs} >= {"hostile", "names", "run_a", "remap", ODD_RUN}
 
         tb.wait_for(loaded, "every run")
         # Names that JSON escapes are layer names in tags (encoded) and served by both back ends.
@@ -262,7 +299,7 @@ def test_corpus_against_a_real_tensorboard(tmp_path, backend):
             json.loads(get(f"metrics?{query({'run': ODD_RUN, 'layer': 'fc1'})}", ODD_RUN)[1])["errors"] == {}
         )
 
-        for route, valid in VALID.items():
+        for route, valid in [*VALID.items(), *REMAP_VALID.items()]:
             assert get(f"{route}?{query(valid)}", route)[0] == 200
             for name in valid:
                 for value in SERVER_VALUES:

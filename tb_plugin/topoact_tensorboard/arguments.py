@@ -99,3 +99,65 @@ def kinds_arg(request, name: str, known: tuple[str, ...]) -> tuple[str, ...] | N
             f"{shown(unknown[0] if unknown else raw)}"
         )
     return tuple(dict.fromkeys(parts))
+
+
+#: The Mapper parameters a request may override (re-mapping a logged epoch's stored activations).
+MAPPER_ARGS = ("n_intervals", "overlap", "eps", "min_samples", "lens", "metric", "cover")
+#: At most this many cover elements per lens dimension, and this ``min_samples``, in a re-mapping request: a
+#: request must not keep the server busy for long (the cover's total is further capped by the engine).
+MAX_REQUEST_INTERVALS = 1000
+MAX_REQUEST_MIN_SAMPLES = 1000
+_FLOAT_RE = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})(?:[eE][-+]?[0-9]{1,3})?")
+
+
+def _mapper_value(name: str, value: str):
+    from topoact_lightning.engine.covers import COVERS
+    from topoact_lightning.engine.distances import METRICS
+    from topoact_lightning.engine.lenses import LENSES
+
+    choices = {"lens": LENSES, "metric": METRICS, "cover": COVERS}
+    if name in choices:
+        if value not in choices[name]:
+            raise errors.InvalidArgumentError(
+                f"parameter {name!r} must be one of {', '.join(choices[name])}; got {shown(value)}"
+            )
+        return value
+    if name in ("n_intervals", "min_samples"):
+        cap = MAX_REQUEST_INTERVALS if name == "n_intervals" else MAX_REQUEST_MIN_SAMPLES
+        low = 1
+        if not _INDEX_RE.fullmatch(value) or not low <= int(value) <= cap:
+            raise errors.InvalidArgumentError(
+                f"parameter {name!r} must be an integer from {low} to {cap}, got {shown(value)}"
+            )
+        return int(value)
+    if name == "eps" and value == "auto":
+        return value
+    x = float(value) if _FLOAT_RE.fullmatch(value) else math.nan
+    if name == "overlap" and not 0.0 <= x < 1.0:
+        raise errors.InvalidArgumentError(
+            f"parameter 'overlap' must be a number in [0, 1), got {shown(value)}"
+        )
+    if name == "eps" and not (0.0 < x < math.inf):
+        raise errors.InvalidArgumentError(
+            f"parameter 'eps' must be a positive number or 'auto', got {shown(value)}"
+        )
+    return x
+
+
+def mapper_args(request) -> tuple[tuple[str, object], ...]:
+    """The Mapper parameters among :data:`MAPPER_ARGS` the request sets, as sorted ``(name, value)`` pairs (a cache
+    key; empty: show the logged graphs). Each value is checked, then all together by the engine's
+    ``Mapper.check_params`` (its message, which names the fix, is the 400's)."""
+    from topoact_lightning.engine.mapper import Mapper
+    from topoact_lightning.errors import TopoActConfigError
+
+    given = {}
+    for name in MAPPER_ARGS:
+        value = request.args.get(name)
+        if value is not None and value != "":
+            given[name] = _mapper_value(name, value)
+    try:
+        Mapper(**given).check_params()
+    except TopoActConfigError as e:
+        raise errors.InvalidArgumentError(f"these Mapper parameters cannot be used: {e}") from e
+    return tuple(sorted(given.items()))

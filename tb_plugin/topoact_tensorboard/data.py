@@ -5,7 +5,8 @@ with both of TensorBoard's back ends: the Rust data server (default) and the Pyt
 (``--load_fast=false``). The run/tag listing is read afresh on every request, so new epochs appear when
 TensorBoard reloads its logdir; what is cached is keyed by what cannot change unseen: a series' blob keys by the
 listing's (last step, wall time, length) of that series, decoded graphs and each step's annotations (read alone
-by the findings route) by their blob key and wall time.
+by the findings route) by their blob key and wall time. Stored activation matrices are cached likewise, and
+graphs re-mapped from them with a request's Mapper parameters (:meth:`GraphStore.remap`) by (graph key, parameters).
 
 Failures are :mod:`tensorboard.errors` exceptions with a message for the user: ``NotFoundError`` (404) for an
 unknown run, layer, epoch or sample *and* for a payload this version cannot read (corrupt, crafted, or written by a
@@ -26,7 +27,7 @@ import os
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from tensorboard import errors
@@ -39,6 +40,8 @@ from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, ne
 from topoact_tensorboard.payloads import json_number
 
 T = TypeVar("T")
+#: Mapper parameters of a request, sorted ``(name, value)`` pairs (:func:`arguments.mapper_args`).
+MapperArgs = tuple[tuple[str, Any], ...]
 
 #: Chart names of the means of the monitor's per-sample extras (the README's names).
 EXTRA_METRIC_NAMES = {"correct": "accuracy", "loss": "mean_loss"}
@@ -87,6 +90,8 @@ class RunInfo:
     """What one run holds: its graph layers (layer name -> tag), whether it has thumbnails, unreadable tags."""
 
     layers: dict[str, str] = field(default_factory=dict)
+    #: Layer -> its stored activations' tag (``store_activations``), for the layers that have them.
+    activations: dict[str, str] = field(default_factory=dict)
     #: Layer -> its place among the watched layers (input side first), from the tag metadata.
     positions: dict[str, int] = field(default_factory=dict)
     thumbnails: bool = False
@@ -114,8 +119,11 @@ class GraphEntry:
         key: Hashable = None,
         annotations: dict | None = None,
         where: str = "graph",
+        remapped: bool = False,
     ) -> None:
         self.graph = graph
+        #: Built by the plugin from stored activations with a request's Mapper parameters, not read from the logs.
+        self.remapped = remapped
         #: Names this graph in messages: "graph of layer 'fc1' at epoch 3 in run 'mnist'".
         self.where = where
         #: What the monitor logged beside the graph (diagnostics, health problem); empty for version-1 logs.
@@ -179,10 +187,13 @@ class GraphStore:
     Args:
         data_provider: TensorBoard's ``DataProvider``.
         cache_size: decoded graphs kept in memory.
+        remap_cache_size: re-mapped graphs (see :meth:`load`'s ``params``) kept in memory.
         logdir: TensorBoard's ``--logdir``, for runs whose blobs the Rust data server cannot read.
     """
 
-    def __init__(self, data_provider, cache_size: int = 128, logdir: str | None = None) -> None:
+    def __init__(
+        self, data_provider, cache_size: int = 128, logdir: str | None = None, remap_cache_size: int = 32
+    ) -> None:
         self.data_provider = data_provider
         #: The local log directory, if any: where :mod:`eventfiles` reads what the Rust data server cannot serve.
         self.logdir = logdir if logdir and os.path.isdir(logdir) else None
@@ -196,6 +207,10 @@ class GraphStore:
         # the series), while listing is fast (~2 ms): list on every request, reread a series only when its
         # listing changed.
         self.series_cache = LRUCache(256)
+        #: Decoded stored activation matrices (each up to a few MB), and graphs re-mapped from them with a
+        #: request's Mapper parameters, keyed by (graph key, parameters).
+        self.activation_arrays = LRUCache(8)
+        self.remapped = LRUCache(remap_cache_size)
 
     # ------------------------------------------------------------------------------------------- listings
     def runs(self, ctx, experiment_id: str) -> dict[str, RunInfo]:
@@ -217,6 +232,9 @@ class GraphStore:
                     info.layers[layer] = tag
                     if meta.position is not None:
                         info.positions[layer] = meta.position
+                elif meta.kind == summary.KIND_ACTIVATIONS and tag.startswith(summary.ACTIVATIONS_TAG_PREFIX):
+                    layer = meta.layer if meta.layer is not None else summary.layer_of_tag(tag)
+                    info.activations[layer] = tag
                 elif meta.kind == summary.KIND_THUMBNAILS and tag == summary.THUMBNAILS_TAG:
                     info.thumbnails = True
             if info.layers or info.thumbnails or info.problems:
@@ -276,21 +294,29 @@ class GraphStore:
         return self._series(ctx, experiment_id, run, tag, version)
 
     # ---------------------------------------------------------------------------------------------- graphs
-    def graph(self, ctx, experiment_id: str, run: str, layer: str, epoch: int) -> GraphEntry:
+    def graph(
+        self, ctx, experiment_id: str, run: str, layer: str, epoch: int, params: MapperArgs = ()
+    ) -> GraphEntry:
         epochs = self.epochs(ctx, experiment_id, run, layer)
         for e in epochs:
             if e.step == epoch:
-                return self.load(ctx, experiment_id, run, layer, e)
+                return self.load(ctx, experiment_id, run, layer, e, params)
         raise errors.NotFoundError(
             f"no graph of layer {layer!r} at epoch {epoch} in run {run!r} (epochs: {_span([e.step for e in epochs])})"
         )
 
-    def load(self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch) -> GraphEntry:
-        """The decoded graph of one listed epoch, from the cache when possible.
+    def load(
+        self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch, params: MapperArgs = ()
+    ) -> GraphEntry:
+        """The decoded graph of one listed epoch, from the cache when possible; with ``params`` (Mapper
+        parameters, sorted ``(name, value)`` pairs) the graph re-mapped from its stored activations instead
+        (:meth:`remap`).
 
         Raises ``NotFoundError`` with the reason when the epoch is unreadable; the failure is cached like a
         graph (a broken epoch is not decoded again on every metrics request).
         """
+        if params:
+            return self.remap(ctx, experiment_id, run, layer, epoch, params)
         where = f"graph of layer {layer!r} at epoch {epoch.step} in run {run!r}"
         if len(epoch.blob_keys) not in (1, 2):
             raise errors.NotFoundError(
@@ -367,16 +393,95 @@ class GraphStore:
         raise errors.NotFoundError(f"{where} is unreadable: {failure}{hint}") from failure
 
     def all_graphs(
-        self, ctx, experiment_id: str, run: str, layer: str
+        self, ctx, experiment_id: str, run: str, layer: str, params: MapperArgs = ()
     ) -> list[tuple[Epoch, GraphEntry | None, str | None]]:
         """Every epoch of a layer with its graph, or None and the reason when that epoch is unreadable."""
         out = []
         for e in self.epochs(ctx, experiment_id, run, layer):
             try:
-                out.append((e, self.load(ctx, experiment_id, run, layer, e), None))
+                out.append((e, self.load(ctx, experiment_id, run, layer, e, params), None))
             except errors.NotFoundError as err:
                 out.append((e, None, str(err)))
         return out
+
+    # ---------------------------------------------------------------------------------------- re-mapping
+    def activations(self, ctx, experiment_id: str, run: str, layer: str, step: int) -> np.ndarray:
+        """The probe activation matrix stored beside ``layer``'s graph at ``step`` (float32 ``(n, d)``), cached.
+        Raises ``NotFoundError`` saying why when there is none (not stored, or unreadable)."""
+        info = self.run(ctx, experiment_id, run)
+        where = f"stored activations of layer {layer!r} at epoch {step} in run {run!r}"
+        tag = info.activations.get(layer)
+        if tag is None:
+            tag = summary.activations_tag(layer)
+            if tag in info.problems:
+                raise errors.NotFoundError(f"{where} are unreadable: {info.problems[tag]}")
+            raise errors.NotFoundError(
+                f"run {run!r} has no stored activations of layer {layer!r}, so its graphs cannot be re-mapped "
+                "(train with TopoActMonitor(store_activations=...) allowing it)"
+            )
+        series = self._series(ctx, experiment_id, run, tag, info.versions[tag])
+        found = [e for e in series if e.step == step]
+        if not found:
+            raise errors.NotFoundError(
+                f"no {where} (epochs with stored activations: {_span([e.step for e in series])})"
+            )
+        e = found[0]
+
+        def decode() -> np.ndarray | _Unreadable:
+            blobs = [self._read_blob(ctx, run, k, where) for k in e.blob_keys]
+            try:
+                return summary.decode_activations(blobs)
+            except Exception as err:  # SummaryFormatError, or whatever a crafted payload makes numpy raise
+                return _Unreadable(_unreadable(where, err))
+
+        key = (experiment_id, run, tag, e.step, e.wall_time, e.blob_keys)
+        value = self.activation_arrays.get_or_create(key, decode)
+        if isinstance(value, _Unreadable):
+            raise errors.NotFoundError(value.message)
+        return value
+
+    def remap(
+        self, ctx, experiment_id: str, run: str, layer: str, epoch: Epoch, params: MapperArgs
+    ) -> GraphEntry:
+        """The logged graph of ``epoch`` built again from its stored activations, with the Mapper parameters it
+        was logged with overridden by ``params`` (and its labels, extras and class names); cached by (graph key,
+        ``params``). 400 when the parameters do not fit this graph (the engine's message names the fix), 404 when
+        there are no stored activations or the graph is unreadable."""
+        from topoact_lightning.engine.mapper import Mapper
+        from topoact_lightning.engine.remap import logged_mapper_params
+        from topoact_lightning.errors import TopoActConfigError
+
+        base = self.load(ctx, experiment_id, run, layer, epoch)
+
+        def build() -> GraphEntry:
+            x = self.activations(ctx, experiment_id, run, layer, epoch.step)
+            g = base.graph
+            if len(x) != g.n_samples:
+                raise errors.NotFoundError(
+                    f"the stored activations of the {base.where} hold {len(x)} samples, the graph "
+                    f"{g.n_samples}: they cannot be re-mapped together"
+                )
+            try:
+                kwargs = logged_mapper_params(g.params, **dict(params))
+                mapper = Mapper(**kwargs)
+                mapper.check_params()
+            except (TopoActConfigError, ValueError, TypeError) as e:
+                raise errors.InvalidArgumentError(f"the {base.where} cannot be re-mapped so: {e}") from e
+            graph = guarded(
+                f"the re-mapping of the {base.where}",
+                lambda: mapper.fit_graph(x, labels=g.labels, extras=g.extras, class_names=g.class_names),
+            )
+            return GraphEntry(
+                graph,
+                epoch.step,
+                epoch.wall_time,
+                (base.key, params),
+                base.annotations,
+                f"re-mapped {base.where}",
+                remapped=True,
+            )
+
+        return self.remapped.get_or_create((base.key, params), build)
 
     # ------------------------------------------------------------------------------------------ thumbnails
     def thumbnails(self, ctx, experiment_id: str, run: str) -> np.ndarray:

@@ -13,7 +13,8 @@ and a ``<name>_impl`` method does the work with plain arguments and returns data
 ========================================================  ===================================================
 route                                                     answer
 ========================================================  ===================================================
-``runs``                                                  ``[{"run", "layers": [..], "thumbnails", "problems"}]``
+``runs``                                                  ``[{"run", "layers": [..], "thumbnails", "problems",
+                                                          "activations": [layers with stored activations]}]``
 ``epochs?run=&layer=``                                    ``{"run", "layer", "epochs": [steps, ascending]}``
 ``graph?run=&layer=&epoch=``                              :func:`payloads.graph_payload` + ``run, layer,
                                                           epoch, wall_time, annotations``
@@ -29,6 +30,13 @@ route                                                     answer
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
 ``static/<path>``                                         the front end's files
 ========================================================  ===================================================
+
+Re-mapping: ``graph``, ``compare``, ``metrics`` and ``track`` also take Mapper parameters ``n_intervals``,
+``overlap``, ``eps`` (a number or ``auto``), ``min_samples``, ``lens``, ``metric`` and ``cover``
+(:func:`arguments.mapper_args`; a bad value or combination is a 400 with the engine's reason). With any of them,
+every graph the route reads is built again from the epoch's stored activations (``topoact_activations/<layer>``)
+with the logged parameters so overridden (:meth:`data.GraphStore.remap`; 404 where none were stored), and the
+``graph`` answer adds ``"remapped": true``.
 """
 
 from __future__ import annotations
@@ -50,9 +58,17 @@ from werkzeug import wrappers
 from topoact_lightning import summary
 from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_lightning.monitor.findings import FAULT_KINDS, KINDS
-from topoact_tensorboard.arguments import arg, index_arg, jaccard_arg, kinds_arg, samples_arg, step_arg
+from topoact_tensorboard.arguments import (
+    arg,
+    index_arg,
+    jaccard_arg,
+    kinds_arg,
+    mapper_args,
+    samples_arg,
+    step_arg,
+)
 from topoact_tensorboard.cache import LRUCache
-from topoact_tensorboard.data import GraphEntry, GraphStore, RunInfo, guarded
+from topoact_tensorboard.data import GraphEntry, GraphStore, MapperArgs, RunInfo, guarded
 from topoact_tensorboard.payloads import comparison_payload, finding_entry, graph_payload, to_json
 from topoact_tensorboard.png import encode_png, upscale
 
@@ -112,7 +128,12 @@ def _respond_json(request, obj: Any):
 
 def _watch_order(info: RunInfo) -> list[str]:
     """A run's layers in network order (input side first) where the logs say it, by name otherwise."""
-    return sorted(info.layers, key=lambda name: (info.positions.get(name, 1 << 30), name))
+    return _watch_order_of(info, info.layers)
+
+
+def _watch_order_of(info: RunInfo, layers) -> list[str]:
+    """``layers`` (names) in the run's watch order (see :func:`_watch_order`)."""
+    return sorted(layers, key=lambda name: (info.positions.get(name, 1 << 30), name))
 
 
 def _where(request) -> tuple[Any, str]:
@@ -179,6 +200,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
                 "layers": _watch_order(info),
                 "thumbnails": info.thumbnails,
                 "problems": info.problems,
+                "activations": _watch_order_of(info, info.activations),
             }
             for run, info in sorted(self.store.runs(ctx, experiment).items())
         ]
@@ -196,7 +218,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
     @_route
     def graph_route(self, request):
         run, layer, epoch = arg(request, "run"), arg(request, "layer"), step_arg(request, "epoch")
-        entry = self.store.graph(*_where(request), run, layer, epoch)
+        entry = self.store.graph(*_where(request), run, layer, epoch, mapper_args(request))
         body = entry.gzipped_json
         if body is None:
             # A cached graph is served as stored gzip bytes: a 1,000-node graph's JSON is large, and
@@ -207,13 +229,17 @@ class TopoActPlugin(base_plugin.TBPlugin):
             entry.gzipped_json = body
         return http_util.Respond(request, body, "application/json", content_encoding="gzip")
 
-    def graph_impl(self, ctx, experiment: str, run: str, layer: str, epoch: int) -> dict[str, Any]:
+    def graph_impl(
+        self, ctx, experiment: str, run: str, layer: str, epoch: int, params: MapperArgs = ()
+    ) -> dict[str, Any]:
         """The graph of ``layer`` at step ``epoch``: :func:`payloads.graph_payload` plus where it is from, its wall
-        time and the monitor's annotations."""
-        return self._graph_payload(self.store.graph(ctx, experiment, run, layer, epoch), run, layer)
+        time and the monitor's annotations. With ``params`` (Mapper parameters), the graph re-mapped from the
+        stored activations with the logged parameters so overridden, marked ``"remapped": true``."""
+        return self._graph_payload(self.store.graph(ctx, experiment, run, layer, epoch, params), run, layer)
 
     @staticmethod
     def _graph_payload(entry: GraphEntry, run: str, layer: str) -> dict[str, Any]:
+        remapped = {"remapped": True} if entry.remapped else {}
         return dict(
             entry.derive(lambda: graph_payload(entry.graph)),
             run=run,
@@ -221,6 +247,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
             epoch=entry.step,
             wall_time=entry.wall_time,
             annotations=entry.annotations,
+            **remapped,
         )
 
     # ---------------------------------------------------------------------------------------------- compare
@@ -230,7 +257,10 @@ class TopoActPlugin(base_plugin.TBPlugin):
         run2, layer2 = arg(request, "run2", run), arg(request, "layer2", layer)
         epoch2 = step_arg(request, "epoch2")
         min_jaccard = jaccard_arg(request, "min_jaccard", DEFAULT_MIN_JACCARD)
-        payload = self.compare_impl(*_where(request), run, layer, epoch, run2, layer2, epoch2, min_jaccard)
+        params = mapper_args(request)
+        payload = self.compare_impl(
+            *_where(request), run, layer, epoch, run2, layer2, epoch2, min_jaccard, params
+        )
         return _respond_json(request, payload)
 
     def compare_impl(
@@ -244,11 +274,13 @@ class TopoActPlugin(base_plugin.TBPlugin):
         layer2: str,
         epoch2: int,
         min_jaccard: float = DEFAULT_MIN_JACCARD,
+        params: MapperArgs = (),
     ) -> dict[str, Any]:
         """How the graph of ``(run2, layer2, epoch2)`` relates to that of ``(run, layer, epoch)``, node by node:
-        :func:`payloads.comparison_payload` plus ``a`` and ``b`` (where each graph is from, its node count)."""
-        a = self.store.graph(ctx, experiment, run, layer, epoch)
-        b = self.store.graph(ctx, experiment, run2, layer2, epoch2)
+        :func:`payloads.comparison_payload` plus ``a`` and ``b`` (where each graph is from, its node count); both
+        graphs re-mapped with ``params`` when given."""
+        a = self.store.graph(ctx, experiment, run, layer, epoch, params)
+        b = self.store.graph(ctx, experiment, run2, layer2, epoch2, params)
         if a.graph.n_samples != b.graph.n_samples:
             raise errors.InvalidArgumentError(
                 f"these graphs were built from different probe sets ({a.graph.n_samples} and "
@@ -271,11 +303,13 @@ class TopoActPlugin(base_plugin.TBPlugin):
         return self.comparisons.get_or_create((a.key, b.key, min_jaccard), compare)
 
     # ---------------------------------------------------------------------------------------- metrics, track
-    def _readable(self, ctx, experiment: str, run: str, layer: str, derive) -> tuple[list, dict[str, str]]:
+    def _readable(
+        self, ctx, experiment: str, run: str, layer: str, derive, params: MapperArgs = ()
+    ) -> tuple[list, dict[str, str]]:
         """Every epoch of a layer as ``(epoch, entry, derive(entry))``, entry and value None where the epoch is
         unreadable or ``derive`` fails on it; and those epochs' reasons by step (the routes' ``errors``)."""
         rows, problems = [], {}
-        for e, entry, reason in self.store.all_graphs(ctx, experiment, run, layer):
+        for e, entry, reason in self.store.all_graphs(ctx, experiment, run, layer, params):
             value = None
             if entry is not None:
                 try:
@@ -290,12 +324,14 @@ class TopoActPlugin(base_plugin.TBPlugin):
     @_route
     def metrics_route(self, request):
         run, layer = arg(request, "run"), arg(request, "layer")
-        return _respond_json(request, self.metrics_impl(*_where(request), run, layer))
+        return _respond_json(request, self.metrics_impl(*_where(request), run, layer, mapper_args(request)))
 
-    def metrics_impl(self, ctx, experiment: str, run: str, layer: str) -> dict[str, Any]:
+    def metrics_impl(
+        self, ctx, experiment: str, run: str, layer: str, params: MapperArgs = ()
+    ) -> dict[str, Any]:
         """Every epoch's metrics (:attr:`GraphEntry.metrics`, null where unreadable), ``distance`` to the previous
         epoch, unreadable epochs under ``errors`` and the monitor's health warnings under ``problems``."""
-        rows, problems = self._readable(ctx, experiment, run, layer, lambda entry: entry.metrics)
+        rows, problems = self._readable(ctx, experiment, run, layer, lambda entry: entry.metrics, params)
         names = [
             *GRAPH_METRICS,
             "unassigned",
@@ -332,12 +368,15 @@ class TopoActPlugin(base_plugin.TBPlugin):
     @_route
     def track_route(self, request):
         run, layer, samples = arg(request, "run"), arg(request, "layer"), samples_arg(request)
-        return _respond_json(request, self.track_impl(*_where(request), run, layer, samples))
+        params = mapper_args(request)
+        return _respond_json(request, self.track_impl(*_where(request), run, layer, samples, params))
 
-    def track_impl(self, ctx, experiment: str, run: str, layer: str, samples: list[int]) -> dict[str, Any]:
+    def track_impl(
+        self, ctx, experiment: str, run: str, layer: str, samples: list[int], params: MapperArgs = ()
+    ) -> dict[str, Any]:
         """The nodes holding each of ``samples`` at every epoch (null where the epoch is unreadable), with the
         samples' labels; samples must be in the probe set of the latest readable graph."""
-        rows, problems = self._readable(ctx, experiment, run, layer, lambda entry: entry.sample_index)
+        rows, problems = self._readable(ctx, experiment, run, layer, lambda entry: entry.sample_index, params)
         readable = [entry for _, entry, _ in rows if entry]
         if not readable:
             raise errors.NotFoundError(f"run {run!r} has no readable graph of layer {layer!r}")
