@@ -45,7 +45,8 @@ class GraphJob:
     mapper_params: dict[str, Any]
     #: The findings' thresholds (:class:`~topoact_lightning.monitor.findings.FindingThresholds`).
     thresholds: FindingThresholds = field(default_factory=FindingThresholds)
-    #: The training loss at this step (``not_learning`` reads it), or None when unknown.
+    #: The training loss the trainer reported at this step, or None; ``not_learning`` prefers the probe's own mean
+    #: per-sample ``loss`` (from ``extras``, see :func:`step_loss`), computed here rather than in the training loop.
     loss: float | None = None
     #: The step logged before this one; the distance is measured only against that graph.
     previous_step: int | None = None
@@ -206,7 +207,7 @@ def _observe(
         job.step,
         job.layer,
         x,
-        loss=job.loss,
+        loss=step_loss(job),
         graph=graph if job.labels is not None else None,
         graph_distance=distance if np.isfinite(distance) else None,
     )
@@ -239,3 +240,22 @@ def stored_activations(x: np.ndarray, budget: int) -> list[bytes] | None:
 
     blobs = encode_activations(x)
     return blobs if sum(len(b) for b in blobs) <= budget else None
+
+
+def step_loss(job: GraphJob) -> float | None:
+    """The loss ``not_learning`` compares across steps: the mean of the probe's per-sample ``loss`` (labels and
+    logits known), else the loss the trainer reported (``job.loss``), else None.
+
+    Example:
+        >>> job = GraphJob(step=1, layer="fc", activations=np.zeros((3, 2)), labels=None, class_names=None,
+        ...                extras={"loss": np.array([1.0, np.nan, 3.0])}, mapper_params={}, loss=9.0)
+        >>> step_loss(job)
+        2.0
+    """
+    losses = (job.extras or {}).get("loss")
+    if losses is not None:
+        losses = np.asarray(losses, dtype=np.float64)
+        losses = losses[np.isfinite(losses)]
+        if losses.size:
+            return float(losses.mean())
+    return job.loss

@@ -449,7 +449,7 @@ class TopoActMonitor(Callback):
                 probe.labels,
                 probe.class_names,
                 self.config.finding_thresholds(),
-                step_loss(trainer, result),
+                reported_loss(trainer),
                 self.config.activation_budget,
             ),
         )
@@ -462,25 +462,20 @@ class TopoActMonitor(Callback):
             pipeline.close(timeout)
 
 
-def step_loss(trainer: Any, result: Any) -> float | None:
-    """The training loss at a logged step, for ``not_learning``: the mean of the probe's per-sample ``loss``
-    (labels and logits known), else ``trainer.callback_metrics``' ``train_loss`` or ``loss``, else None."""
-    losses = getattr(result, "extras", {}).get("loss")
-    if losses is not None:
-        losses = np.asarray(losses, dtype=np.float64)
-        losses = losses[np.isfinite(losses)]
-        if losses.size:
-            return float(losses.mean())
+def reported_loss(trainer: Any) -> float | None:
+    """The training loss the trainer reported (``callback_metrics``' ``train_loss`` or ``loss``), or None; the graph
+    process prefers the probe's own mean loss (:func:`~topoact_lightning.monitor.building.step_loss`)."""
     metrics = getattr(trainer, "callback_metrics", None) or {}
     for key in ("train_loss", "loss"):
         value = metrics.get(key)
-        if value is not None:
-            try:
-                value = float(value)
-            except (TypeError, ValueError):
-                continue
-            if np.isfinite(value):
-                return value
+        if value is None:
+            continue
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            continue
+        if np.isfinite(value):
+            return value
     return None
 
 

@@ -30,11 +30,13 @@ STATE_VERSION = 2
 
 @dataclass
 class MonitorState:
-    """The checkpointed part of a monitor (Python primitives and bytes only, as ``torch.load`` wants)."""
+    """The checkpointed part of a monitor (Python primitives and bytes only, as ``torch.load`` wants).
+
+    Keys a saved state has and this one does not (``warned_layers`` of version 1: the findings now say which
+    warnings were given) are ignored."""
 
     captured_steps: list[int] = field(default_factory=list)
     thumbnails_written: bool = False
-    warned_layers: set[str] = field(default_factory=set)
     #: The last graph written per layer, ``layer -> (step, bytes)``, for the first distance after a resume.
     previous_graphs: dict[str, tuple[int, bytes]] = field(default_factory=dict)
     #: Every finding so far (:meth:`Finding.to_dict`), in the order reported.
@@ -57,7 +59,6 @@ class MonitorState:
             "version": STATE_VERSION,
             "captured_steps": [int(s) for s in sorted(set(self.captured_steps))],
             "thumbnails_written": bool(self.thumbnails_written),
-            "warned_layers": sorted(self.warned_layers),
             "previous_graphs": {k: [int(s), bytes(b)] for k, (s, b) in self.previous_graphs.items()},
             "findings": list(self.findings),
             "finding_history": dict(self.finding_history),
@@ -76,7 +77,6 @@ class MonitorState:
         return cls(
             captured_steps=[int(s) for s in state.get("captured_steps", [])],
             thumbnails_written=bool(state.get("thumbnails_written", False)),
-            warned_layers=set(state.get("warned_layers", [])),
             previous_graphs={
                 k: (int(v[0]), bytes(v[1])) for k, v in state.get("previous_graphs", {}).items()
             },
