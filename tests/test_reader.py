@@ -143,6 +143,20 @@ def test_store_activations_false_writes_no_activation_tag(tmp_path: Path):
         log.activations("fc1", 1)
 
 
+@pytest.mark.slow
+def test_a_matrix_over_the_budget_is_not_stored_and_warned_once_per_layer(tmp_path: Path):
+    from topoact_lightning import TopoActMonitor
+
+    monitor = TopoActMonitor(layers=["fc1"], probe=probe_pair(), store_activations=100)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        train_digits(tmp_path, callbacks=[monitor], epochs=1)
+    said = [str(w.message) for w in caught if "store_activations' budget of 100 bytes" in str(w.message)]
+    assert len(said) == 1 and "'fc1'" in said[0], said
+    log = LogReader(tmp_path / "run")
+    assert log.steps("fc1") == [0, 1] and log.activation_steps("fc1") == []
+
+
 def test_reader_names_runs_below_a_dir_without_event_files(tmp_path: Path):
     (tmp_path / "version_0").mkdir()
     (tmp_path / "version_0" / "events.out.tfevents.1").write_bytes(b"")

@@ -190,6 +190,13 @@ def build_graph(job: GraphJob, builder: GraphBuilder | None = None) -> GraphResu
         result.warnings = list(dict.fromkeys(str(w.message) for w in caught or ()))
         _observe_safely(result, tracker, job, x, graph, distance)
         result.activation_blobs = stored_activations(x, job.store_activations)
+        if result.activation_blobs is None and job.store_activations > 0:
+            # Said once per layer (the message names no step), so re-mapping's 404 later is no surprise.
+            result.warnings.append(
+                f"its activation matrix ({x.shape[0]} x {x.shape[1]}) is not stored: compressed it exceeds "
+                f"store_activations' budget of {job.store_activations:,} bytes per layer and step, so this "
+                "layer cannot be re-mapped; pass a larger budget in bytes to store it"
+            )
         result.seconds = time.perf_counter() - t0
         return result
     except Exception as e:  # monitoring must never stop training

@@ -109,7 +109,8 @@ class TopoActMonitor(Callback):
             can re-map any logged epoch with other parameters. ``True`` stores it when its compressed size is at
             most 16 MiB per layer and step, an int is that budget in bytes, ``False`` stores nothing. Values are
             kept as float16 scaled per row (error at most 0.05% of the row's largest value); compression runs in
-            the graph process. A matrix over the budget is not stored (its graph still is).
+            the graph process. A matrix over the budget is not stored (its graph still is; a warning says so once
+            per layer).
 
     Logged:
         To every TensorBoard logger, as blob-sequence summaries (:mod:`topoact_lightning.summary`), at step =

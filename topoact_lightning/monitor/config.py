@@ -31,7 +31,7 @@ WORKERS = ("process", "thread")
 SCALAR_STEPS = ("global_step", "epoch")
 
 
-#: ``store_activations=True``: a 1,000 x 2,048 layer takes about 4 MiB per step (BENCHMARKS.md).
+#: ``store_activations=True``: wide enough for a few thousand probe samples of a layer thousands of units wide.
 DEFAULT_ACTIVATION_BUDGET = 16 * 2**20
 
 
