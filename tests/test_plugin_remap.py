@@ -109,6 +109,47 @@ def test_eps_lens_metric_and_cover_are_applied(client, log):
     assert auto["params"]["eps_rule"] == "knee"
 
 
+def test_a_fixed_eps_is_the_latest_logged_graphs_for_every_epoch(client, log):
+    # TopoAct's "Epsilon-Fixed": the eps the layer's latest logged graph used, for every epoch of that layer.
+    steps = log.steps(LAYER)
+    eps = log.graph(LAYER, steps[-1]).params["eps"]
+    assert len({log.graph(LAYER, s).params["eps"] for s in steps}) > 1  # else "fixed" would prove nothing
+    for step in (steps[0], steps[-1]):
+        got = get_json(client, "graph", run="run", layer=LAYER, epoch=step, eps="fixed", overlap="0.3")
+        want = expected_graph(log, LAYER, step, eps=eps, overlap=0.3)
+        assert [n["members"] for n in got["nodes"]] == [m.tolist() for m in want.members]
+        assert [[e["source"], e["target"]] for e in got["edges"]] == want.edges.tolist()
+        assert (got["params"]["eps"], got["params"]["eps_rule"]) == (eps, "fixed")
+        assert got["params"]["eps_fixed_from"] == steps[-1]
+    # Per layer: another layer's fixed eps is its own latest one.
+    other = "features.3"
+    got = get_json(client, "graph", run="run", layer=other, epoch=steps[0], eps="fixed")
+    assert got["params"]["eps"] == log.graph(other, log.steps(other)[-1]).params["eps"] != eps
+    # Every route: metrics' epochs all built with that one eps, compare's both sides too.
+    metrics = get_json(client, "metrics", run="run", layer=LAYER, eps="fixed", overlap="0.3")
+    want = [expected_graph(log, LAYER, s, eps=eps, overlap=0.3).n_nodes for s in steps]
+    assert metrics["metrics"]["nodes"] == want and metrics["errors"] == {}
+    cmp = get_json(
+        client,
+        "compare",
+        run="run",
+        layer=LAYER,
+        epoch=steps[0],
+        epoch2=steps[-1],
+        eps="fixed",
+        overlap="0.3",
+    )
+    assert (cmp["a"]["nodes"], cmp["b"]["nodes"]) == (want[0], want[-1])
+    # A fixed eps is refused where the other parameters are (checked as any eps would be), and 404s without
+    # stored activations like any re-mapping.
+    assert "n_intervals" in get_error(
+        client, "graph", 400, run="run", layer=LAYER, epoch=0, eps="fixed", n_intervals="0"
+    )
+    assert "no stored activations" in get_error(
+        client, "graph", 404, run="bare", layer=LAYER, epoch=0, eps="fixed"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
@@ -118,9 +159,9 @@ def test_eps_lens_metric_and_cover_are_applied(client, log):
         ("overlap", "1", "[0, 1)"),
         ("overlap", "-0.1", "[0, 1)"),
         ("overlap", "nan", "[0, 1)"),
-        ("eps", "0", "positive number or 'auto'"),
-        ("eps", "inf", "positive number or 'auto'"),
-        ("eps", "knee", "positive number or 'auto'"),
+        ("eps", "0", "positive number, 'auto' or 'fixed'"),
+        ("eps", "inf", "positive number, 'auto' or 'fixed'"),
+        ("eps", "knee", "positive number, 'auto' or 'fixed'"),
         ("min_samples", "0", "min_samples"),
         ("lens", "umap", "l2norm"),
         ("metric", "manhattan", "euclidean"),
