@@ -195,3 +195,31 @@ def test_the_card_is_disabled_with_its_reason_without_stored_activations(server,
     assert frame.locator("[data-testid=params-reason]").count() == 0
     assert watch.problems() == []
     page.context.close()
+
+
+def test_every_view_on_screen_uses_the_parameters(server, browser, log):
+    """Compare mode's B and Layers mode's other layer are re-mapped with the card's parameters too (a fixed eps
+    being each layer's own)."""
+    a, b = log.steps(LAYER)[-1], log.steps(LAYER)[-2]
+    extra = f"&p.topoact.run=run&p.topoact.layer={LAYER}&p.topoact.cmp=1&p.topoact.overlap=0.5&p.topoact.eps=fixed"
+    page, frame, watch = open_topoact(browser, server, hash_extra=extra)
+    frame.wait_for_selector(f"body[data-compare-ready='{a}:{b}']", timeout=30_000)
+    got = frame.evaluate(
+        "() => { const g = window.__topoact.app.compare.graph; return [g.remapped, g.nodes.map((n) => n.members)]; }"
+    )
+    assert got == [True, [m.tolist() for m in preset_graph(log, b).members]]
+    assert frame.evaluate("() => window.__topoact.nodeCount('b')") == preset_graph(log, b).n_nodes
+
+    frame.click("[data-testid=layers-toggle]")
+    other = "features.3"
+    frame.wait_for_selector(f"body[data-layers-ready='{a}:{other},{LAYER}']", timeout=30_000)
+    eps = log.graph(other, log.steps(other)[-1]).params["eps"]
+    want = expected_graph(log, other, a, overlap=0.5, eps=eps)
+    got = frame.evaluate(
+        "(l) => { const g = window.__topoact.app.layers.extra.get(l).graph; "
+        "return [g.remapped, g.params.eps, g.nodes.map((n) => n.members)]; }",
+        other,
+    )
+    assert got == [True, eps, [m.tolist() for m in want.members]]
+    assert watch.problems() == []
+    page.context.close()
