@@ -7,20 +7,17 @@ on ``LogReader(run).activations(layer, step)``; the server's messages are fetche
 
 from __future__ import annotations
 
-import os
-import shutil
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from torch.utils.tensorboard import SummaryWriter
 
 from tests._browser import new_page, open_topoact, serve_tensorboard, topoact_frame
-from tests.test_plugin_remap import expected_graph
+from tests.test_plugin_remap import expected_graph, with_bare_run
 from tests.test_plugin_routes import synthetic_graph
-from topoact_lightning import LogReader, summary
+from topoact_lightning import LogReader
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -33,12 +30,7 @@ REFUSAL_LOG = "status of 400"
 
 @pytest.fixture(scope="module")
 def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("params_logs")
-    shutil.copytree(trained_logdir / "run", out / "run")
-    writer = SummaryWriter(os.path.join(out, "bare"))
-    summary.write_summary(writer, summary.graph_summary(LAYER, synthetic_graph(0).to_bytes()), 0)
-    writer.close()
-    return out
+    return with_bare_run(trained_logdir, tmp_path_factory.mktemp("params_logs"))
 
 
 @pytest.fixture(scope="module")

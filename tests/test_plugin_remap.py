@@ -31,15 +31,20 @@ LAYER = "fc1"
 PARAMS = {"n_intervals": "9", "overlap": "0.4", "min_samples": "4"}
 
 
-@pytest.fixture(scope="module")
-def logdir(trained_logdir, tmp_path_factory):
-    """The trained run, plus a run whose graphs were logged without stored activations (``bare``)."""
-    logdir = tmp_path_factory.mktemp("remap")
+def with_bare_run(trained_logdir, logdir):
+    """``logdir`` holding the trained run (``run``), plus a run whose graph (a small synthetic one, step 0) was
+    logged without stored activations (``bare``)."""
     shutil.copytree(trained_logdir / "run", logdir / "run")
     writer = SummaryWriter(os.path.join(logdir, "bare"))
     summary.write_summary(writer, summary.graph_summary(LAYER, synthetic_graph(0).to_bytes()), 0)
     writer.close()
     return logdir
+
+
+@pytest.fixture(scope="module")
+def logdir(trained_logdir, tmp_path_factory):
+    """The trained run, plus a run whose graphs were logged without stored activations (``bare``)."""
+    return with_bare_run(trained_logdir, tmp_path_factory.mktemp("remap"))
 
 
 @pytest.fixture(scope="module")

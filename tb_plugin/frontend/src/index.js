@@ -9,8 +9,8 @@ import { intersectFocus, layerHealth } from "./findings.js";
 import { FindingsPanel } from "./findingspanel.js";
 import { LayersController } from "./layers.js";
 import * as host from "./host.js";
-import { describeParams, mapperQuery, remapBlocked } from "./params.js";
-import { PARAM_STATE_KEYS, ParamsPanel } from "./paramspanel.js";
+import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked } from "./params.js";
+import { ParamsPanel } from "./paramspanel.js";
 import {
   DEFAULTS,
   HttpError,
@@ -214,9 +214,8 @@ class App {
       this.loadLayer();
       return;
     }
-    const remap = PARAM_STATE_KEYS.some((k) => changed.has(k));
-    if (remap) this.syncParams();
-    if (remap) {
+    if (PARAM_STATE_KEYS.some((k) => changed.has(k))) {
+      this.syncParams();
       // Every view re-maps (A, then B or the other layers once A is shown), then the chart and the track.
       this.showEpoch().then(() => this.params.refused || this.loadMetrics(state.run, state.layer));
       if (state.track.length) this.tracking.refresh();

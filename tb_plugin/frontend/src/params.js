@@ -14,6 +14,9 @@ export const PARAM_KEYS = Object.freeze({
   lens: "lens",
 });
 
+/** The state keys the card writes (a change of any of them re-maps). */
+export const PARAM_STATE_KEYS = Object.freeze(Object.keys(PARAM_KEYS));
+
 /** The server's caps on a request's interval count and min_samples (arguments.py). */
 export const MAX_INTERVALS = 1000;
 export const MAX_MIN_SAMPLES = 1000;

@@ -9,7 +9,6 @@ import {
   LENSES,
   MAX_INTERVALS,
   MAX_MIN_SAMPLES,
-  PARAM_KEYS,
   PRESET_HELP,
   PRESET_NAMES,
   presetOf,
@@ -194,6 +193,3 @@ export class ParamsPanel {
     this.message.classList.toggle("error-text", kind === "error");
   }
 }
-
-/** The state keys the card writes (a change of any of them re-maps). */
-export const PARAM_STATE_KEYS = Object.freeze(Object.keys(PARAM_KEYS));
