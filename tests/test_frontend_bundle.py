@@ -46,3 +46,14 @@ def test_a_changed_source_changes_the_hash(tmp_path):
     before = sources_hash(copy)
     (copy / "src" / "model.js").write_text((copy / "src" / "model.js").read_text() + "\n// edit\n")
     assert sources_hash(copy) != before
+
+
+def test_the_parameter_cards_lenses_are_the_engines():
+    """``params.js`` lists the built-in lenses by hand (the bundle has no Python to ask): the same list as the
+    engine's, in the same order, so the lens selector offers exactly what the server accepts."""
+    from topoact_lightning.engine.lenses import LENSES
+
+    source = (FRONTEND / "src" / "params.js").read_text(encoding="utf-8")
+    m = re.search(r"export const LENSES = Object\.freeze\(\[([^\]]*)\]\)", source)
+    assert m is not None
+    assert re.findall(r'"([^"]+)"', m.group(1)) == list(LENSES)

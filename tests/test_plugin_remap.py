@@ -31,15 +31,20 @@ LAYER = "fc1"
 PARAMS = {"n_intervals": "9", "overlap": "0.4", "min_samples": "4"}
 
 
-@pytest.fixture(scope="module")
-def logdir(trained_logdir, tmp_path_factory):
-    """The trained run, plus a run whose graphs were logged without stored activations (``bare``)."""
-    logdir = tmp_path_factory.mktemp("remap")
+def with_bare_run(trained_logdir, logdir):
+    """``logdir`` holding the trained run (``run``), plus a run whose graph (a small synthetic one, step 0) was
+    logged without stored activations (``bare``)."""
     shutil.copytree(trained_logdir / "run", logdir / "run")
     writer = SummaryWriter(os.path.join(logdir, "bare"))
     summary.write_summary(writer, summary.graph_summary(LAYER, synthetic_graph(0).to_bytes()), 0)
     writer.close()
     return logdir
+
+
+@pytest.fixture(scope="module")
+def logdir(trained_logdir, tmp_path_factory):
+    """The trained run, plus a run whose graphs were logged without stored activations (``bare``)."""
+    return with_bare_run(trained_logdir, tmp_path_factory.mktemp("remap"))
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +114,47 @@ def test_eps_lens_metric_and_cover_are_applied(client, log):
     assert auto["params"]["eps_rule"] == "knee"
 
 
+def test_a_fixed_eps_is_the_latest_logged_graphs_for_every_epoch(client, log):
+    # TopoAct's "Epsilon-Fixed": the eps the layer's latest logged graph used, for every epoch of that layer.
+    steps = log.steps(LAYER)
+    eps = log.graph(LAYER, steps[-1]).params["eps"]
+    assert len({log.graph(LAYER, s).params["eps"] for s in steps}) > 1  # else "fixed" would prove nothing
+    for step in (steps[0], steps[-1]):
+        got = get_json(client, "graph", run="run", layer=LAYER, epoch=step, eps="fixed", overlap="0.3")
+        want = expected_graph(log, LAYER, step, eps=eps, overlap=0.3)
+        assert [n["members"] for n in got["nodes"]] == [m.tolist() for m in want.members]
+        assert [[e["source"], e["target"]] for e in got["edges"]] == want.edges.tolist()
+        assert (got["params"]["eps"], got["params"]["eps_rule"]) == (eps, "fixed")
+        assert got["params"]["eps_fixed_from"] == steps[-1]
+    # Per layer: another layer's fixed eps is its own latest one.
+    other = "features.3"
+    got = get_json(client, "graph", run="run", layer=other, epoch=steps[0], eps="fixed")
+    assert got["params"]["eps"] == log.graph(other, log.steps(other)[-1]).params["eps"] != eps
+    # Every route: metrics' epochs all built with that one eps, compare's both sides too.
+    metrics = get_json(client, "metrics", run="run", layer=LAYER, eps="fixed", overlap="0.3")
+    want = [expected_graph(log, LAYER, s, eps=eps, overlap=0.3).n_nodes for s in steps]
+    assert metrics["metrics"]["nodes"] == want and metrics["errors"] == {}
+    cmp = get_json(
+        client,
+        "compare",
+        run="run",
+        layer=LAYER,
+        epoch=steps[0],
+        epoch2=steps[-1],
+        eps="fixed",
+        overlap="0.3",
+    )
+    assert (cmp["a"]["nodes"], cmp["b"]["nodes"]) == (want[0], want[-1])
+    # A fixed eps is refused where the other parameters are (checked as any eps would be), and 404s without
+    # stored activations like any re-mapping.
+    assert "n_intervals" in get_error(
+        client, "graph", 400, run="run", layer=LAYER, epoch=0, eps="fixed", n_intervals="0"
+    )
+    assert "no stored activations" in get_error(
+        client, "graph", 404, run="bare", layer=LAYER, epoch=0, eps="fixed"
+    )
+
+
 @pytest.mark.parametrize(
     ("name", "value", "reason"),
     [
@@ -118,9 +164,9 @@ def test_eps_lens_metric_and_cover_are_applied(client, log):
         ("overlap", "1", "[0, 1)"),
         ("overlap", "-0.1", "[0, 1)"),
         ("overlap", "nan", "[0, 1)"),
-        ("eps", "0", "positive number or 'auto'"),
-        ("eps", "inf", "positive number or 'auto'"),
-        ("eps", "knee", "positive number or 'auto'"),
+        ("eps", "0", "positive number, 'auto' or 'fixed'"),
+        ("eps", "inf", "positive number, 'auto' or 'fixed'"),
+        ("eps", "knee", "positive number, 'auto' or 'fixed'"),
         ("min_samples", "0", "min_samples"),
         ("lens", "umap", "l2norm"),
         ("metric", "manhattan", "euclidean"),

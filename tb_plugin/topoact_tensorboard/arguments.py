@@ -103,6 +103,9 @@ def kinds_arg(request, name: str, known: tuple[str, ...]) -> tuple[str, ...] | N
 
 #: The Mapper parameters a request may override (re-mapping a logged epoch's stored activations).
 MAPPER_ARGS = ("n_intervals", "overlap", "eps", "min_samples", "lens", "metric", "cover")
+#: ``eps=fixed``: one DBSCAN eps for every epoch of a layer, the one its latest logged graph used (TopoAct's
+#: "Epsilon-Fixed"; ``auto`` is its "Epsilon-Adaptive"). Resolved per layer by :meth:`data.GraphStore.remap`.
+FIXED_EPS = "fixed"
 #: At most this many cover elements per lens dimension, and this ``min_samples``, in a re-mapping request: a
 #: request must not keep the server busy for long (the cover's total is further capped by the engine).
 MAX_REQUEST_INTERVALS = 1000
@@ -130,7 +133,7 @@ def _mapper_value(name: str, value: str):
                 f"parameter {name!r} must be an integer from {low} to {cap}, got {shown(value)}"
             )
         return int(value)
-    if name == "eps" and value == "auto":
+    if name == "eps" and value in ("auto", FIXED_EPS):
         return value
     x = float(value) if _FLOAT_RE.fullmatch(value) else math.nan
     if name == "overlap" and not 0.0 <= x < 1.0:
@@ -139,7 +142,7 @@ def _mapper_value(name: str, value: str):
         )
     if name == "eps" and not (0.0 < x < math.inf):
         raise errors.InvalidArgumentError(
-            f"parameter 'eps' must be a positive number or 'auto', got {shown(value)}"
+            f"parameter 'eps' must be a positive number, 'auto' or 'fixed', got {shown(value)}"
         )
     return x
 
@@ -157,7 +160,8 @@ def mapper_args(request) -> tuple[tuple[str, object], ...]:
         if value is not None and value != "":
             given[name] = _mapper_value(name, value)
     try:
-        Mapper(**given).check_params()
+        # A fixed eps is a number chosen later, per layer: any eps checks the others alike.
+        Mapper(**{**given, "eps": "auto"} if given.get("eps") == FIXED_EPS else given).check_params()
     except TopoActConfigError as e:
         raise errors.InvalidArgumentError(f"these Mapper parameters cannot be used: {e}") from e
     return tuple(sorted(given.items()))

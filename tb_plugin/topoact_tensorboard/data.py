@@ -35,6 +35,7 @@ from tensorboard.data import provider
 
 from topoact_lightning import summary
 from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
+from topoact_tensorboard.arguments import FIXED_EPS
 from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
 from topoact_tensorboard.payloads import json_number
@@ -445,13 +446,23 @@ class GraphStore:
     ) -> GraphEntry:
         """The logged graph of ``epoch`` built again from its stored activations, with the Mapper parameters it
         was logged with overridden by ``params`` (and its labels, extras and class names); cached by (graph key,
-        ``params``). 400 when the parameters do not fit this graph (the engine's message names the fix), 404 when
-        there are no stored activations or the graph is unreadable."""
+        ``params``). ``eps=fixed`` is the layer's :meth:`fixed_eps`, recorded in the graph's params as
+        ``eps_rule="fixed"`` and ``eps_fixed_from`` (the step it comes from). 400 when the parameters do not fit
+        this graph (the engine's message names the fix), 404 when there are no stored activations or the graph is
+        unreadable."""
         from topoact_lightning.engine.mapper import Mapper
         from topoact_lightning.engine.remap import logged_mapper_params
         from topoact_lightning.errors import TopoActConfigError
 
         base = self.load(ctx, experiment_id, run, layer, epoch)
+        given = dict(params)
+        fixed_from = None
+        if given.get("eps") == FIXED_EPS:
+            # Missing activations are the first reason to give (the graph could not be re-mapped with any eps).
+            self.activations(ctx, experiment_id, run, layer, epoch.step)
+            # Resolved now, not cached under "fixed": a newer logged epoch may bring another number.
+            given["eps"], fixed_from = self.fixed_eps(ctx, experiment_id, run, layer)
+        key = (base.key, tuple(sorted(given.items())), fixed_from)
 
         def build() -> GraphEntry:
             x = self.activations(ctx, experiment_id, run, layer, epoch.step)
@@ -462,7 +473,7 @@ class GraphStore:
                     f"{g.n_samples}: they cannot be re-mapped together"
                 )
             try:
-                kwargs = logged_mapper_params(g.params, **dict(params))
+                kwargs = logged_mapper_params(g.params, **given)
                 mapper = Mapper(**kwargs)
                 mapper.check_params()
             except (TopoActConfigError, ValueError, TypeError) as e:
@@ -471,17 +482,36 @@ class GraphStore:
                 f"the re-mapping of the {base.where}",
                 lambda: mapper.fit_graph(x, labels=g.labels, extras=g.extras, class_names=g.class_names),
             )
+            if fixed_from is not None:
+                graph.params.update(eps_rule=FIXED_EPS, eps_fixed_from=fixed_from)
             return GraphEntry(
                 graph,
                 epoch.step,
                 epoch.wall_time,
-                (base.key, params),
+                key,
                 base.annotations,
                 f"re-mapped {base.where}",
                 remapped=True,
             )
 
-        return self.remapped.get_or_create((base.key, params), build)
+        return self.remapped.get_or_create(key, build)
+
+    def fixed_eps(self, ctx, experiment_id: str, run: str, layer: str) -> tuple[float, int]:
+        """``eps=fixed`` of ``layer``: the DBSCAN eps its latest readable logged graph used (the number the
+        automatic rule chose, or the one given), and that graph's step. Re-mapping every epoch with it gives one eps
+        for the whole layer, so the epochs' graphs compare (TopoAct's "Epsilon-Fixed"). 404 when no logged graph
+        has one."""
+        for e in reversed(self.epochs(ctx, experiment_id, run, layer)):
+            try:
+                eps = self.load(ctx, experiment_id, run, layer, e).graph.params.get("eps")
+            except errors.NotFoundError:
+                continue
+            if isinstance(eps, (int, float)) and not isinstance(eps, bool) and 0 < eps < float("inf"):
+                return float(eps), e.step
+        raise errors.NotFoundError(
+            f"no logged graph of layer {layer!r} in run {run!r} records a DBSCAN eps to fix (eps=fixed); "
+            "use a number or 'auto'"
+        )
 
     # ------------------------------------------------------------------------------------------ thumbnails
     def thumbnails(self, ctx, experiment_id: str, run: str) -> np.ndarray:

@@ -32,7 +32,8 @@ route                                                     answer
 ========================================================  ===================================================
 
 Re-mapping: ``graph``, ``compare``, ``metrics`` and ``track`` also take Mapper parameters ``n_intervals``,
-``overlap``, ``eps`` (a number or ``auto``), ``min_samples``, ``lens``, ``metric`` and ``cover``
+``overlap``, ``eps`` (a number, ``auto``, or ``fixed``: the eps of the layer's latest logged graph for every
+epoch), ``min_samples``, ``lens``, ``metric`` and ``cover``
 (:func:`arguments.mapper_args`; a bad value or combination is a 400 with the engine's reason). With any of them,
 every graph the route reads is built again from the epoch's stored activations (``topoact_activations/<layer>``)
 with the logged parameters so overridden (:meth:`data.GraphStore.remap`; 404 where none were stored), and the

@@ -59,9 +59,10 @@ export class CompareController {
       tb.epoch2Sel.value = String(b.epoch);
       const order = compareOrder(a, b);
       this.flipped = order.flipped;
+      // The card's parameters apply to both sides (a side without stored activations shows its logged graph).
       [g2, cmp] = await Promise.all([
-        api.graph(b.run, b.layer, b.epoch, ctl.signal),
-        api.compare(order.first, order.second, ctl.signal),
+        api.graph(b.run, b.layer, b.epoch, ctl.signal, this.app.mapperParams(b)),
+        api.compare(order.first, order.second, ctl.signal, this.app.mapperParams(a, b)),
       ]);
     } catch (e) {
       if (!isAbort(e)) this.showError(e);

@@ -9,6 +9,8 @@ import { intersectFocus, layerHealth } from "./findings.js";
 import { FindingsPanel } from "./findingspanel.js";
 import { LayersController } from "./layers.js";
 import * as host from "./host.js";
+import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked } from "./params.js";
+import { ParamsPanel } from "./paramspanel.js";
 import {
   DEFAULTS,
   HttpError,
@@ -103,6 +105,7 @@ class App {
     trackBox.hidden = true;
     const findingsBox = c("div", { cls: "card findings", testid: "findings" });
     findingsBox.hidden = true;
+    const paramsBox = c("div", { cls: "card params", testid: "params" });
     this.panel = c("div", { cls: "card node-panel", testid: "node-panel" });
     this.panel.hidden = true;
     const help = c("details", { cls: "card help" }, [
@@ -119,6 +122,7 @@ class App {
       this.healthBox,
       this.summary,
       this.legend,
+      paramsBox,
       c("div", { cls: "card" }, [c("div", { cls: "section-title" }, [c("span", { text: "Metric " }), this.metricSel]), this.chart]),
       findingsBox,
       compareSummary,
@@ -140,7 +144,12 @@ class App {
       },
     });
     this.compare = new CompareController(this, { update: this.update, summaryBox: compareSummary });
-    this.tracking = new TrackingController(trackBox, { update: this.update, state: () => this.store.get() });
+    this.tracking = new TrackingController(trackBox, {
+      update: this.update,
+      state: () => this.store.get(),
+      params: (run, layer) => this.mapperParams({ run, layer }),
+    });
+    this.params = new ParamsPanel(paramsBox, { update: this.update, state: () => this.store.get() });
     this.findings = new FindingsPanel(findingsBox, {
       update: this.update,
       state: () => this.store.get(),
@@ -205,7 +214,12 @@ class App {
       this.loadLayer();
       return;
     }
-    if (changed.has("epoch")) this.showEpoch(); // which refreshes B when compare is on
+    if (PARAM_STATE_KEYS.some((k) => changed.has(k))) {
+      this.syncParams();
+      // Every view re-maps (A, then B or the other layers once A is shown), then the chart and the track.
+      this.showEpoch().then(() => this.params.refused || this.loadMetrics(state.run, state.layer));
+      if (state.track.length) this.tracking.refresh();
+    } else if (changed.has("epoch")) this.showEpoch(); // which refreshes B when compare is on
     else {
       if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
       if (["lay", "lays", "cmp"].some((k) => changed.has(k))) this.layers.refresh();
@@ -298,6 +312,21 @@ class App {
     return this.runs.find((r) => r.run === run) || { run, layers: [], thumbnails: false };
   }
 
+  /**
+   * The route query of the parameter card's settings for graphs of `sides` ({run, layer} each): the same for
+   * every view, so they all agree; `{}` (the logged graphs) when a side has no stored activations to re-map.
+   */
+  mapperParams(...sides) {
+    if (sides.some((x) => remapBlocked(this.runInfo(x.run), x.layer))) return {};
+    return mapperQuery(this.store.get());
+  }
+
+  /** The parameter card, in line with the state, the shown graph and the layer's stored activations. */
+  syncParams() {
+    const s = this.store.get();
+    this.params.sync(s, this.graph, remapBlocked(this.runInfo(s.run), s.layer));
+  }
+
   /** The run's layers' health warnings (their metrics routes' problems and the run's fault findings), for the
    * layer picker and the badge; loads the findings panel on the way. */
   async loadHealth(run, signal) {
@@ -349,7 +378,7 @@ class App {
   async loadMetrics(run, layer) {
     const ctl = this.supersede("metrics");
     try {
-      this.metrics = await api.metrics(run, layer, ctl.signal);
+      this.metrics = await api.metrics(run, layer, ctl.signal, this.mapperParams({ run, layer }));
     } catch (e) {
       if (isAbort(e)) return;
       this.metrics = null;
@@ -392,13 +421,24 @@ class App {
     // The running relaxation would compete with fetching and seeding for the main thread; the new graph's own
     // relaxation starts from the positions it has reached.
     this.viewA.sim.stop();
+    const params = this.mapperParams(s);
+    const remap = Object.keys(params).length > 0;
+    this.params.setBusy(remap);
     let g;
     try {
-      g = await api.graph(s.run, s.layer, s.epoch, ctl.signal);
+      g = await api.graph(s.run, s.layer, s.epoch, ctl.signal, params);
     } catch (e) {
-      if (!isAbort(e)) this.showError(e, `the graph of ${s.run} / ${s.layer} at epoch ${s.epoch}`);
+      if (isAbort(e)) return;
+      this.params.setBusy(false);
+      if (remap && this.graph && e instanceof HttpError && e.status) {
+        // Parameters the server refuses: its reason in the card, the last good graph stays on screen.
+        this.params.setError(e.message);
+        console.warn("topoact: re-mapping refused:", e.message);
+      } else this.showError(e, `the graph of ${s.run} / ${s.layer} at epoch ${s.epoch}`);
       return;
     }
+    this.params.setBusy(false);
+    this.params.setError(null);
     const tFetched = performance.now();
     const prev = this.graph;
     const key = `${s.run}\u0000${s.layer}`;
@@ -496,8 +536,9 @@ class App {
   prefetch() {
     const { run, layer, epoch } = this.store.get();
     const i = this.epochs.indexOf(epoch);
+    const params = this.mapperParams({ run, layer });
     for (const j of [i + 1, i - 1]) {
-      if (j >= 0 && j < this.epochs.length) api.graph(run, layer, this.epochs[j]).catch(() => {});
+      if (j >= 0 && j < this.epochs.length) api.graph(run, layer, this.epochs[j], undefined, params).catch(() => {});
     }
   }
 
@@ -522,6 +563,7 @@ class App {
       ["purity", m.purity],
       ["coverage", m.coverage],
     ];
+    this.syncParams();
     const problems = Object.entries(this.runInfo(this.store.get().run).problems || {});
     if (problems.length) {
       const warn = el("div", { cls: "warning", testid: "run-problems" });
@@ -535,6 +577,10 @@ class App {
       ]);
       d.dataset.stat = k;
       this.summary.appendChild(d);
+    }
+    if (g.remapped) {
+      const text = `Re-mapped from stored activations: ${describeParams(g.params)}`;
+      this.summary.appendChild(el("div", { cls: "remap-note", testid: "remap-summary", text }));
     }
   }
 
@@ -736,7 +782,10 @@ function exposeDebug(app) {
     /** Forgets cached responses (what Reload does before refetching). */
     clearCache,
     /** Fetches (and caches) the graph of `epoch` for the current run and layer. */
-    prefetch: (epoch) => api.graph(app.store.get().run, app.store.get().layer, epoch).then(() => true),
+    prefetch: (epoch) => {
+      const { run, layer } = app.store.get();
+      return api.graph(run, layer, epoch, undefined, app.mapperParams({ run, layer })).then(() => true);
+    },
   };
 }
 

@@ -67,7 +67,8 @@ export class LayersController {
         others.map(async (layer) => {
           const epochs = (await api.epochs(s.run, layer, ctl.signal)).epochs || [];
           const epoch = snapEpoch(epochs, s.epoch);
-          return { layer, epoch, graph: epoch === null ? null : await api.graph(s.run, layer, epoch, ctl.signal) };
+          const params = app.mapperParams({ run: s.run, layer });
+          return { layer, epoch, graph: epoch === null ? null : await api.graph(s.run, layer, epoch, ctl.signal, params) };
         }),
       );
     } catch (e) {

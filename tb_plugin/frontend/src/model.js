@@ -2,6 +2,8 @@
 // of nodes between two graphs that keeps the layout stable from one epoch to the next.
 // Nothing in here touches the DOM.
 
+import { PARAM_KEYS, validParam } from "./params.js";
+
 /** A failed request; `message` is the server's own explanation (the body of a 400/404). */
 export class HttpError extends Error {
   constructor(status, message, url) {
@@ -87,24 +89,29 @@ export function clearCache() {
   cache.clear();
 }
 
-/** The plugin's routes. Each takes an optional AbortSignal last: a superseded caller stops waiting. */
+/**
+ * The plugin's routes. Each takes an optional AbortSignal: a superseded caller stops waiting. `graph`, `compare`,
+ * `metrics` and `track` take Mapper parameters after it (params.js mapperQuery; `{}`: as logged), which are part of
+ * the URL and so of the cache key.
+ */
 export const api = {
   runs: (signal) => fetchJSON("runs", null, { useCache: false, signal }),
   epochs: (run, layer, signal) => fetchJSON("epochs", { run, layer }, { signal }),
-  graph: (run, layer, epoch, signal) =>
-    fetchJSON("graph", { run, layer, epoch: String(epoch) }, { signal }).then(prepareGraph),
-  compare: (a, b, signal) =>
+  graph: (run, layer, epoch, signal, params = {}) =>
+    fetchJSON("graph", { run, layer, epoch: String(epoch), ...params }, { signal }).then(prepareGraph),
+  compare: (a, b, signal, params = {}) =>
     fetchJSON(
       "compare",
       {
         run: a.run, layer: a.layer, epoch: String(a.epoch),
         run2: b.run, layer2: b.layer, epoch2: String(b.epoch),
+        ...params,
       },
       { signal },
     ),
-  metrics: (run, layer, signal) => fetchJSON("metrics", { run, layer }, { signal }),
-  track: (run, layer, samples, signal) =>
-    fetchJSON("track", { run, layer, samples: samples.join(",") }, { signal }),
+  metrics: (run, layer, signal, params = {}) => fetchJSON("metrics", { run, layer, ...params }, { signal }),
+  track: (run, layer, samples, signal, params = {}) =>
+    fetchJSON("track", { run, layer, samples: samples.join(","), ...params }, { signal }),
   findings: (run, signal) => fetchJSON("findings", { run }, { signal }),
   thumbnailsInfo: (run) => fetchJSON("thumbnails_info", { run }),
   thumbnailUrl: (run, sample) => routeUrl("thumbnail", { run, sample: String(sample) }),
@@ -344,6 +351,12 @@ export const DEFAULTS = Object.freeze({
   metric: "",
   lay: false,
   lays: "",
+  // Mapper parameters of the parameter card (params.js), as the routes' query values; "" = as logged.
+  intervals: "",
+  overlap: "",
+  eps: "",
+  min_samples: "",
+  lens: "",
 });
 
 const NUMERIC = new Set(["epoch", "epoch2", "thr", "node", "cls"]);
@@ -403,6 +416,9 @@ export function decodeState(pairs) {
       out.track = raw.split(",").map((s) => parseInt(s, 10)).filter((v) => Number.isInteger(v) && v >= 0);
     } else if (k === "cmp" || k === "lay") {
       out[k] = raw === "1" || raw === "true";
+    } else if (k in PARAM_KEYS) {
+      const v = validParam(k, raw);
+      if (v !== null) out[k] = v;
     } else if (NUMERIC.has(k)) {
       const v = Number(raw);
       if (raw !== "" && Number.isFinite(v)) out[k] = v;

@@ -4,11 +4,12 @@ import { api, isAbort } from "./model.js";
 import { renderTrack } from "./views.js";
 
 export class TrackingController {
-  /** `update(patch)` writes the app's state; `state()` reads it. */
-  constructor(box, { update, state }) {
+  /** `update(patch)` writes the app's state; `state()` reads it; `params(run, layer)` is the Mapper query. */
+  constructor(box, { update, state, params = () => ({}) }) {
     this.box = box;
     this.update = update;
     this.state = state;
+    this.params = params;
     this.data = null;
     this.ctl = null;
   }
@@ -26,7 +27,7 @@ export class TrackingController {
     const ctl = (this.ctl = new AbortController());
     this.render();
     try {
-      this.data = await api.track(s.run, s.layer, s.track, ctl.signal);
+      this.data = await api.track(s.run, s.layer, s.track, ctl.signal, this.params(s.run, s.layer));
     } catch (e) {
       if (isAbort(e)) return;
       console.warn("topoact: track failed:", e.message);

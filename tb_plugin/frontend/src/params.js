@@ -1,0 +1,144 @@
+// Mapper parameters of the parameter card: TopoAct's six presets, the view-state keys that hold the parameters
+// (URL-safe strings, "" meaning "as logged"), and the query the graph, compare, metrics and track routes take to
+// re-map from stored activations. Nothing in here touches the DOM (unit-tested by node --test).
+
+/** The engine's built-in lenses (topoact_lightning/engine/lenses.py LENSES; a test keeps the two lists equal). */
+export const LENSES = Object.freeze(["l2norm", "pca", "pca2", "knn_distance", "eccentricity"]);
+
+/** View-state key -> the routes' query parameter. */
+export const PARAM_KEYS = Object.freeze({
+  intervals: "n_intervals",
+  overlap: "overlap",
+  eps: "eps",
+  min_samples: "min_samples",
+  lens: "lens",
+});
+
+/** The state keys the card writes (a change of any of them re-maps). */
+export const PARAM_STATE_KEYS = Object.freeze(Object.keys(PARAM_KEYS));
+
+/** The server's caps on a request's interval count and min_samples (arguments.py). */
+export const MAX_INTERVALS = 1000;
+export const MAX_MIN_SAMPLES = 1000;
+
+export const AS_LOGGED = "As logged";
+export const CUSTOM = "Custom";
+
+/**
+ * TopoAct's settings, labelled as it labels them: the cover's overlap, and a DBSCAN eps that is the same for every
+ * epoch of the layer ("fixed": the one its latest logged graph used) or chosen per epoch ("auto": the knee rule).
+ * The interval count, min_samples and lens stay as logged.
+ */
+export const PRESETS = Object.freeze(
+  ["Fixed", "Adaptive"].flatMap((kind) =>
+    [20, 30, 50].map((pct) =>
+      Object.freeze({
+        name: `Overlap-${pct}-Epsilon-${kind}`,
+        overlap: String(pct / 100),
+        eps: kind === "Fixed" ? "fixed" : "auto",
+      }),
+    ),
+  ),
+);
+
+/** TopoAct's order in its dropdown: the three overlaps with a fixed eps, then with an adaptive one. */
+export const PRESET_NAMES = Object.freeze(PRESETS.map((p) => p.name));
+
+/** The tooltip of the preset picker (TopoAct's: overlap is the cover's, epsilon is DBSCAN's). */
+export const PRESET_HELP =
+  "Overlap: how much neighbouring intervals of the Mapper cover overlap. Epsilon: the DBSCAN radius that clusters " +
+  "each interval; Fixed: one value for every epoch of the layer (the one its latest logged graph used), Adaptive: " +
+  "chosen for each epoch by the knee rule. Presets keep the logged interval count, min_samples and lens.";
+
+const INT = /^[0-9]{1,9}$/;
+const NUM = /^(?:[0-9]{1,9}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})(?:[eE][-+]?[0-9]{1,3})?$/;
+
+/**
+ * `raw` (a URL value) as the state holds it, or null when it is not a value the parameter can take: an interval
+ * count or min_samples from 1 to the server's cap, an overlap in [0, 1), an eps that is positive, "auto" or
+ * "fixed", a built-in lens. Numbers come back in one spelling ("0.30" -> "0.3") so equal settings share a URL.
+ */
+export function validParam(key, raw) {
+  if (typeof raw !== "string") return null;
+  const s = raw.trim();
+  if (key === "intervals" || key === "min_samples") {
+    const cap = key === "intervals" ? MAX_INTERVALS : MAX_MIN_SAMPLES;
+    return INT.test(s) && Number(s) >= 1 && Number(s) <= cap ? String(Number(s)) : null;
+  }
+  if (key === "lens") return LENSES.includes(s) ? s : null;
+  if (key === "eps" && (s === "auto" || s === "fixed")) return s;
+  if (!NUM.test(s)) return null;
+  const x = Number(s);
+  if (key === "overlap") return x >= 0 && x < 1 ? String(x) : null;
+  if (key === "eps") return x > 0 && Number.isFinite(x) ? String(x) : null;
+  return null;
+}
+
+/** The route query of the state's parameters (only those set: `{}` means "show the logged graphs"). */
+export function mapperQuery(state) {
+  const out = {};
+  for (const [key, name] of Object.entries(PARAM_KEYS)) {
+    const v = state[key];
+    if (v !== undefined && v !== null && v !== "") out[name] = String(v);
+  }
+  return out;
+}
+
+/** True when the state asks for re-mapping. */
+export function remapping(state) {
+  return Object.keys(mapperQuery(state)).length > 0;
+}
+
+/** What choosing `name` (a preset, or AS_LOGGED) writes to the state. */
+export function presetPatch(name) {
+  const p = PRESETS.find((x) => x.name === name);
+  const cleared = Object.fromEntries(Object.keys(PARAM_KEYS).map((k) => [k, ""]));
+  return p ? { ...cleared, overlap: p.overlap, eps: p.eps } : cleared;
+}
+
+/** The picker's entry for the state: AS_LOGGED, a preset's name, or CUSTOM when the fields match none. */
+export function presetOf(state) {
+  const q = mapperQuery(state);
+  const keys = Object.keys(q);
+  if (!keys.length) return AS_LOGGED;
+  for (const p of PRESETS) {
+    if (keys.length === 2 && q.eps === p.eps && Number(q.overlap) === Number(p.overlap)) return p.name;
+  }
+  return CUSTOM;
+}
+
+function num(v, digits = 3) {
+  return typeof v === "number" && Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : "–";
+}
+
+/**
+ * One line saying what a graph was built with, from its payload's `params`: intervals, overlap, eps and how it was
+ * chosen (fixed for the layer, automatic per epoch, or given), min_samples and lens.
+ */
+export function describeParams(params) {
+  const p = params || {};
+  const rule =
+    p.eps_rule === "fixed"
+      ? `fixed for the layer${p.eps_fixed_from !== undefined ? `, from epoch ${p.eps_fixed_from}` : ""}`
+      : p.eps_rule === "knee"
+        ? "adaptive"
+        : "given";
+  const parts = [
+    p.n_intervals !== undefined ? `${p.n_intervals} intervals` : null,
+    p.overlap !== undefined ? `overlap ${num(p.overlap, 2)}` : null,
+    p.eps !== undefined ? `eps ${num(p.eps)} (${rule})` : null,
+    p.min_samples !== undefined ? `min_samples ${p.min_samples}` : null,
+    p.lens ? `lens ${p.lens}` : null,
+  ];
+  return parts.filter(Boolean).join(" · ");
+}
+
+/** Why `layer` of a run (a `runs` route entry) cannot be re-mapped, in one line; null when it can. */
+export function remapBlocked(info, layer) {
+  if (!layer) return "No layer is shown.";
+  const stored = (info && info.activations) || [];
+  if (stored.includes(layer)) return null;
+  return stored.length
+    ? `Re-mapping needs stored activations: none were stored for ${layer}, its matrix being over the store_activations budget (layers with them: ${stored.join(", ")}).`
+    : "Re-mapping needs stored activations: this run was logged with store_activations=False.";
+}

@@ -1,0 +1,217 @@
+"""The tab's Mapper parameter card in headless Chromium, against a real ``tensorboard`` on both data back ends.
+
+The session's trained run (stored activations on by default) plus ``bare``, a run whose graph was logged without
+stored activations. Every expected graph is the engine's: ``Mapper`` with the logged parameters so overridden, run
+on ``LogReader(run).activations(layer, step)``; the server's messages are fetched from the same server.
+"""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests._browser import new_page, open_topoact, serve_tensorboard, topoact_frame
+from tests.test_plugin_remap import expected_graph, with_bare_run
+from tests.test_plugin_routes import synthetic_graph
+from topoact_lightning import LogReader
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+LAYER = "fc1"
+#: Differs from what the monitor logged (overlap 0.3, automatic eps), so the graphs change.
+PRESET = "Overlap-50-Epsilon-Fixed"
+#: The browser logs the refused request itself ("Failed to load resource: ... status of 400").
+REFUSAL_LOG = "status of 400"
+
+
+@pytest.fixture(scope="module")
+def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
+    return with_bare_run(trained_logdir, tmp_path_factory.mktemp("params_logs"))
+
+
+@pytest.fixture(scope="module")
+def log(logdir: Path) -> LogReader:
+    return LogReader(logdir / "run")
+
+
+@pytest.fixture(scope="module", params=["rust", "python"])
+def server(logdir: Path, request):
+    with serve_tensorboard(logdir, *([] if request.param == "rust" else ["--load_fast=false"])) as base:
+        yield base
+
+
+def preset_graph(log: LogReader, step: int):
+    """What Overlap-50-Epsilon-Fixed shows at ``step``: overlap 0.5, the eps of the layer's latest logged graph."""
+    eps = log.graph(LAYER, log.steps(LAYER)[-1]).params["eps"]
+    return expected_graph(log, LAYER, step, overlap=0.5, eps=eps)
+
+
+def shown(frame) -> dict:
+    """The graph on screen: its node count as drawn, its members, whether it is re-mapped, and its params."""
+    frame.evaluate("() => window.__topoact.settle()")
+    return frame.evaluate(
+        """() => { const g = window.__topoact.graph(); return {
+            drawn: window.__topoact.nodeCount(), members: g.nodes.map((n) => n.members),
+            remapped: Boolean(g.remapped), params: g.params, epoch: window.__topoact.epoch }; }"""
+    )
+
+
+def wait_remapped(frame, epoch: int, overlap: float) -> dict:
+    frame.wait_for_function(
+        """([e, o]) => { const t = window.__topoact; const g = t && t.graph(); return g && t.epoch === e && g.remapped
+            && g.params.overlap === o && !document.querySelector('[data-testid=params]').dataset.busy; }""",
+        arg=[epoch, overlap],
+        timeout=30_000,
+    )
+    return shown(frame)
+
+
+def server_message(base: str, **params) -> str:
+    url = f"{base}/data/plugin/topoact/graph?{urllib.parse.urlencode(params)}"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url, timeout=30)
+    assert e.value.code == 400
+    return e.value.read().decode().strip()
+
+
+def test_a_preset_remaps_every_epoch_as_the_engine_says_and_the_url_reopens_it(server, browser, log):
+    steps = log.steps(LAYER)
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}"
+    )
+    assert frame.input_value("[data-testid=params-preset]") == "As logged"
+    assert frame.locator("[data-testid=remap-summary]").count() == 0
+    logged = {s: log.graph(LAYER, s) for s in steps}
+    assert shown(frame)["drawn"] == logged[steps[-1]].n_nodes
+
+    frame.select_option("[data-testid=params-preset]", PRESET)
+    got = wait_remapped(frame, steps[-1], 0.5)
+    want = {s: preset_graph(log, s) for s in (steps[0], steps[-1])}
+    assert got["drawn"] == want[steps[-1]].n_nodes
+    assert got["members"] == [m.tolist() for m in want[steps[-1]].members]
+    assert got["params"]["eps_rule"] == "fixed"
+    # The preset does change the graphs (else this test would prove nothing).
+    assert any(want[s].n_nodes != logged[s].n_nodes for s in want)
+    summary_text = frame.inner_text("[data-testid=graph-summary]")
+    assert f"{want[steps[-1]].n_nodes}\nnodes" in summary_text
+    assert "Re-mapped from stored activations" in summary_text and "overlap 0.5" in summary_text
+    assert "fixed for the layer" in summary_text
+
+    # Another epoch, same preset and the same eps: the slider shows a comparable evolution.
+    frame.fill("[data-testid=epoch-slider]", "0")
+    got0 = wait_remapped(frame, steps[0], 0.5)
+    assert got0["drawn"] == want[steps[0]].n_nodes
+    assert got0["members"] == [m.tolist() for m in want[steps[0]].members]
+    assert got0["params"]["eps"] == got["params"]["eps"]
+    # The chart's metrics are the re-mapped graphs' too.
+    frame.wait_for_function(
+        "(n) => window.__topoact.app.metrics && window.__topoact.app.metrics.metrics.nodes[0] === n",
+        arg=want[steps[0]].n_nodes,
+    )
+
+    # The parent's URL keeps the parameters: reopening it shows the same preset and graph.
+    page.wait_for_function(
+        "(e) => location.hash.includes('p.topoact.eps=fixed') && location.hash.includes(`p.topoact.epoch=${e}`)",
+        arg=steps[0],
+    )
+    url = page.url
+    assert "p.topoact.overlap=0.5" in url
+    page2, watch2 = new_page(browser)
+    page2.goto(url)
+    frame2 = topoact_frame(page2)
+    again = wait_remapped(frame2, steps[0], 0.5)
+    assert again["members"] == got0["members"]
+    assert frame2.input_value("[data-testid=params-preset]") == PRESET
+    assert frame2.evaluate("() => window.__topoact.state.eps") == "fixed"
+    assert watch.problems() == [] and watch2.problems() == []
+    page2.context.close()
+    page.context.close()
+
+
+def test_a_refused_value_shows_the_servers_message_and_keeps_the_graph(server, browser, log):
+    step = log.steps(LAYER)[-1]
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}"
+    )
+    frame.fill("[data-testid=params-intervals]", "7")
+    good = wait_remapped(frame, step, log.graph(LAYER, step).params["overlap"])
+    assert good["members"] == [m.tolist() for m in expected_graph(log, LAYER, step, n_intervals=7).members]
+    assert frame.input_value("[data-testid=params-preset]") == "Custom"
+
+    frame.fill("[data-testid=params-intervals]", "0")
+    message = server_message(server, run="run", layer=LAYER, epoch=step, n_intervals=0)
+    assert "n_intervals" in message
+    frame.wait_for_selector("[data-testid=params-error]", timeout=20_000)
+    assert frame.inner_text("[data-testid=params-error]") == message
+    after = shown(frame)
+    assert after["members"] == good["members"] and after["params"]["n_intervals"] == 7
+    assert frame.locator("[data-testid=status]").is_hidden()
+
+    # A good value again clears the message.
+    frame.fill("[data-testid=params-intervals]", "9")
+    got = frame.wait_for_function(
+        "() => { const g = window.__topoact.graph(); return g.params.n_intervals === 9 && g; }",
+        timeout=30_000,
+    )
+    assert got
+    frame.wait_for_selector("[data-testid=params-error]", state="detached", timeout=5_000)
+    assert frame.locator("[data-testid=params-message]").is_hidden()
+    assert watch.problems(ignore=(REFUSAL_LOG,)) == []
+    page.context.close()
+
+
+def test_the_card_is_disabled_with_its_reason_without_stored_activations(server, browser):
+    # Parameters in the URL are ignored for a run that cannot be re-mapped: its logged graph is shown.
+    page, frame, watch = open_topoact(
+        browser,
+        server,
+        hash_extra="&p.topoact.run=bare&p.topoact.layer=fc1&p.topoact.eps=fixed&p.topoact.overlap=0.5",
+    )
+    reason = frame.inner_text("[data-testid=params-reason]")
+    assert reason == "Re-mapping needs stored activations: this run was logged with store_activations=False."
+    for control in ("preset", "intervals", "overlap", "eps", "eps-auto", "min-samples", "lens"):
+        assert frame.is_disabled(f"[data-testid=params-{control}]"), control
+    g = shown(frame)
+    assert not g["remapped"] and g["drawn"] == synthetic_graph(0).n_nodes
+    # Back on the trained run, the card is enabled and the URL's parameters apply.
+    frame.select_option("[data-testid=run-select]", "run")
+    frame.wait_for_function(
+        "() => window.__topoact.graph() && window.__topoact.graph().remapped", timeout=30_000
+    )
+    assert frame.is_enabled("[data-testid=params-preset]")
+    assert frame.input_value("[data-testid=params-preset]") == PRESET
+    assert frame.locator("[data-testid=params-reason]").count() == 0
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_every_view_on_screen_uses_the_parameters(server, browser, log):
+    """Compare mode's B and Layers mode's other layer are re-mapped with the card's parameters too (a fixed eps
+    being each layer's own)."""
+    a, b = log.steps(LAYER)[-1], log.steps(LAYER)[-2]
+    extra = f"&p.topoact.run=run&p.topoact.layer={LAYER}&p.topoact.cmp=1&p.topoact.overlap=0.5&p.topoact.eps=fixed"
+    page, frame, watch = open_topoact(browser, server, hash_extra=extra)
+    frame.wait_for_selector(f"body[data-compare-ready='{a}:{b}']", timeout=30_000)
+    got = frame.evaluate(
+        "() => { const g = window.__topoact.app.compare.graph; return [g.remapped, g.nodes.map((n) => n.members)]; }"
+    )
+    assert got == [True, [m.tolist() for m in preset_graph(log, b).members]]
+    assert frame.evaluate("() => window.__topoact.nodeCount('b')") == preset_graph(log, b).n_nodes
+
+    frame.click("[data-testid=layers-toggle]")
+    other = "features.3"
+    frame.wait_for_selector(f"body[data-layers-ready='{a}:{other},{LAYER}']", timeout=30_000)
+    eps = log.graph(other, log.steps(other)[-1]).params["eps"]
+    want = expected_graph(log, other, a, overlap=0.5, eps=eps)
+    got = frame.evaluate(
+        "(l) => { const g = window.__topoact.app.layers.extra.get(l).graph; "
+        "return [g.remapped, g.params.eps, g.nodes.map((n) => n.members)]; }",
+        other,
+    )
+    assert got == [True, eps, [m.tolist() for m in want.members]]
+    assert watch.problems() == []
+    page.context.close()
