@@ -106,6 +106,8 @@ export const api = {
   track: (run, layer, samples, signal) =>
     fetchJSON("track", { run, layer, samples: samples.join(",") }, { signal }),
   findings: (run, signal) => fetchJSON("findings", { run }, { signal }),
+  projection: (run, layer, epoch, method, signal) =>
+    fetchJSON("projection", { run, layer, epoch: String(epoch), method }, { signal }),
   thumbnailsInfo: (run) => fetchJSON("thumbnails_info", { run }),
   thumbnailUrl: (run, sample) => routeUrl("thumbnail", { run, sample: String(sample) }),
 };
@@ -344,6 +346,8 @@ export const DEFAULTS = Object.freeze({
   metric: "",
   lay: false,
   lays: "",
+  proj: false,
+  projm: "pca",
 });
 
 const NUMERIC = new Set(["epoch", "epoch2", "thr", "node", "cls"]);
@@ -401,7 +405,7 @@ export function decodeState(pairs) {
     if (!(k in DEFAULTS) || typeof raw !== "string") continue;
     if (k === "track") {
       out.track = raw.split(",").map((s) => parseInt(s, 10)).filter((v) => Number.isInteger(v) && v >= 0);
-    } else if (k === "cmp" || k === "lay") {
+    } else if (k === "cmp" || k === "lay" || k === "proj") {
       out[k] = raw === "1" || raw === "true";
     } else if (NUMERIC.has(k)) {
       const v = Number(raw);
