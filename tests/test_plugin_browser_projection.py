@@ -173,6 +173,20 @@ def test_a_box_and_a_lasso_of_points_highlight_the_nodes_holding_them(server, br
     assert 0 < len(lassoed) < n
     assert highlighted(frame, lassoed) == lassoed
     assert focused_ids(frame, holding(graph, lassoed)) == holding(graph, lassoed)
+    # Closing the panel ends the selection (nothing would say why the graph is focused); reopened, it is clear.
+    frame.click("[data-testid=projection-toggle]")
+    focused_ids(frame, None)
+    frame.click("[data-testid=projection-toggle]")
+    ready(frame, "fc1", 3)
+    assert frame.evaluate("() => window.__topoact.projection().highlighted") is None
+    page.keyboard.down("Shift")
+    page.mouse.move(ox + triangle[0][0], oy + triangle[0][1])
+    page.mouse.down()
+    for x, y in triangle[1:]:
+        page.mouse.move(ox + x, oy + y)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+    highlighted(frame, lassoed)
     # Selecting a node of the graph replaces the projection's selection.
     node = next(m for m in graph["nodes"] if m["id"] == holding(graph, lassoed)[0])
     click_node(page, frame, node["id"])

@@ -75,9 +75,10 @@ class App {
       update: this.update,
       actions: {
         play: () => (this.playing ? this.stop() : this.play()),
-        toggleCompare: () => this.update({ cmp: !this.store.get().cmp, lay: false, proj: false }),
-        toggleLayers: () => this.update({ lay: !this.store.get().lay, cmp: false, proj: false }),
-        toggleProjection: () => this.update({ proj: !this.store.get().proj, cmp: false, lay: false }),
+        // The projection's selection focuses the graph: it goes when the panel does.
+        toggleCompare: () => this.update({ cmp: !this.store.get().cmp, lay: false, proj: false, psel: [] }),
+        toggleLayers: () => this.update({ lay: !this.store.get().lay, cmp: false, proj: false, psel: [] }),
+        toggleProjection: () => this.update({ proj: !this.store.get().proj, cmp: false, lay: false, psel: [] }),
         fit: () => {
           this.viewA.fit();
           if (this.compare.view) this.compare.view.fit();

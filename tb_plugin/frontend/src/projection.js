@@ -102,6 +102,7 @@ export class ProjectionController {
     const key = `${s.run}\u0000${s.layer}\u0000${s.epoch}\u0000${method}`;
     if (key === this.key && this.data) {
       this.restyle();
+      this.markReady();
       return;
     }
     if (this.ctl) this.ctl.abort();
@@ -126,7 +127,13 @@ export class ProjectionController {
     this.reframe();
     this.setCaption();
     this.restyle();
-    document.body.dataset.projectionReady = `${data.layer}:${data.epoch}:${data.method}`;
+    this.markReady();
+  }
+
+  /** Tells tests which projection is on screen: `layer:epoch:method`. */
+  markReady() {
+    const d = this.data;
+    document.body.dataset.projectionReady = `${d.layer}:${d.epoch}:${d.method}`;
   }
 
   setNote(text, busy = false) {
