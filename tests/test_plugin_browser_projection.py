@@ -70,6 +70,18 @@ def escape(page, frame) -> None:
     page.keyboard.press("Escape")
 
 
+def lasso(page, frame, polygon: list[tuple[float, float]]) -> None:
+    """Shift+drag through the vertices of ``polygon`` (iframe client coordinates) with the real mouse."""
+    ox, oy = frame_offset(frame)
+    page.keyboard.down("Shift")
+    page.mouse.move(ox + polygon[0][0], oy + polygon[0][1])
+    page.mouse.down()
+    for x, y in polygon[1:]:
+        page.mouse.move(ox + x, oy + y)
+    page.mouse.up()
+    page.keyboard.up("Shift")
+
+
 def holding(graph: dict, samples) -> list[int]:
     samples = set(samples)
     return sorted(n["id"] for n in graph["nodes"] if samples & set(n["members"]))
@@ -162,13 +174,7 @@ def test_a_box_and_a_lasso_of_points_highlight_the_nodes_holding_them(server, br
     left, right = xs[0] - 2, xs[n // 2]
     top, bottom = ys[0] - 2, ys[-1] + 2
     triangle = [(left, top), (right, (top + bottom) / 2), (left, bottom)]
-    page.keyboard.down("Shift")
-    page.mouse.move(ox + triangle[0][0], oy + triangle[0][1])
-    page.mouse.down()
-    for x, y in triangle[1:]:
-        page.mouse.move(ox + x, oy + y)
-    page.mouse.up()
-    page.keyboard.up("Shift")
+    lasso(page, frame, triangle)
     lassoed = [i for i, (x, y) in enumerate(positions) if inside_polygon(x, y, triangle)]
     assert 0 < len(lassoed) < n
     assert highlighted(frame, lassoed) == lassoed
@@ -179,13 +185,7 @@ def test_a_box_and_a_lasso_of_points_highlight_the_nodes_holding_them(server, br
     frame.click("[data-testid=projection-toggle]")
     ready(frame, "fc1", 3)
     assert frame.evaluate("() => window.__topoact.projection().highlighted") is None
-    page.keyboard.down("Shift")
-    page.mouse.move(ox + triangle[0][0], oy + triangle[0][1])
-    page.mouse.down()
-    for x, y in triangle[1:]:
-        page.mouse.move(ox + x, oy + y)
-    page.mouse.up()
-    page.keyboard.up("Shift")
+    lasso(page, frame, triangle)
     highlighted(frame, lassoed)
     # Selecting a node of the graph replaces the projection's selection.
     node = next(m for m in graph["nodes"] if m["id"] == holding(graph, lassoed)[0])

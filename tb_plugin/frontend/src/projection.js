@@ -7,7 +7,7 @@
 
 import { api, isAbort } from "./model.js";
 import { highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
-import { classColor, el } from "./views.js";
+import { classColor, el, fillByColour } from "./views.js";
 
 export const METHODS = [
   ["pca", "PCA"],
@@ -210,22 +210,13 @@ export class ProjectionController {
       if (hl && !hl.has(i)) add(faint, colour(i), i, 2.5);
       else add(bright, colour(i), i, hl ? 4 : 3);
     }
-    ctx.globalAlpha = 0.15;
-    for (const [c, p] of faint) {
-      ctx.fillStyle = c;
-      ctx.fill(p);
+    fillByColour(ctx, faint, 0.15);
+    fillByColour(ctx, bright, 0.9);
+    if (hl) {
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = theme.fg;
+      for (const p of bright.values()) ctx.stroke(p);
     }
-    ctx.globalAlpha = 0.9;
-    for (const [c, p] of bright) {
-      ctx.fillStyle = c;
-      ctx.fill(p);
-      if (hl) {
-        ctx.lineWidth = 1;
-        ctx.strokeStyle = theme.fg;
-        ctx.stroke(p);
-      }
-    }
-    ctx.globalAlpha = 1;
     this.drawDrag(ctx, theme);
   }
 
