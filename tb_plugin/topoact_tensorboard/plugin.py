@@ -26,7 +26,7 @@ route                                                     answer
 ``findings?run=[&layer=&kind=]``                          ``{"run", "layers": [watch order], "findings":
                                                           [{"step", "layer", "kind", "fault", "message",
                                                           "details"}], "errors": {layer: {step: reason}}}``
-``projection?run=&layer=&epoch=[&method=pca|tsne]``     ``{"run", "layer", "epoch", "method", "x": [..], "y":
+``projection?run=&layer=&epoch=[&method=pca|tsne]``       ``{"run", "layer", "epoch", "method", "x": [..], "y":
                                                           [..], "labels": [class id|-1] | null,
                                                           "aligned_to": step | null}``
 ``thumbnail?run=&sample=``                                ``image/png``
