@@ -133,6 +133,33 @@ def test_tsne_is_aligned_onto_its_epochs_pca_and_cached(app, logs):
     assert plugin.projections.tsne.misses == misses
 
 
+def test_concurrent_tsne_requests_compute_it_once(logs, monkeypatch):
+    import threading
+
+    client, plugin = make_app(logs[0])
+    calls = []
+    real = projections.tsne_2d
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(projections, "tsne_2d", counted)
+    get_json(client, "projection", run="proj", layer="fc1", epoch=0)  # the PCA chain, before the race
+    answers = []
+
+    def ask():
+        answers.append(plugin.projection_impl(RequestContext(), "", "proj", "fc1", 0, "tsne"))
+
+    threads = [threading.Thread(target=ask) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1 and len(answers) == 3
+    assert answers[0] == answers[1] == answers[2]
+
+
 @pytest.mark.parametrize(
     ("params", "status", "reason"),
     [

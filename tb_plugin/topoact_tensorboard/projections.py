@@ -23,6 +23,7 @@ Example::
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,6 +87,9 @@ class ProjectionStore:
         self.store = store
         self.aligned = LRUCache(cache_size)
         self.tsne = LRUCache(tsne_cache_size)
+        # One t-SNE at a time: each takes seconds on every core, and a user sliding through epochs in t-SNE mode
+        # must not start one per epoch at once in the TensorBoard process.
+        self._tsne_lock = threading.Lock()
 
     def projection(self, ctx, experiment_id: str, run: str, layer: str, step: int, method: str) -> Projection:
         """The aligned ``method`` projection of ``layer``'s stored activations at ``step``.
@@ -162,6 +166,11 @@ class ProjectionStore:
             )
 
         def compute() -> Projection:
+            with self._tsne_lock:
+                done = self.tsne.get(key)  # computed by the request this one waited for
+                return done if done is not None else run_tsne()
+
+        def run_tsne() -> Projection:
             x = self.store.activations(ctx, experiment_id, run, layer, epoch.step)
             where = f"the t-SNE of layer {layer!r} at epoch {epoch.step} in run {run!r}"
             start = pca.coords.astype(np.float64)
