@@ -43,6 +43,7 @@ VALID = {
     "metrics": {"run": "hostile", "layer": "fc1"},
     "track": {"run": "hostile", "layer": "fc1", "samples": "0,1,29"},
     "findings": {"run": "hostile", "layer": "fc1", "kind": "dead,confusion"},
+    "projection": {"run": "remap", "layer": "fc1", "epoch": "1", "method": "pca"},
     "thumbnail": {"run": "run_a", "sample": "3"},
     "thumbnails_info": {"run": "run_a"},
 }
@@ -103,6 +104,7 @@ CORPUS = [
     "names",
     "dead",
     "suspect_labels,separation",
+    "tsne",
     *ODD_LAYERS,
     "x" * 100_000,
 ]

@@ -238,3 +238,34 @@ def test_event_file_blobs_serve_runs_the_rust_server_cannot(tmp_path):
         blobs.read(str(tmp_path), ODD_RUN, tag, 7, 0)
     with pytest.raises(errors.NotFoundError, match="not a directory"):
         blobs.read(str(tmp_path), "../outside", tag, 0, 0)
+
+
+def test_projections_of_crafted_or_missing_activations_are_404s_with_reasons(tmp_path, caplog):
+    """Activations payloads the plugin did not write: every one a 404 saying why, never a 500; the epochs after a
+    broken one still project (a new alignment chain)."""
+    import zlib
+
+    n, d = 30, 4
+    good = summary.encode_activations(np.random.default_rng(0).normal(size=(n, d)))
+    nan_rows = zlib.compress(np.full((n, d), np.nan, dtype="<f2").tobytes())
+    crafted = {
+        1: [good[0]],  # a blob missing
+        2: [b'{"n": 30, "d": 4, "encoding": "future"}', good[1], good[2]],
+        3: [b'{"n": -1, "d": 4, "encoding": "f16-rowscaled"}', good[1], good[2]],
+        4: [good[0], good[1], nan_rows],  # decodes, but to NaN
+        5: [b'{"n": 1000000000, "d": 1000000000, "encoding": "f16-rowscaled"}', good[1], good[2]],
+    }
+    writer = SummaryWriter(str(tmp_path / "run"))
+    for step in range(7):
+        summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(0).to_bytes()), step)
+        blobs = crafted.get(step, good)
+        summary.write_summary(writer, summary.activations_summary("fc1", blobs), step)
+    writer.close()
+    client, _ = make_app(tmp_path)
+    with caplog.at_level(logging.ERROR, logger="tensorboard.plugins.topoact"):
+        for step in crafted:
+            text = get_error(client, "projection", 404, run="run", layer="fc1", epoch=step)
+            assert "unreadable" in text, (step, text)
+        assert get_json(client, "projection", run="run", layer="fc1", epoch=0)["aligned_to"] is None
+        assert get_json(client, "projection", run="run", layer="fc1", epoch=6)["aligned_to"] is None
+    assert not caplog.records

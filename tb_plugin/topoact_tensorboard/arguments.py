@@ -86,6 +86,16 @@ def samples_arg(request) -> list[int]:
     return list(dict.fromkeys(int(p) for p in parts))
 
 
+def choice_arg(request, name: str, choices: tuple[str, ...], default: str) -> str:
+    """One of ``choices`` (``default`` when the parameter is missing or empty); 400 naming them otherwise."""
+    value = arg(request, name, default)
+    if value not in choices:
+        raise errors.InvalidArgumentError(
+            f"parameter {name!r} must be one of {', '.join(choices)}; got {shown(value)}"
+        )
+    return value
+
+
 def kinds_arg(request, name: str, known: tuple[str, ...]) -> tuple[str, ...] | None:
     """Comma-separated names from ``known`` (None when the parameter is missing: no filter); 400 on any other."""
     raw = request.args.get(name)

@@ -43,6 +43,15 @@ class LRUCache:
                 self._data.popitem(last=False)
         return value
 
+    def get(self, key: Hashable, default: Any = None) -> Any:
+        """The cached value (now the most recently used), or ``default`` without creating anything."""
+        with self._lock:
+            if key in self._data:
+                self._data.move_to_end(key)
+                self.hits += 1
+                return self._data[key]
+        return default
+
     def __len__(self) -> int:
         return len(self._data)
 

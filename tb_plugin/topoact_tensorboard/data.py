@@ -406,21 +406,30 @@ class GraphStore:
         return out
 
     # ---------------------------------------------------------------------------------------- re-mapping
-    def activations(self, ctx, experiment_id: str, run: str, layer: str, step: int) -> np.ndarray:
-        """The probe activation matrix stored beside ``layer``'s graph at ``step`` (float32 ``(n, d)``), cached.
-        Raises ``NotFoundError`` saying why when there is none (not stored, or unreadable)."""
+    def activation_epochs(
+        self, ctx, experiment_id: str, run: str, layer: str, purpose: str = "its graphs cannot be re-mapped"
+    ) -> tuple[str, list[Epoch]]:
+        """The tag of ``layer``'s stored activations and its steps; ``NotFoundError`` saying why (and that
+        ``purpose`` needs them) when there are none."""
         info = self.run(ctx, experiment_id, run)
-        where = f"stored activations of layer {layer!r} at epoch {step} in run {run!r}"
         tag = info.activations.get(layer)
         if tag is None:
             tag = summary.activations_tag(layer)
             if tag in info.problems:
-                raise errors.NotFoundError(f"{where} are unreadable: {info.problems[tag]}")
+                raise errors.NotFoundError(
+                    f"stored activations of layer {layer!r} in run {run!r} are unreadable: {info.problems[tag]}"
+                )
             raise errors.NotFoundError(
-                f"run {run!r} has no stored activations of layer {layer!r}, so its graphs cannot be re-mapped "
+                f"run {run!r} has no stored activations of layer {layer!r}, so {purpose} "
                 "(train with TopoActMonitor(store_activations=...) allowing it)"
             )
-        series = self._series(ctx, experiment_id, run, tag, info.versions[tag])
+        return tag, self._series(ctx, experiment_id, run, tag, info.versions[tag])
+
+    def activations(self, ctx, experiment_id: str, run: str, layer: str, step: int) -> np.ndarray:
+        """The probe activation matrix stored beside ``layer``'s graph at ``step`` (float32 ``(n, d)``), cached.
+        Raises ``NotFoundError`` saying why when there is none (not stored, or unreadable)."""
+        where = f"stored activations of layer {layer!r} at epoch {step} in run {run!r}"
+        tag, series = self.activation_epochs(ctx, experiment_id, run, layer)
         found = [e for e in series if e.step == step]
         if not found:
             raise errors.NotFoundError(

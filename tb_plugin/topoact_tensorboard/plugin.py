@@ -26,10 +26,19 @@ route                                                     answer
 ``findings?run=[&layer=&kind=]``                          ``{"run", "layers": [watch order], "findings":
                                                           [{"step", "layer", "kind", "fault", "message",
                                                           "details"}], "errors": {layer: {step: reason}}}``
+``projection?run=&layer=&epoch=[&method=pca|tsne]``       ``{"run", "layer", "epoch", "method", "x": [..], "y":
+                                                          [..], "labels": [class id|-1] | null,
+                                                          "aligned_to": step | null}``
 ``thumbnail?run=&sample=``                                ``image/png``
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
 ``static/<path>``                                         the front end's files
 ========================================================  ===================================================
+
+Projection: the probe's stored activations at one epoch in 2-D, PCA by default or t-SNE, for the tab's projection
+panel (:mod:`projections`): sample ``i`` is at ``(x[i], y[i])`` (4 significant digits) with class ``labels[i]``.
+A PCA is aligned (rotation or reflection) onto the previous epoch's, ``aligned_to``; a t-SNE starts from its
+epoch's aligned PCA and is aligned onto it (``aligned_to`` is its own epoch). 404 when the layer has no stored
+activations at that epoch; 400 for an unknown method or a t-SNE of more than 5,000 samples.
 
 Re-mapping: ``graph``, ``compare``, ``metrics`` and ``track`` also take Mapper parameters ``n_intervals``,
 ``overlap``, ``eps`` (a number, ``auto``, or ``fixed``: the eps of the layer's latest logged graph for every
@@ -61,6 +70,7 @@ from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_lightning.monitor.findings import FAULT_KINDS, KINDS
 from topoact_tensorboard.arguments import (
     arg,
+    choice_arg,
     index_arg,
     jaccard_arg,
     kinds_arg,
@@ -72,6 +82,7 @@ from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.data import GraphEntry, GraphStore, MapperArgs, RunInfo, guarded
 from topoact_tensorboard.payloads import comparison_payload, finding_entry, graph_payload, to_json
 from topoact_tensorboard.png import encode_png, upscale
+from topoact_tensorboard.projections import METHODS, ProjectionStore, round_coordinates
 
 logger = logging.getLogger("tensorboard.plugins.topoact")
 
@@ -157,6 +168,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
             raise ValueError("the TopoAct plugin needs TensorBoard's data provider (TensorBoard >= 2.5)")
         self.store = GraphStore(context.data_provider, logdir=context.logdir)
         self.comparisons = LRUCache(32)
+        self.projections = ProjectionStore(self.store)
         self.static_dir = os.path.realpath(static_dir)
 
     # -------------------------------------------------------------------------------------- TBPlugin API
@@ -169,6 +181,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
             "/metrics": self.metrics_route,
             "/track": self.track_route,
             "/findings": self.findings_route,
+            "/projection": self.projection_route,
             "/thumbnail": self.thumbnail_route,
             "/thumbnails_info": self.thumbnails_info_route,
             "/static/*": self.static_route,
@@ -443,6 +456,36 @@ class TopoActPlugin(base_plugin.TBPlugin):
                     problems.setdefault(name, {})[str(e.step)] = "; ".join(reasons)
         found.sort(key=lambda row: row[:3])
         return {"run": run, "layers": layers, "findings": [row[3] for row in found], "errors": problems}
+
+    # ------------------------------------------------------------------------------------------- projection
+    @_route
+    def projection_route(self, request):
+        run, layer, epoch = arg(request, "run"), arg(request, "layer"), step_arg(request, "epoch")
+        method = choice_arg(request, "method", METHODS, METHODS[0])
+        return _respond_json(request, self.projection_impl(*_where(request), run, layer, epoch, method))
+
+    def projection_impl(
+        self, ctx, experiment: str, run: str, layer: str, epoch: int, method: str = "pca"
+    ) -> dict[str, Any]:
+        """The probe's stored activations of ``layer`` at ``epoch`` in 2-D (``method`` ``pca`` or ``tsne``),
+        aligned along the epochs (:class:`projections.ProjectionStore`), with each sample's class (-1 unknown;
+        null when the graph logged no labels or is unreadable)."""
+        p = self.projections.projection(ctx, experiment, run, layer, epoch, method)
+        labels = None
+        with contextlib.suppress(errors.NotFoundError):
+            graph = self.store.graph(ctx, experiment, run, layer, epoch).graph
+            if graph.labels is not None and len(graph.labels) == len(p.coords):
+                labels = graph.labels.astype(int).tolist()
+        return {
+            "run": run,
+            "layer": layer,
+            "epoch": epoch,
+            "method": method,
+            "x": round_coordinates(p.coords[:, 0]),
+            "y": round_coordinates(p.coords[:, 1]),
+            "labels": labels,
+            "aligned_to": p.aligned_to,
+        }
 
     # ------------------------------------------------------------------------------------------- thumbnails
     @staticmethod

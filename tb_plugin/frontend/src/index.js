@@ -8,6 +8,7 @@ import { CompareController } from "./compare.js";
 import { intersectFocus, layerHealth } from "./findings.js";
 import { FindingsPanel } from "./findingspanel.js";
 import { LayersController } from "./layers.js";
+import { ProjectionController, unavailable } from "./projection.js";
 import * as host from "./host.js";
 import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked } from "./params.js";
 import { ParamsPanel } from "./paramspanel.js";
@@ -49,7 +50,7 @@ import {
 
 const PLAY_INTERVAL_MS = 1200;
 /** Keys whose change only restyles the views (no fetching, no layout). */
-const STYLE_KEYS = ["color", "size", "thr", "cls", "q", "node", "track"];
+const STYLE_KEYS = ["color", "size", "thr", "cls", "q", "node", "track", "psel"];
 
 class App {
   constructor(root) {
@@ -76,8 +77,10 @@ class App {
       update: this.update,
       actions: {
         play: () => (this.playing ? this.stop() : this.play()),
-        toggleCompare: () => this.update({ cmp: !this.store.get().cmp, lay: false }),
-        toggleLayers: () => this.update({ lay: !this.store.get().lay, cmp: false }),
+        // The projection's selection focuses the graph: it goes when the panel does.
+        toggleCompare: () => this.update({ cmp: !this.store.get().cmp, lay: false, proj: false, psel: [] }),
+        toggleLayers: () => this.update({ lay: !this.store.get().lay, cmp: false, proj: false, psel: [] }),
+        toggleProjection: () => this.update({ proj: !this.store.get().proj, cmp: false, lay: false, psel: [] }),
         fit: () => {
           this.viewA.fit();
           if (this.compare.view) this.compare.view.fit();
@@ -137,13 +140,14 @@ class App {
 
     this.viewA = new GraphView(this.graphs, {
       testid: "graph-a",
-      onClick: (i) => this.update({ node: i === null ? null : this.graph.nodes[i].id }),
+      onClick: (i) => this.update({ node: i === null ? null : this.graph.nodes[i].id, psel: [] }),
       onHover: (i) => {
         this.compare.linkHover("a", i);
         this.layers.linkHover(this.store.get().layer, i);
       },
     });
     this.compare = new CompareController(this, { update: this.update, summaryBox: compareSummary });
+    this.projection = new ProjectionController(this, { update: this.update });
     this.tracking = new TrackingController(trackBox, {
       update: this.update,
       state: () => this.store.get(),
@@ -172,7 +176,7 @@ class App {
           ev.stopPropagation();
           this.stepEpoch(ev.key === "ArrowRight" ? 1 : -1);
         } else if (ev.key === "Escape") {
-          this.update({ node: null });
+          this.update({ node: null, psel: [] });
         }
       },
       true,
@@ -203,6 +207,7 @@ class App {
     if (this.compare.view) this.compare.view.setTheme(theme);
     for (const v of this.layers ? this.layers.views().slice(1) : []) v.setTheme(theme);
     this.theme = theme;
+    if (this.projection) this.projection.draw();
   }
 
   /** The single reaction to every state change: each part of the page redone once. */
@@ -223,6 +228,7 @@ class App {
     else {
       if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
       if (["lay", "lays", "cmp"].some((k) => changed.has(k))) this.layers.refresh();
+      if (["proj", "projm", "cmp", "lay"].some((k) => changed.has(k))) this.projection.refresh();
     }
     if (changed.has("track")) this.tracking.refresh();
     if (STYLE_KEYS.some((k) => changed.has(k))) this.restyle();
@@ -344,6 +350,7 @@ class App {
     const { run, layer } = this.store.get();
     const info = this.runInfo(run);
     this.toolbar.setLayers(info.layers, this.health);
+    this.toolbar.setProjectionUnavailable(unavailable(info, layer));
     if (!info.layers.includes(layer)) {
       this.update({ layer: info.layers[info.layers.length - 1] || "" });
       return;
@@ -499,6 +506,7 @@ class App {
   afterShow() {
     if (this.store.get().cmp) this.compare.refresh();
     if (this.store.get().lay || this.layers.extra.size) this.layers.refresh();
+    this.projection.refresh();
     this.prefetchLater();
   }
 
@@ -594,7 +602,10 @@ class App {
       colorMode: s.color,
       sizeMode: s.size,
       threshold: s.thr,
-      focus: intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
+      focus: intersectFocus(
+        intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
+        s.psel && s.psel.length ? nodesContaining(g, s.psel) : null,
+      ),
       tracked: s.track.length ? nodesContaining(g, s.track) : null,
       selected: selectedIndex,
     });
@@ -609,6 +620,7 @@ class App {
       });
     }
     this.layers.restyle();
+    this.projection.restyle();
     renderLegend(this.legend, g, s.color, s.cls, (k) => this.update({ cls: k }));
     const info = this.runInfo(s.run);
     renderNodePanel(this.panel, g, selectedIndex, {
@@ -731,6 +743,11 @@ function exposeDebug(app) {
       const [v, g] = pick(view);
       return v && g ? edgeCrossings(v.nodes, g.links) : null;
     },
+    /** The projection panel: layer, epoch, method, point count, caption, and the highlighted sample ids (null:
+     * none faded). */
+    projection: () => app.projection.describe(),
+    /** Client positions of the projection's points, by sample id (iframe viewport coordinates). */
+    pointPositions: () => app.projection.clientPositions(),
     /** How often compare mode has redrawn B (once per change). */
     compareUpdates: () => app.compare.updates,
     /** Layers mode: each shown view in watch order (layer, epoch, caption, nodes, node centres outside it). */

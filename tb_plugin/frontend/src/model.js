@@ -113,6 +113,8 @@ export const api = {
   track: (run, layer, samples, signal, params = {}) =>
     fetchJSON("track", { run, layer, samples: samples.join(","), ...params }, { signal }),
   findings: (run, signal) => fetchJSON("findings", { run }, { signal }),
+  projection: (run, layer, epoch, method, signal) =>
+    fetchJSON("projection", { run, layer, epoch: String(epoch), method }, { signal }),
   thumbnailsInfo: (run) => fetchJSON("thumbnails_info", { run }),
   thumbnailUrl: (run, sample) => routeUrl("thumbnail", { run, sample: String(sample) }),
 };
@@ -357,6 +359,8 @@ export const DEFAULTS = Object.freeze({
   eps: "",
   min_samples: "",
   lens: "",
+  proj: false,
+  projm: "pca",
 });
 
 const NUMERIC = new Set(["epoch", "epoch2", "thr", "node", "cls"]);
@@ -414,7 +418,7 @@ export function decodeState(pairs) {
     if (!(k in DEFAULTS) || typeof raw !== "string") continue;
     if (k === "track") {
       out.track = raw.split(",").map((s) => parseInt(s, 10)).filter((v) => Number.isInteger(v) && v >= 0);
-    } else if (k === "cmp" || k === "lay") {
+    } else if (k === "cmp" || k === "lay" || k === "proj") {
       out[k] = raw === "1" || raw === "true";
     } else if (k in PARAM_KEYS) {
       const v = validParam(k, raw);

@@ -39,6 +39,11 @@ export class Toolbar {
     });
     this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
     this.layersBtn = c("button", { text: "Layers", testid: "layers-toggle", title: "Neighbouring layers side by side at this epoch" });
+    this.projBtn = c("button", {
+      text: "Projection",
+      testid: "projection-toggle",
+      title: "The probe's activations in 2-D beside the graph (PCA or t-SNE), linked to it",
+    });
     this.fitBtn = c("button", { text: "Fit", testid: "fit", title: "Fit the whole graph into the view (and keep it framed)" });
     this.relayoutBtn = c("button", {
       text: "Re-layout",
@@ -62,7 +67,7 @@ export class Toolbar {
       this.sizeSel,
       c("label", { text: "Edges ≥ ", title: "Hide edges whose Jaccard weight is below this" }, [this.thr, this.thrLabel]),
       this.search,
-      c("span", { cls: "buttons" }, [this.compareBtn, this.layersBtn, this.fitBtn, this.relayoutBtn, this.reloadBtn]),
+      c("span", { cls: "buttons" }, [this.compareBtn, this.layersBtn, this.projBtn, this.fitBtn, this.relayoutBtn, this.reloadBtn]),
     ]);
     this.compareBar = c("div", { cls: "toolbar compare-bar", testid: "compare-bar" }, [
       c("strong", { text: "B: " }),
@@ -96,6 +101,7 @@ export class Toolbar {
     });
     this.compareBtn.addEventListener("click", () => this.actions.toggleCompare());
     this.layersBtn.addEventListener("click", () => this.actions.toggleLayers());
+    this.projBtn.addEventListener("click", () => this.actions.toggleProjection());
     this.fitBtn.addEventListener("click", () => this.actions.fit());
     this.relayoutBtn.addEventListener("click", () => this.actions.relayout());
     this.reloadBtn.addEventListener("click", () => this.actions.reload());
@@ -116,6 +122,14 @@ export class Toolbar {
       o.title = warnings[o.value] ? warnings[o.value].text : "";
       o.dataset.warned = warnings[o.value] ? "1" : "";
     });
+  }
+
+  /** Why the layer has no projection (a one-line reason, the button's tooltip), or null when it has one. */
+  setProjectionUnavailable(reason) {
+    this.projReason = reason;
+    this.projBtn.title = reason || "The probe's activations in 2-D beside the graph (PCA or t-SNE), linked to it";
+    this.projBtn.dataset.unavailable = reason ? "1" : "";
+    this.projBtn.disabled = Boolean(reason) && !this.projOn;
   }
 
   setEpochs(epochs) {
@@ -153,5 +167,10 @@ export class Toolbar {
     this.compareBar.hidden = !state.cmp;
     this.layersBtn.classList.toggle("active", state.lay);
     this.layersBtn.setAttribute("aria-pressed", String(state.lay));
+    this.projOn = state.proj;
+    this.projBtn.classList.toggle("active", state.proj);
+    this.projBtn.setAttribute("aria-pressed", String(state.proj));
+    // Open (from the URL) on a layer without activations: it stays clickable, so it can be closed.
+    this.projBtn.disabled = Boolean(this.projReason) && !state.proj;
   }
 }

@@ -96,6 +96,16 @@ export function continuousScale(g, mode) {
   return { lo, hi, color, interp, quantized };
 }
 
+/** Fills each colour's path (a Map colour -> Path2D) at `alpha`: one fill call per colour, however many shapes. */
+export function fillByColour(ctx, paths, alpha) {
+  ctx.globalAlpha = alpha;
+  for (const [color, p] of paths) {
+    ctx.fillStyle = color;
+    ctx.fill(p);
+  }
+  ctx.globalAlpha = 1;
+}
+
 /** A seeded linear congruential generator: d3-force's own default, fresh for each graph. */
 function lcg() {
   let s = 1;
@@ -544,16 +554,8 @@ export class GraphView {
         p.arc(d.x, d.y, d.r, 0, 2 * Math.PI);
       }
     }
-    ctx.globalAlpha = 0.15;
-    for (const [color, p] of faintFill) {
-      ctx.fillStyle = color;
-      ctx.fill(p);
-    }
-    ctx.globalAlpha = 1;
-    for (const [color, p] of bright) {
-      ctx.fillStyle = color;
-      ctx.fill(p);
-    }
+    fillByColour(ctx, faintFill, 0.15);
+    fillByColour(ctx, bright, 1);
     ctx.lineWidth = 0.8 / t.k;
     ctx.strokeStyle = this.theme.bg;
     ctx.stroke(outline);

@@ -1,0 +1,128 @@
+// The projection panel's pure side (no DOM): which samples the view state highlights, how the scatter is framed,
+// and which points a box or a lasso encloses. Tested with node --test (test/points.test.js).
+
+import { matchClasses, parseSearch } from "./model.js";
+
+/**
+ * The probe samples the state picks out in the projection, or null when nothing is picked (no point faded):
+ * the members of the selected node (`node`), the samples of the class filter (`cls`, by label), of the search
+ * (`q`: a node's members, one sample, or the samples of the matching classes), the tracked samples (`track`) and
+ * the projection's own selection (`psel`). Several at once: the samples all of them pick.
+ * `g` is the shown graph (prepared), `labels` the projection's class per sample (or null).
+ */
+export function highlightedSamples(state, g, labels) {
+  let set = null;
+  const intersect = (samples) => {
+    const s = samples instanceof Set ? samples : new Set(samples);
+    set = set === null ? s : new Set([...set].filter((i) => s.has(i)));
+  };
+  const byClass = (classes) => {
+    const out = new Set();
+    if (labels) labels.forEach((k, i) => classes.has(k) && out.add(i));
+    return out;
+  };
+  const members = (id) => {
+    const i = g && g.index ? g.index.get(id) : undefined;
+    return i === undefined ? [] : g.nodes[i].members;
+  };
+  if (state.node !== null && state.node !== undefined) intersect(members(state.node));
+  if (state.cls !== null && state.cls !== undefined) intersect(byClass(new Set([state.cls])));
+  const parsed = parseSearch(state.q);
+  if (parsed) {
+    if (parsed.kind === "node") intersect(members(parsed.id));
+    else if (parsed.kind === "sample") intersect([parsed.id]);
+    else intersect(byClass(matchClasses((g && g.class_names) || [], parsed.name, parsed.exact)));
+  }
+  if (state.track && state.track.length) intersect(state.track);
+  if (state.psel && state.psel.length) intersect(state.psel);
+  return set;
+}
+
+/**
+ * The scatter's frame: a uniform scale (both axes alike, so distances read true) and offsets that centre the
+ * points in a `width` x `height` view, keeping `margin` pixels free around them and `inset` at the top (the
+ * caption). y grows upwards, as on a plot. Returns `{k, cx, cy, ox, oy}`: screen = (ox + k (x - cx), oy - k (y - cy)).
+ */
+export function scatterFrame(xs, ys, width, height, { margin = 14, inset = 0 } = {}) {
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (let i = 0; i < xs.length; i++) {
+    x0 = Math.min(x0, xs[i]);
+    x1 = Math.max(x1, xs[i]);
+    y0 = Math.min(y0, ys[i]);
+    y1 = Math.max(y1, ys[i]);
+  }
+  const w = Math.max(1, width - 2 * margin);
+  const h = Math.max(1, height - inset - 2 * margin);
+  if (!xs.length) return { k: 1, cx: 0, cy: 0, ox: width / 2, oy: inset + (height - inset) / 2 };
+  const k = Math.min(w / (x1 - x0 || 1), h / (y1 - y0 || 1));
+  return { k, cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, ox: width / 2, oy: inset + (height - inset) / 2 };
+}
+
+/** Screen coordinates of every point under a frame (see scatterFrame), as two Float32Arrays. */
+export function toScreen(xs, ys, f) {
+  const sx = new Float32Array(xs.length);
+  const sy = new Float32Array(xs.length);
+  for (let i = 0; i < xs.length; i++) {
+    sx[i] = f.ox + f.k * (xs[i] - f.cx);
+    sy[i] = f.oy - f.k * (ys[i] - f.cy);
+  }
+  return { sx, sy };
+}
+
+/** Indices of the points inside the box spanned by two corners `a` and `b` ({x, y}, any order), ascending. */
+export function pointsInBox(sx, sy, a, b) {
+  const [x0, x1] = [Math.min(a.x, b.x), Math.max(a.x, b.x)];
+  const [y0, y1] = [Math.min(a.y, b.y), Math.max(a.y, b.y)];
+  const out = [];
+  for (let i = 0; i < sx.length; i++) if (sx[i] >= x0 && sx[i] <= x1 && sy[i] >= y0 && sy[i] <= y1) out.push(i);
+  return out;
+}
+
+/** True when (x, y) lies inside the polygon `poly` ([{x, y}], closed implicitly), by the even-odd rule. */
+export function insidePolygon(x, y, poly) {
+  let inside = false;
+  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
+    const a = poly[i];
+    const b = poly[j];
+    if (a.y > y !== b.y > y && x < ((b.x - a.x) * (y - a.y)) / (b.y - a.y) + a.x) inside = !inside;
+  }
+  return inside;
+}
+
+/** Indices of the points inside a lasso (a polygon of at least 3 vertices; none otherwise), ascending. */
+export function pointsInPolygon(sx, sy, poly) {
+  if (poly.length < 3) return [];
+  let x0 = Infinity;
+  let x1 = -Infinity;
+  let y0 = Infinity;
+  let y1 = -Infinity;
+  for (const p of poly) {
+    x0 = Math.min(x0, p.x);
+    x1 = Math.max(x1, p.x);
+    y0 = Math.min(y0, p.y);
+    y1 = Math.max(y1, p.y);
+  }
+  const out = [];
+  for (let i = 0; i < sx.length; i++) {
+    if (sx[i] < x0 || sx[i] > x1 || sy[i] < y0 || sy[i] > y1) continue;
+    if (insidePolygon(sx[i], sy[i], poly)) out.push(i);
+  }
+  return out;
+}
+
+/** The point nearest (x, y) within `radius` pixels, or null. */
+export function nearestPoint(sx, sy, x, y, radius = 6) {
+  let best = null;
+  let bestD = radius * radius;
+  for (let i = 0; i < sx.length; i++) {
+    const d = (sx[i] - x) ** 2 + (sy[i] - y) ** 2;
+    if (d <= bestD) {
+      best = i;
+      bestD = d;
+    }
+  }
+  return best;
+}

@@ -1,0 +1,305 @@
+// The projection panel: the probe's activations for the shown layer and epoch as a 2-D scatter (the projection
+// route: PCA, or t-SNE), beside the graph. Linked both ways: what the state picks out (a node, a class, a search,
+// tracked samples) is highlighted among the points; a box (drag) or a lasso (shift+drag, or the Lasso button)
+// selects points, and the graph then focuses the nodes holding them (the app's restyle reads `psel`).
+// The selection lives in the state as `psel` (not in the URL: it can be hundreds of ids); Esc or a click on empty
+// space clears it.
+
+import { api, isAbort } from "./model.js";
+import { highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
+import { classColor, el, fillByColour } from "./views.js";
+
+export const METHODS = [
+  ["pca", "PCA"],
+  ["tsne", "t-SNE"],
+];
+const LABEL = Object.fromEntries(METHODS);
+const CAPTION_BAND = 30;
+
+/** Why the panel cannot show `layer` of `info` (a run from the runs route), or null when it can. */
+export function unavailable(info, layer) {
+  if (!layer) return "no layer";
+  return (info.activations || []).includes(layer)
+    ? null
+    : `No stored activations for ${layer} in this run: train with TopoActMonitor(store_activations=…) to see its projection.`;
+}
+
+export class ProjectionController {
+  /** `app` gives the state, the runs and the graph; `update(patch)` is the only way this writes the state. */
+  constructor(app, { update }) {
+    this.app = app;
+    this.update = update;
+    this.root = el("div", { cls: "graph-view projection-view", testid: "projection-view" });
+    this.canvas = el("canvas", { testid: "projection", attrs: { "aria-label": "2-D projection of the activations" } });
+    this.captionText = el("span", { testid: "projection-caption" });
+    const caption = el("div", { cls: "graph-caption projection-caption" }, [this.captionText]);
+    this.methodSel = el("select", { testid: "projection-method", title: "Projection method" });
+    for (const [v, t] of METHODS) this.methodSel.add(new Option(t, v));
+    this.methodSel.addEventListener("change", () => this.update({ projm: this.methodSel.value }));
+    this.lassoBtn = el("button", {
+      text: "Lasso",
+      testid: "projection-lasso",
+      title: "Drag a free-hand lasso instead of a box (shift+drag does it too)",
+    });
+    this.lassoBtn.addEventListener("click", () => {
+      this.lasso = !this.lasso;
+      this.lassoBtn.classList.toggle("active", this.lasso);
+      this.lassoBtn.setAttribute("aria-pressed", String(this.lasso));
+    });
+    const controls = el("div", { cls: "projection-controls" }, [this.methodSel, this.lassoBtn]);
+    this.note = el("div", { cls: "projection-note", testid: "projection-note" });
+    this.note.hidden = true;
+    this.root.append(this.canvas, caption, controls, this.note);
+    this.root.hidden = true;
+    app.graphs.appendChild(this.root);
+    this.ctx = this.canvas.getContext("2d");
+    this.lasso = false;
+    this.data = null; // the route's answer being shown
+    this.key = null; // what it answers: run, layer, epoch, method
+    this.reason = null; // why the panel is disabled, or null
+    this.highlight = null;
+    this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
+    this.drag = null;
+    this.ctl = null;
+    this.width = 0;
+    this.height = 0;
+    this._bindPointer();
+    this.resizeObserver = new ResizeObserver(() => this.resize());
+    this.resizeObserver.observe(this.root);
+  }
+
+  get on() {
+    const s = this.app.store.get();
+    return Boolean(s.proj) && !s.cmp && !s.lay;
+  }
+
+  /** Brings the panel in line with the state: shown or not, and the projection of the shown layer and epoch. */
+  async refresh() {
+    const s = this.app.store.get();
+    const method = LABEL[s.projm] ? s.projm : "pca";
+    this.methodSel.value = method;
+    const wasHidden = this.root.hidden;
+    this.root.hidden = !this.on;
+    if (!this.on) {
+      if (this.ctl) this.ctl.abort();
+      this.ctl = null;
+      document.body.dataset.projectionReady = "";
+      return;
+    }
+    if (wasHidden) this.resize();
+    this.reason = unavailable(this.app.runInfo(s.run), s.layer);
+    if (this.reason) {
+      if (this.ctl) this.ctl.abort();
+      this.data = null;
+      this.key = null;
+      this.setNote(this.reason);
+      this.setCaption();
+      this.draw();
+      document.body.dataset.projectionReady = `disabled:${s.layer}`;
+      return;
+    }
+    if (s.epoch === null) return;
+    const key = `${s.run}\u0000${s.layer}\u0000${s.epoch}\u0000${method}`;
+    if (key === this.key && this.data) {
+      this.restyle();
+      this.markReady();
+      return;
+    }
+    if (this.ctl) this.ctl.abort();
+    const ctl = (this.ctl = new AbortController());
+    // The previous points stay while the next epoch loads (aligned, they move little); t-SNE can take seconds.
+    this.setNote(method === "tsne" ? "Computing t-SNE (once per epoch)…" : null, true);
+    let data;
+    try {
+      data = await api.projection(s.run, s.layer, s.epoch, method, ctl.signal);
+    } catch (e) {
+      if (isAbort(e)) return;
+      this.data = null;
+      this.key = null;
+      this.setNote(`Could not load the projection: ${e.message}`);
+      this.draw();
+      document.body.dataset.projectionReady = `error:${s.layer}`;
+      return;
+    }
+    this.data = data;
+    this.key = key;
+    this.setNote(null);
+    this.reframe();
+    this.setCaption();
+    this.restyle();
+    this.markReady();
+  }
+
+  /** Tells tests which projection is on screen: `layer:epoch:method`. */
+  markReady() {
+    const d = this.data;
+    document.body.dataset.projectionReady = `${d.layer}:${d.epoch}:${d.method}`;
+  }
+
+  setNote(text, busy = false) {
+    this.note.hidden = !text;
+    this.note.textContent = text || "";
+    this.note.classList.toggle("busy", busy);
+  }
+
+  setCaption() {
+    const s = this.app.store.get();
+    const d = this.data;
+    const selected = s.psel && s.psel.length ? ` · ${s.psel.length} selected` : "";
+    this.captionText.textContent = d
+      ? `${d.layer} · epoch ${d.epoch} · ${LABEL[d.method] || d.method}${selected}`
+      : `${s.layer} · projection`;
+  }
+
+  /** Recomputes the highlighted points from the state and redraws (cheap: no fetching, no framing). */
+  restyle() {
+    if (this.root.hidden) return;
+    const s = this.app.store.get();
+    this.highlight = this.data ? highlightedSamples(s, this.app.graph, this.data.labels) : null;
+    this.setCaption();
+    this.draw();
+  }
+
+  resize() {
+    const dpr = window.devicePixelRatio || 1;
+    this.width = Math.max(50, this.root.clientWidth);
+    this.height = Math.max(50, this.root.clientHeight);
+    this.canvas.width = Math.round(this.width * dpr);
+    this.canvas.height = Math.round(this.height * dpr);
+    this.canvas.style.width = `${this.width}px`;
+    this.canvas.style.height = `${this.height}px`;
+    this.dpr = dpr;
+    this.reframe();
+    this.draw();
+  }
+
+  reframe() {
+    const d = this.data;
+    if (!d) {
+      this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
+      return;
+    }
+    const frame = scatterFrame(d.x, d.y, this.width, this.height, { inset: CAPTION_BAND });
+    this.screen = toScreen(d.x, d.y, frame);
+  }
+
+  draw() {
+    const ctx = this.ctx;
+    const dpr = this.dpr || 1;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, this.width, this.height);
+    const d = this.data;
+    if (!d) return;
+    const theme = this.app.theme || { bg: "#fff", fg: "#222", select: "#1565c0" };
+    const { sx, sy } = this.screen;
+    const labels = d.labels;
+    const names = this.app.graph ? this.app.graph.class_names : [];
+    const nClasses = Math.max(names.length, labels ? Math.max(-1, ...labels) + 1 : 0);
+    const colour = (i) => (labels ? classColor(labels[i], nClasses) : theme.select);
+    const hl = this.highlight;
+    // One path per colour and brightness: a thousand points are a few dozen fill calls.
+    const faint = new Map();
+    const bright = new Map();
+    const add = (map, c, i, r) => {
+      let p = map.get(c);
+      if (!p) map.set(c, (p = new Path2D()));
+      p.moveTo(sx[i] + r, sy[i]);
+      p.arc(sx[i], sy[i], r, 0, 2 * Math.PI);
+    };
+    for (let i = 0; i < sx.length; i++) {
+      if (hl && !hl.has(i)) add(faint, colour(i), i, 2.5);
+      else add(bright, colour(i), i, hl ? 4 : 3);
+    }
+    fillByColour(ctx, faint, 0.15);
+    fillByColour(ctx, bright, 0.9);
+    if (hl) {
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = theme.fg;
+      for (const p of bright.values()) ctx.stroke(p);
+    }
+    this.drawDrag(ctx, theme);
+  }
+
+  drawDrag(ctx, theme) {
+    const g = this.drag;
+    if (!g || !g.moved) return;
+    ctx.beginPath();
+    if (g.mode === "box") {
+      const { a, b } = g;
+      ctx.rect(Math.min(a.x, b.x), Math.min(a.y, b.y), Math.abs(b.x - a.x), Math.abs(b.y - a.y));
+    } else {
+      g.path.forEach((p, i) => (i ? ctx.lineTo(p.x, p.y) : ctx.moveTo(p.x, p.y)));
+      ctx.closePath();
+    }
+    ctx.setLineDash([4, 3]);
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = theme.select;
+    ctx.stroke();
+    ctx.setLineDash([]);
+  }
+
+  _bindPointer() {
+    const c = this.canvas;
+    const at = (ev) => {
+      const r = c.getBoundingClientRect();
+      return { x: ev.clientX - r.left, y: ev.clientY - r.top };
+    };
+    c.addEventListener("mousedown", (ev) => {
+      if (ev.button || !this.data) return;
+      const p = at(ev);
+      this.drag = { mode: ev.shiftKey || this.lasso ? "lasso" : "box", a: p, b: p, path: [p], moved: false };
+      ev.preventDefault();
+    });
+    window.addEventListener("mousemove", (ev) => {
+      const g = this.drag;
+      if (!g) return;
+      const p = at(ev);
+      if (!g.moved && Math.hypot(p.x - g.a.x, p.y - g.a.y) < 4) return;
+      g.moved = true;
+      g.b = p;
+      const last = g.path[g.path.length - 1];
+      if (Math.hypot(p.x - last.x, p.y - last.y) >= 3) g.path.push(p);
+      this.draw();
+    });
+    window.addEventListener("mouseup", () => {
+      const g = this.drag;
+      if (!g) return;
+      this.drag = null;
+      const { sx, sy } = this.screen;
+      let picked;
+      if (!g.moved) {
+        const i = nearestPoint(sx, sy, g.a.x, g.a.y);
+        picked = i === null ? [] : [i]; // a click on empty space clears
+      } else {
+        picked = g.mode === "box" ? pointsInBox(sx, sy, g.a, g.b) : pointsInPolygon(sx, sy, g.path);
+      }
+      this.update({ psel: picked, node: null });
+      this.draw();
+    });
+  }
+
+  /** Client (iframe viewport) positions of every point, by sample id (for tests: drag a box around them). */
+  clientPositions() {
+    const r = this.canvas.getBoundingClientRect();
+    const { sx, sy } = this.screen;
+    return Array.from(sx, (x, i) => [r.left + x, r.top + sy[i]]);
+  }
+
+  /** What the panel shows, for tests. */
+  describe() {
+    const d = this.data;
+    return {
+      on: this.on && !this.root.hidden,
+      disabled: this.reason,
+      layer: d ? d.layer : null,
+      epoch: d ? d.epoch : null,
+      method: d ? d.method : null,
+      alignedTo: d ? d.aligned_to : null,
+      points: d ? d.x.length : 0,
+      caption: this.captionText.textContent,
+      note: this.note.hidden ? null : this.note.textContent,
+      width: this.width,
+      highlighted: this.highlight ? [...this.highlight].sort((a, b) => a - b) : null,
+    };
+  }
+}

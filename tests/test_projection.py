@@ -1,0 +1,168 @@
+"""The engine's projections (``topoact_lightning.engine.projection``): PCA with a fixed sign convention,
+Procrustes alignment between epochs, and t-SNE; examples, scikit-learn as the reference, hypothesis properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+from sklearn.decomposition import PCA
+
+from topoact_lightning.engine.projection import (
+    pca_2d,
+    pca_scores,
+    procrustes_align,
+    procrustes_residual,
+    tsne_2d,
+    tsne_perplexity,
+)
+
+
+def rotation(angle: float, reflect: bool = False) -> np.ndarray:
+    c, s = np.cos(angle), np.sin(angle)
+    R = np.array([[c, -s], [s, c]])
+    return R @ np.diag([1.0, -1.0]) if reflect else R
+
+
+def embeddings(min_rows: int = 3, max_rows: int = 40):
+    """(n, 2) embeddings with moderate coordinates."""
+    return st.integers(min_rows, max_rows).flatmap(
+        lambda n: hnp.arrays(np.float64, (n, 2), elements=st.floats(-100, 100, allow_nan=False, width=32))
+    )
+
+
+# ---------------------------------------------------------------------------------------------------- PCA
+def test_pca_matches_scikit_learn_including_signs():
+    rng = np.random.default_rng(0)
+    X = (rng.normal(size=(400, 30)) * np.linspace(5, 0.2, 30)).astype(np.float32)
+    want = PCA(n_components=2, svd_solver="full").fit_transform(X.astype(np.float64))
+    np.testing.assert_allclose(pca_2d(X), want, atol=1e-6 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("shape", [(600, 300), (40, 300)], ids=["covariance-lanczos", "gram"])
+def test_pca_matches_scikit_learn_on_wide_and_tall_data(shape):
+    rng = np.random.default_rng(1)
+    n, d = shape
+    X = rng.normal(size=(n, d)) + rng.normal(size=(n, 1)) * rng.normal(size=(1, d)) * 3
+    want = PCA(n_components=2, svd_solver="full").fit_transform(X)
+    np.testing.assert_allclose(pca_2d(X), want, atol=1e-6 * np.abs(want).max())
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    n=st.integers(5, 60),
+    d=st.integers(2, 12),
+    seed=st.integers(0, 2**16),
+    axis=st.integers(0, 11),
+    strength=st.floats(20, 1000),
+)
+def test_a_dominant_direction_goes_on_x_and_its_sign_is_fixed(n, d, seed, axis, strength):
+    rng = np.random.default_rng(seed)
+    axis %= d
+    X = rng.normal(size=(n, d))
+    X[:, axis] *= strength
+    Y = pca_2d(X)
+    centred = X[:, axis] - X[:, axis].mean()
+    # x is (up to the small other features) the dominant feature, with a positive loading: the same sign.
+    assert np.corrcoef(Y[:, 0], centred)[0, 1] > 0.99
+    assert np.var(Y[:, 0]) >= np.var(Y[:, 1])
+    # The scores are centred, and a flipped copy of the data gives the mirrored picture (same convention).
+    np.testing.assert_allclose(Y.mean(axis=0), 0, atol=1e-6 * (1 + np.abs(Y).max()))
+    np.testing.assert_allclose(pca_2d(-X), -Y, atol=1e-6 * (1 + np.abs(Y).max()))
+
+
+def test_pca_of_degenerate_input():
+    assert pca_2d(np.zeros((0, 4))).shape == (0, 2)
+    assert pca_2d(np.ones((1, 4))).tolist() == [[0.0, 0.0]]
+    assert not pca_2d(np.ones((10, 4))).any()  # no variance: every point at the origin
+    line = np.outer(np.arange(6.0), [1.0, 2.0, 0.0])  # rank 1: the second column is zeros
+    Y = pca_2d(line)
+    assert not Y[:, 1].any() and np.allclose(np.abs(Y[:, 0]), np.abs(np.arange(6.0) - 2.5) * np.sqrt(5))
+    assert pca_scores(np.arange(10.0).reshape(5, 2), 4).shape == (5, 4)
+    assert pca_2d(np.arange(5.0).reshape(5, 1))[:, 1].tolist() == [0.0] * 5
+
+
+@pytest.mark.parametrize(
+    ("X", "match"),
+    [(np.zeros(5), "matrix"), (np.array([[1.0, np.nan]]), "NaN"), (np.array([["a"]]), "numeric")],
+)
+def test_pca_refuses_what_it_cannot_project(X, match):
+    with pytest.raises(ValueError, match=match):
+        pca_2d(X)
+
+
+# ---------------------------------------------------------------------------------------------- Procrustes
+@settings(max_examples=150, deadline=None)
+@given(
+    Y=embeddings(),
+    angle=st.floats(0, 2 * np.pi),
+    reflect=st.booleans(),
+    shift=st.tuples(st.floats(-50, 50), st.floats(-50, 50)),
+)
+def test_aligning_a_moved_copy_recovers_the_original(Y, angle, reflect, shift):
+    moved = Y @ rotation(angle, reflect) + np.array(shift)
+    scale = 1 + np.abs(Y).max()
+    np.testing.assert_allclose(procrustes_align(moved, Y), Y, atol=1e-7 * scale * len(Y))
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    pair=st.integers(1, 40).flatmap(
+        lambda n: st.tuples(*[hnp.arrays(np.float64, (n, 2), elements=st.floats(-100, 100, width=32))] * 2)
+    )
+)
+def test_alignment_never_increases_the_residual(pair):
+    Y, ref = pair
+    slack = 1e-9 * (1 + np.abs(Y).max() + np.abs(ref).max()) * len(Y)
+    assert procrustes_residual(procrustes_align(Y, ref), ref) <= procrustes_residual(Y, ref) + slack
+    scaled = procrustes_align(Y, ref, scale=True)
+    assert procrustes_residual(scaled, ref) <= procrustes_residual(procrustes_align(Y, ref), ref) + slack
+
+
+@settings(max_examples=100, deadline=None)
+@given(Y=embeddings(), angle=st.floats(0, 2 * np.pi), reflect=st.booleans(), other=embeddings())
+def test_alignment_is_rigid_without_scale(Y, angle, reflect, other):
+    ref = other[: len(Y)] if len(other) >= len(Y) else np.resize(other, Y.shape)
+    aligned = procrustes_align(Y, ref)
+    # Pairwise distances are kept: only a rotation or reflection and a shift were applied.
+    d = lambda Z: np.linalg.norm(Z[:, None] - Z[None], axis=-1)  # noqa: E731
+    np.testing.assert_allclose(d(aligned), d(Y), atol=1e-7 * (1 + np.abs(Y).max()) * len(Y))
+
+
+def test_scale_is_fitted_only_when_asked():
+    rng = np.random.default_rng(3)
+    ref = rng.normal(size=(50, 2))
+    small = 0.25 * ref @ rotation(1.0)
+    np.testing.assert_allclose(procrustes_align(small, ref, scale=True), ref, atol=1e-9)
+    rigid = procrustes_align(small, ref)
+    np.testing.assert_allclose(rigid, 0.25 * (ref - ref.mean(0)) + ref.mean(0), atol=1e-9)
+
+
+def test_procrustes_refuses_mismatched_shapes():
+    with pytest.raises(ValueError, match="cannot align"):
+        procrustes_align(np.zeros((3, 2)), np.zeros((4, 2)))
+    assert procrustes_align(np.zeros((0, 2)), np.zeros((0, 2))).shape == (0, 2)
+
+
+# --------------------------------------------------------------------------------------------------- t-SNE
+def test_tsne_is_deterministic_and_separates_clusters():
+    rng = np.random.default_rng(0)
+    X = np.vstack([rng.normal(size=(60, 20)) + 10 * k for k in range(3)])
+    a = tsne_2d(X, max_iter=300)
+    b = tsne_2d(X, max_iter=300)
+    np.testing.assert_array_equal(a, b)
+    centres = np.array([a[60 * k : 60 * (k + 1)].mean(0) for k in range(3)])
+    spread = max(a[60 * k : 60 * (k + 1)].std(0).max() for k in range(3))
+    gaps = np.linalg.norm(centres[:, None] - centres[None], axis=-1)[np.triu_indices(3, 1)]
+    assert gaps.min() > 3 * spread
+
+
+def test_tsne_refuses_tiny_sets_and_bad_inits():
+    with pytest.raises(ValueError, match="at least 5 samples"):
+        tsne_2d(np.zeros((4, 3)))
+    with pytest.raises(ValueError, match="init must have shape"):
+        tsne_2d(np.random.default_rng(0).normal(size=(10, 3)), init=np.zeros((9, 2)))
+    assert tsne_perplexity(10) == 3.0 and tsne_perplexity(10_000, 50) == 50.0
+    assert tsne_2d(np.ones((8, 3)), max_iter=250).shape == (8, 2)  # no variance: still an answer
