@@ -4,7 +4,9 @@
 
 Trains the demo first when ``--logdir`` holds none, serves it with a real ``tensorboard`` process, opens the TopoAct
 tab in Debian's headless Chromium at 1400x900 (the tab opens on the last watched layer, ``hidden``, at the last
-epoch), clicks the largest node so the node panel shows, scrolls the side bar back to its top, and saves the page.
+epoch), opens the projection panel beside the graph, clicks the largest node so the node panel shows and the
+projection highlights its members, scrolls the side bar back to its top (the Mapper parameter card, the summary,
+the legend and the metric chart), and saves the page.
 """
 
 from __future__ import annotations
@@ -44,14 +46,19 @@ def main() -> None:
         state = frame.evaluate("() => window.__topoact.state")
         graph = route(base, "graph", run=state["run"], layer=state["layer"], epoch=state["epoch"])
         node = max(graph["nodes"], key=lambda n: (n["size"], -n["id"]))
+        frame.click("[data-testid=projection-toggle]")
+        frame.wait_for_selector(
+            f"body[data-projection-ready='{state['layer']}:{state['epoch']}:pca']", timeout=60_000
+        )
+        frame.evaluate("() => window.__topoact.idle()")
         click_node(page, frame, node["id"])
         frame.wait_for_selector("[data-testid=panel-thumbs] img")
         frame.wait_for_function(
             "() => [...document.querySelectorAll('[data-testid=panel-thumbs] img')].every(i => i.complete)"
         )
         frame.evaluate("() => window.__topoact.idle()")
-        # The tab scrolls the side bar to the node panel; back at its top, the picture shows the summary, the
-        # legend and the metric chart above the panel.
+        # The tab scrolls the side bar to the node panel; back at its top, the picture shows the parameter card,
+        # the summary, the legend and the metric chart above the panel.
         frame.evaluate("() => { document.querySelector('.side').scrollTop = 0 }")
         page.mouse.move(5, 300)  # no tooltip over the picture
         page.wait_for_timeout(300)
