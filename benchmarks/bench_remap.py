@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -43,7 +42,7 @@ from werkzeug import wrappers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mapper import activations, same_graph  # noqa: E402
-from bench_plugin import multiplexer_provider, rust_provider  # noqa: E402
+from bench_plugin import ms, multiplexer_provider, rust_provider, timed  # noqa: E402
 
 from topoact_lightning import Mapper, summary  # noqa: E402
 from topoact_lightning.engine.lenses import l2norm  # noqa: E402
@@ -59,16 +58,6 @@ def write_run(logdir: str, x: np.ndarray, labels: np.ndarray) -> None:
         summary.write_summary(writer, summary.graph_summary(LAYER, g.to_bytes()), step)
         summary.write_summary(writer, summary.activations_summary(LAYER, summary.encode_activations(x)), step)
     writer.close()
-
-
-def median_ms(xs: list[float]) -> float:
-    return 1000.0 * statistics.median(xs)
-
-
-def timed(fn) -> float:
-    t = time.perf_counter()
-    fn()
-    return time.perf_counter() - t
 
 
 def measure(
@@ -133,7 +122,7 @@ def run_case(n: int, d: int, rounds: int) -> None:
             )
 
             times, same = measure(client, stored, labels, rounds)
-            m = {k: median_ms(v) for k, v in times.items()}
+            m = {k: ms(v) for k, v in times.items()}
             print(
                 f"{name:10s} {m['logged']:8.1f} {m['remap']:8.1f} {m['cached']:8.1f} {m['engine']:8.1f}"
                 f" {m['kmapper']:8.1f} {m['kmapper'] / m['remap']:13.1f}x {m['kmapper'] / m['engine']:14.1f}x"
