@@ -244,6 +244,31 @@ def test_remapped_graphs_are_cached_and_the_cache_is_bounded(app, log):
     assert len(plugin.store.activation_arrays) <= plugin.store.activation_arrays.maxsize
 
 
+def test_the_automatic_eps_is_chosen_once_per_matrix_and_stays_the_engines(app, log):
+    client, plugin = app
+    knees = plugin.store.knee_eps_values
+    knees.clear()
+    plugin.store.remapped.clear()  # every request below builds its graph
+    misses, hits = knees.misses, knees.hits
+    step = log.steps(LAYER)[1]
+    graphs = [
+        get_json(client, "graph", run="run", layer=LAYER, epoch=step, eps="auto", **change)
+        for change in ({"overlap": "0.35"}, {"n_intervals": "11"}, {"lens": "pca"})
+    ]
+    assert (knees.misses - misses, knees.hits - hits) == (
+        1,
+        2,
+    )  # intervals, overlap and lens leave the knee where it was
+    for got, change in zip(graphs, ({"overlap": 0.35}, {"n_intervals": 11}, {"lens": "pca"}), strict=True):
+        want = expected_graph(log, LAYER, step, eps="auto", **change)
+        assert got["params"]["eps"] == want.params["eps"] and got["params"]["eps_rule"] == "knee"
+        assert [n["members"] for n in got["nodes"]] == [m.tolist() for m in want.members]
+    # min_samples moves the knee: another value, chosen afresh.
+    got = get_json(client, "graph", run="run", layer=LAYER, epoch=step, eps="auto", min_samples="3")
+    assert knees.misses - misses == 2
+    assert got["params"]["eps"] == expected_graph(log, LAYER, step, eps="auto", min_samples=3).params["eps"]
+
+
 @pytest.mark.parametrize("backend", [[], ["--load_fast=false"]], ids=["rust", "python"])
 def test_a_real_tensorboard_serves_a_remapped_graph(logdir, log, backend):
     step = log.steps(LAYER)[-1]

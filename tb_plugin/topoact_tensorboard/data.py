@@ -212,6 +212,8 @@ class GraphStore:
         #: request's Mapper parameters, keyed by (graph key, parameters).
         self.activation_arrays = LRUCache(8)
         self.remapped = LRUCache(remap_cache_size)
+        #: Automatic eps values of stored matrices (:meth:`knee_eps`): floats, so many can be kept.
+        self.knee_eps_values = LRUCache(1024)
 
     # ------------------------------------------------------------------------------------------- listings
     def runs(self, ctx, experiment_id: str) -> dict[str, RunInfo]:
@@ -487,10 +489,15 @@ class GraphStore:
                 mapper.check_params()
             except (TopoActConfigError, ValueError, TypeError) as e:
                 raise errors.InvalidArgumentError(f"the {base.where} cannot be re-mapped so: {e}") from e
+            knee = self.knee_eps(base.key, x, mapper.get_params())
+            if knee is not None:
+                mapper.set_params(eps=knee)
             graph = guarded(
                 f"the re-mapping of the {base.where}",
                 lambda: mapper.fit_graph(x, labels=g.labels, extras=g.extras, class_names=g.class_names),
             )
+            if knee is not None:
+                graph.params["eps_rule"] = "knee"  # chosen by the rule, as the engine would say
             if fixed_from is not None:
                 graph.params.update(eps_rule=FIXED_EPS, eps_fixed_from=fixed_from)
             return GraphEntry(
@@ -504,6 +511,29 @@ class GraphStore:
             )
 
         return self.remapped.get_or_create(key, build)
+
+    def knee_eps(self, key: Any, x: np.ndarray, params: dict[str, Any]) -> float | None:
+        """The automatic eps (``eps="auto"``) of the stored matrix ``x`` of the graph ``key``, worked out once per
+        (matrix, ``min_samples``, ``metric``, sample size, seed): a change of intervals, overlap, lens or cover
+        leaves it as it was, and the knee rule's neighbour queries are about half of a re-map. None when the eps
+        is given, or when an unseeded sample (``random_state=None``) must be drawn afresh each time."""
+        if params["eps"] != "auto" or params["random_state"] is None or params["clusterer"] != "dbscan":
+            return None
+        from topoact_lightning.engine.neighbors import auto_eps
+        from topoact_lightning.engine.threads import n_threads
+
+        spec = (params["min_samples"], params["metric"], params["eps_sample"], params["random_state"])
+        return self.knee_eps_values.get_or_create(
+            (key, *spec),
+            lambda: auto_eps(
+                x,
+                int(spec[0]),
+                spec[1],
+                sample=int(spec[2]),
+                random_state=spec[3],
+                n_threads=n_threads(params["n_jobs"]),
+            ),
+        )
 
     def fixed_eps(self, ctx, experiment_id: str, run: str, layer: str) -> tuple[float, int]:
         """``eps=fixed`` of ``layer``: the DBSCAN eps its latest readable logged graph used (the number the
