@@ -201,6 +201,12 @@ def test_every_view_on_screen_uses_the_parameters(server, browser, log):
     )
     assert got == [True, [m.tolist() for m in preset_graph(log, b).members]]
     assert frame.evaluate("() => window.__topoact.nodeCount('b')") == preset_graph(log, b).n_nodes
+    # Each caption says its graph is not the logged one.
+    captions = [frame.inner_text(f"[data-testid=graph-{v}-caption-text]") for v in ("a", "b")]
+    assert captions == [
+        f"A · run / {LAYER} · epoch {a} · re-mapped",
+        f"B · run / {LAYER} · epoch {b} · re-mapped",
+    ]
 
     frame.click("[data-testid=layers-toggle]")
     other = "features.3"
@@ -213,5 +219,9 @@ def test_every_view_on_screen_uses_the_parameters(server, browser, log):
         other,
     )
     assert got == [True, eps, [m.tolist() for m in want.members]]
+    shown = frame.evaluate("() => window.__topoact.layers()")
+    assert [v["caption"] for v in shown] == [
+        f"run / {layer} · epoch {a} · re-mapped" for layer in (other, LAYER)
+    ]
     assert watch.problems() == []
     page.context.close()

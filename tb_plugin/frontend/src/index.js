@@ -10,7 +10,7 @@ import { FindingsPanel } from "./findingspanel.js";
 import { LayersController } from "./layers.js";
 import { ProjectionController, unavailable } from "./projection.js";
 import * as host from "./host.js";
-import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked } from "./params.js";
+import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked, remappedMark } from "./params.js";
 import { ParamsPanel } from "./paramspanel.js";
 import {
   DEFAULTS,
@@ -520,11 +520,17 @@ class App {
   setCaptions() {
     const s = this.store.get();
     const cmp = this.compare.view && this.compare.b;
-    this.viewA.setCaption(`${cmp ? "A · " : ""}${s.run} / ${s.layer} · epoch ${s.epoch}`, this.health[s.layer] || null);
+    this.viewA.setCaption(
+      `${cmp ? "A · " : ""}${s.run} / ${s.layer} · epoch ${s.epoch}${remappedMark(this.graph)}`,
+      this.health[s.layer] || null,
+    );
     if (cmp) {
       const b = this.compare.b;
       const warn = b.run === s.run ? this.health[b.layer] : null;
-      this.compare.view.setCaption(`B · ${b.run} / ${b.layer} · epoch ${b.epoch}`, warn || null);
+      this.compare.view.setCaption(
+        `B · ${b.run} / ${b.layer} · epoch ${b.epoch}${remappedMark(this.compare.graph)}`,
+        warn || null,
+      );
     }
     const h = this.health[s.layer];
     this.healthBox.hidden = !h;

@@ -6,6 +6,7 @@
 import { api, componentCentres, focusSet, isAbort, linkedNodes, nodesContaining, seedPositions, shownLayers, snapEpoch } from "./model.js";
 import { fillSelect } from "./toolbar.js";
 import { GraphView, el } from "./views.js";
+import { remappedMark } from "./params.js";
 
 const NONE = "";
 
@@ -122,7 +123,10 @@ export class LayersController {
       }
       entry.graph = graph;
       entry.epoch = epoch;
-      entry.view.setCaption(`${s.run} / ${layer} · epoch ${epoch ?? "–"}`, app.health[layer] || null);
+      entry.view.setCaption(
+        `${s.run} / ${layer} · epoch ${epoch ?? "–"}${remappedMark(graph)}`,
+        app.health[layer] || null,
+      );
     }
     // Watch order left to right, whatever order the views were made in.
     app.viewA.root.style.order = String(shown.indexOf(s.layer));

@@ -142,3 +142,8 @@ export function remapBlocked(info, layer) {
     ? `Re-mapping needs stored activations: none were stored for ${layer}, its matrix being over the store_activations budget (layers with them: ${stored.join(", ")}).`
     : "Re-mapping needs stored activations: this run was logged with store_activations=False.";
 }
+
+/** The caption's note that a view shows a graph re-mapped with the parameter card's settings, not the logged one. */
+export function remappedMark(g) {
+  return g && g.remapped ? " · re-mapped" : "";
+}

@@ -10,6 +10,7 @@ import {
   presetOf,
   presetPatch,
   remapBlocked,
+  remappedMark,
   remapping,
   validParam,
 } from "../src/params.js";
@@ -94,4 +95,10 @@ test("remapBlocked says why a layer cannot be re-mapped", () => {
   assert.match(remapBlocked({ activations: [] }, "fc1"), /store_activations=False/);
   assert.match(remapBlocked({}, "fc1"), /store_activations=False/);
   assert.match(remapBlocked({ activations: ["conv"] }, "fc1"), /none were stored for fc1.*conv/);
+});
+
+test("remappedMark marks only re-mapped graphs", () => {
+  assert.equal(remappedMark({ remapped: true }), " · re-mapped");
+  assert.equal(remappedMark({ nodes: [] }), "");
+  assert.equal(remappedMark(null), "");
 });
