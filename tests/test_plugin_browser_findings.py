@@ -90,10 +90,11 @@ def test_findings_panel(server, browser, tmp_path):
     assert {"dead", "constant", "confusion", "separation"} <= kinds, kinds
     page, frame, watch = open_topoact(browser, server)
     frame.wait_for_selector("[data-testid=finding]")
-    # Listed by step, each row's text as the route sent it.
-    assert rows(frame) == [[str(f["step"]), f["layer"], f["kind"], f["message"]] for f in findings]
+    # Listed by step, the newest first, each step's faults first; each row's text as the route sent it.
+    listed = sorted(enumerate(findings), key=lambda p: (-p[1]["step"], not p[1]["fault"], p[0]))
+    assert rows(frame) == [[str(f["step"]), f["layer"], f["kind"], f["message"]] for _, f in listed]
     headings = frame.eval_on_selector_all(".finding-step", "hs => hs.map(h => h.textContent)")
-    assert headings == [f"epoch {s}" for s in sorted({f["step"] for f in findings})]
+    assert headings == [f"epoch {s}" for s in sorted({f["step"] for f in findings}, reverse=True)]
     chips = frame.eval_on_selector_all(
         "[data-testid=finding-chips] .chip",
         "cs => cs.map(c => [c.dataset.kind, c.classList.contains('fault')])",

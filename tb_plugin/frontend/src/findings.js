@@ -57,14 +57,18 @@ export function filterFindings(findings, kinds) {
   return kinds && kinds.size ? findings.filter((f) => kinds.has(f.kind)) : findings;
 }
 
-/** `[[step, findings]]` by ascending step, each step's findings in the route's order (watch order of layers). */
+/**
+ * `[[step, findings]]`, the newest step first (while a run trains, what it does now matters most), each step's
+ * faults before its class findings, otherwise in the route's order (watch order of layers).
+ */
 export function groupByStep(findings) {
   const groups = new Map();
   for (const f of findings) {
     if (!groups.has(f.step)) groups.set(f.step, []);
     groups.get(f.step).push(f);
   }
-  return [...groups].sort((a, b) => a[0] - b[0]);
+  for (const group of groups.values()) group.sort((a, b) => Number(b.fault) - Number(a.fault));
+  return [...groups].sort((a, b) => b[0] - a[0]);
 }
 
 /** A finding as one line of text: "dead: 90% of its units never fire". */

@@ -58,9 +58,14 @@ test("filterFindings: no chosen kind shows all; chosen kinds show only those", (
   assert.deepEqual(filterFindings(fs, new Set(["dead", "not_learning"])).map((f) => f.step), [0, 2]);
 });
 
-test("groupByStep orders steps and keeps the route's order within a step", () => {
-  const fs = cleanFindings({ findings: [PAYLOAD.findings[3], PAYLOAD.findings[0], PAYLOAD.findings[1]] });
-  assert.deepEqual(groupByStep(fs).map(([s, g]) => [s, g.map((f) => f.layer)]), [[0, ["conv", "fc"]], [2, ["conv"]]]);
+test("groupByStep: newest step first, faults first within a step, else the route's order", () => {
+  const fs = cleanFindings({ findings: [PAYLOAD.findings[3], PAYLOAD.findings[1], PAYLOAD.findings[0]] });
+  assert.deepEqual(groupByStep(fs).map(([s, g]) => [s, g.map((f) => f.kind)]), [
+    [2, ["not_learning"]],
+    [0, ["dead", "confusion"]],
+  ]);
+  const info = cleanFindings({ findings: [raw(1, "b", "confusion", "x"), raw(1, "a", "separation", "y")] });
+  assert.deepEqual(groupByStep(info)[0][1].map((f) => f.layer), ["b", "a"]);
 });
 
 test("layerHealth: fault findings warn their layer; a problem holding the message is not repeated", () => {
