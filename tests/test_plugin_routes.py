@@ -600,3 +600,32 @@ def test_routes_over_a_real_training_run(trained_logdir):
     assert 0.0 <= cmp["distance"] <= 1.0 and cmp["a"]["epoch"] == 0
     r = c.get(BASE + "thumbnail", query_string={"run": "run", "sample": 299})
     assert r.status_code == 200 and _png_pixels(r.get_data())[:2] == (64, 64)
+
+
+def test_a_burst_of_requests_lists_the_runs_once_and_a_new_window_lists_again(logs, monkeypatch):
+    """The Rust data server answers a gRPC call that closely follows another ~40 ms late, so a listing answers
+    every request within ``listing_seconds``; after it, new data is seen."""
+    import topoact_tensorboard.data as data
+
+    client, plugin = make_app(logs[0])
+    calls = []
+    real = plugin.store.data_provider.list_blob_sequences
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plugin.store.data_provider, "list_blob_sequences", counted)
+    now = [1000.2]
+    monkeypatch.setattr(data.time, "monotonic", lambda: now[0])
+    get_json(client, "runs")
+    get_json(client, "epochs", run="run_a", layer="fc1")
+    get_json(client, "graph", run="run_a", layer="fc1", epoch=1)
+    assert len(calls) == 1
+    now[0] += plugin.store.listing_seconds
+    get_json(client, "runs")
+    assert len(calls) == 2
+    plugin.store.listing_seconds = 0  # every call lists
+    get_json(client, "runs")
+    get_json(client, "runs")
+    assert len(calls) == 4

@@ -24,6 +24,7 @@ Example::
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -190,12 +191,19 @@ class GraphStore:
         cache_size: decoded graphs kept in memory.
         remap_cache_size: re-mapped graphs (see :meth:`load`'s ``params``) kept in memory.
         logdir: TensorBoard's ``--logdir``, for runs whose blobs the Rust data server cannot read.
+        listing_seconds: how long one listing of the runs answers (0: list on every call).
     """
 
     def __init__(
-        self, data_provider, cache_size: int = 128, logdir: str | None = None, remap_cache_size: int = 32
+        self,
+        data_provider,
+        cache_size: int = 128,
+        logdir: str | None = None,
+        remap_cache_size: int = 32,
+        listing_seconds: float = 1.0,
     ) -> None:
         self.data_provider = data_provider
+        self.listing_seconds = listing_seconds
         #: The local log directory, if any: where :mod:`eventfiles` reads what the Rust data server cannot serve.
         self.logdir = logdir if logdir and os.path.isdir(logdir) else None
         self.event_file_blobs = EventFileBlobs()
@@ -204,10 +212,12 @@ class GraphStore:
         #: Each graph step's annotations (blob 1), keyed like :attr:`graphs`: the findings route reads every step's
         #: annotations, and decoding every graph for that would be slow and evict the graphs being viewed.
         self.annotation_dicts = LRUCache(4096)
-        # Reading a series' blob references is slow on the Rust data server (~40 ms per call, however short
-        # the series), while listing is fast (~2 ms): list on every request, reread a series only when its
-        # listing changed.
+        # On the Rust data server a gRPC call that follows another within ~40 ms waits ~40 ms for its answer
+        # (the first of a burst takes 1-2 ms), however small: reread a series only when its listing changed, and
+        # keep each listing for `listing_seconds`, so a burst of requests (graph, metrics, prefetch, projection)
+        # lists once. TensorBoard reloads the logs every 5 s by default; a listing a second old is no staler.
         self.series_cache = LRUCache(256)
+        self.listings = LRUCache(16)
         #: Decoded stored activation matrices (each up to a few MB), and graphs re-mapped from them with a
         #: request's Mapper parameters, keyed by (graph key, parameters).
         self.activation_arrays = LRUCache(8)
@@ -217,6 +227,15 @@ class GraphStore:
 
     # ------------------------------------------------------------------------------------------- listings
     def runs(self, ctx, experiment_id: str) -> dict[str, RunInfo]:
+        """The runs with TopoAct data and what each holds, listed at most once per ``listing_seconds``."""
+        if self.listing_seconds <= 0:
+            return self._list_runs(ctx, experiment_id)
+        window = int(time.monotonic() / self.listing_seconds)
+        return self.listings.get_or_create(
+            (experiment_id, window), lambda: self._list_runs(ctx, experiment_id)
+        )
+
+    def _list_runs(self, ctx, experiment_id: str) -> dict[str, RunInfo]:
         listing = self.data_provider.list_blob_sequences(
             ctx, experiment_id=experiment_id, plugin_name=summary.PLUGIN_NAME
         )
