@@ -192,6 +192,7 @@ class GraphStore:
         remap_cache_size: re-mapped graphs (see :meth:`load`'s ``params``) kept in memory.
         logdir: TensorBoard's ``--logdir``, for runs whose blobs the Rust data server cannot read.
         listing_seconds: how long one listing of the runs answers (0: list on every call).
+        clock: seconds of a monotonic clock, for the listing's time windows (tests pass a stepped one).
     """
 
     def __init__(
@@ -201,9 +202,11 @@ class GraphStore:
         logdir: str | None = None,
         remap_cache_size: int = 32,
         listing_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.data_provider = data_provider
         self.listing_seconds = listing_seconds
+        self.clock = clock
         #: The local log directory, if any: where :mod:`eventfiles` reads what the Rust data server cannot serve.
         self.logdir = logdir if logdir and os.path.isdir(logdir) else None
         self.event_file_blobs = EventFileBlobs()
@@ -230,7 +233,7 @@ class GraphStore:
         """The runs with TopoAct data and what each holds, listed at most once per ``listing_seconds``."""
         if self.listing_seconds <= 0:
             return self._list_runs(ctx, experiment_id)
-        window = int(time.monotonic() / self.listing_seconds)
+        window = int(self.clock() / self.listing_seconds)
         return self.listings.get_or_create(
             (experiment_id, window), lambda: self._list_runs(ctx, experiment_id)
         )
@@ -492,7 +495,7 @@ class GraphStore:
             self.activations(ctx, experiment_id, run, layer, epoch.step)
             # Resolved now, not cached under "fixed": a newer logged epoch may bring another number.
             given["eps"], fixed_from = self.fixed_eps(ctx, experiment_id, run, layer)
-        key = (base.key, tuple(sorted(given.items())), fixed_from)
+        key = (base.key, tuple(given.items()), fixed_from)  # still sorted: only eps may change
 
         def build() -> GraphEntry:
             x = self.activations(ctx, experiment_id, run, layer, epoch.step)
