@@ -135,6 +135,7 @@ def test_tsne_is_aligned_onto_its_epochs_pca_and_cached(app, logs):
 
 def test_concurrent_tsne_requests_compute_it_once(logs, monkeypatch):
     import threading
+    import time
 
     client, plugin = make_app(logs[0])
     calls = []
@@ -144,7 +145,33 @@ def test_concurrent_tsne_requests_compute_it_once(logs, monkeypatch):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(projections, "tsne_2d", counted)
+    class SlowRelease:
+        """The t-SNE lock, with every request waiting on it before the first t-SNE ends, and a pause after each
+        release: a request that stored its result only after releasing the lock would let a waiting one find
+        the cache empty and run the same t-SNE again."""
+
+        def __init__(self) -> None:
+            self.lock, self.waiting = threading.Lock(), threading.Semaphore(0)
+
+        def __enter__(self):
+            self.waiting.release()
+            self.lock.acquire()
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.lock.release()
+            time.sleep(0.2)
+
+    gate = SlowRelease()
+
+    def counted_once_all_wait(*args, **kwargs):
+        if not calls:
+            for _ in range(3):  # every request at the lock (or the test's threads failed to start: go on)
+                gate.waiting.acquire(timeout=10)
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(projections, "tsne_2d", counted_once_all_wait)
+    monkeypatch.setattr(plugin.projections, "_tsne_lock", gate)
     get_json(client, "projection", run="proj", layer="fc1", epoch=0)  # the PCA chain, before the race
     answers = []
 

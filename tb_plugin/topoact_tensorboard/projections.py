@@ -165,11 +165,6 @@ class ProjectionStore:
                 f"t-SNE needs at least 5 samples, this probe has {n}; use method=pca"
             )
 
-        def compute() -> Projection:
-            with self._tsne_lock:
-                done = self.tsne.get(key)  # computed by the request this one waited for
-                return done if done is not None else run_tsne()
-
         def run_tsne() -> Projection:
             x = self.store.activations(ctx, experiment_id, run, layer, epoch.step)
             where = f"the t-SNE of layer {layer!r} at epoch {epoch.step} in run {run!r}"
@@ -177,7 +172,12 @@ class ProjectionStore:
             coords = guarded(where, lambda: procrustes_align(tsne_2d(x, init=start), start))
             return Projection(coords.astype(np.float32), epoch.step)
 
-        return self.tsne.get_or_create(key, compute)
+        done = self.tsne.get(key)
+        if done is not None:
+            return done
+        # Stored before the lock is released: a request that waited for this one finds the result in the cache.
+        with self._tsne_lock:
+            return self.tsne.get_or_create(key, run_tsne)
 
 
 def _chain_keys(experiment_id: str, run: str, tag: str, series: list[Epoch]) -> list[tuple]:
