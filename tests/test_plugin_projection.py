@@ -232,6 +232,20 @@ def test_round_coordinates_keeps_four_significant_digits():
     assert round_coordinates(np.array([])) == []
 
 
+def test_chain_keys_name_every_earlier_epoch_in_constant_size():
+    from topoact_tensorboard.data import Epoch
+
+    series = [Epoch(step, 100.0 + step, (f"k{step}",)) for step in range(2000)]
+    keys = projections._chain_keys("", "run", "tag", series)
+    assert len(keys) == len(series) and len(set(keys)) == len(keys)
+    assert max(len(repr(k)) for k in keys) <= 2 * len(repr(keys[1]))  # not growing with the epoch
+    # A rewritten early epoch (a new wall time) changes the key of every epoch after it, and none before it.
+    rewritten = [series[0], Epoch(1, 999.0, ("k1",)), *series[2:]]
+    again = projections._chain_keys("", "run", "tag", rewritten)
+    assert again[0] == keys[0] and all(a != b for a, b in zip(again[1:], keys[1:], strict=True))
+    assert projections._chain_keys("", "run", "tag", series[:10]) == keys[:10]
+
+
 # ------------------------------------------------------------------------------------------ the real training
 @pytest.mark.slow
 def test_the_trained_run_matches_the_engine_on_logreader_activations(trained_logdir):

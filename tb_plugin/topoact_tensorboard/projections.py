@@ -22,6 +22,7 @@ Example::
 
 from __future__ import annotations
 
+import hashlib
 import math
 import threading
 from dataclasses import dataclass
@@ -181,10 +182,13 @@ class ProjectionStore:
 
 
 def _chain_keys(experiment_id: str, run: str, tag: str, series: list[Epoch]) -> list[tuple]:
-    """Cache keys of each epoch's aligned projection: an aligned projection depends on every epoch before it, so
-    its key names them all (step and wall time: a rewritten step has a new wall time)."""
-    keys, prefix = [], ()
+    """Cache keys of each epoch's aligned projection. An aligned projection depends on every epoch before it, so
+    each key holds the epoch's step and wall time (a rewritten step has a new wall time) and a digest of the
+    previous key: it names the whole chain in constant size, and the keys of ``k`` epochs cost ``O(k)``."""
+    keys: list[tuple] = []
+    previous = b""
     for e in series:
-        prefix = (*prefix, (e.step, e.wall_time))
-        keys.append((experiment_id, run, tag, prefix))
+        key = (experiment_id, run, tag, e.step, e.wall_time, previous)
+        keys.append(key)
+        previous = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
     return keys
