@@ -81,8 +81,10 @@ def _unreadable(where: str, e: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class _Unreadable:
-    """A cached decoding failure: only its message, so that the payload and the frames that failed are freed."""
+class Unreadable:
+    """A cached failure to read or derive something (a graph, annotations, activations, a projection): only its
+    message, so that the payload and the frames that failed are freed. Whoever finds it raises ``NotFoundError``
+    with the message."""
 
     message: str
 
@@ -349,12 +351,12 @@ class GraphStore:
             )
         blob_key = epoch.blob_keys[0]
 
-        def decode() -> GraphEntry | _Unreadable:
+        def decode() -> GraphEntry | Unreadable:
             data = self._read_blob(ctx, run, blob_key, where)
             try:
                 graph = _checked(MapperGraph.from_bytes(data))
             except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
-                return _Unreadable(_unreadable(where, e))
+                return Unreadable(_unreadable(where, e))
             try:
                 annotations = self.annotations(ctx, experiment_id, run, layer, epoch)
             except errors.NotFoundError:
@@ -364,7 +366,7 @@ class GraphStore:
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
         entry = self.graphs.get_or_create(key, decode)
-        if isinstance(entry, _Unreadable):
+        if isinstance(entry, Unreadable):
             raise errors.NotFoundError(entry.message)
         return entry
 
@@ -377,21 +379,21 @@ class GraphStore:
             return {}
         blob_key = epoch.blob_keys[1]
 
-        def decode() -> dict | _Unreadable:
+        def decode() -> dict | Unreadable:
             try:
                 return summary.decode_annotations(self._read_blob(ctx, run, blob_key, where))
             except summary.SummaryFormatError as e:
-                return _Unreadable(f"{where} are unreadable: {e}")
+                return Unreadable(f"{where} are unreadable: {e}")
             except errors.NotFoundError as e:
-                return _Unreadable(str(e))
+                return Unreadable(str(e))
             except (
                 Exception
             ) as e:  # what a crafted blob makes json raise besides a decode error (RecursionError)
-                return _Unreadable(_unreadable(where, e))
+                return Unreadable(_unreadable(where, e))
 
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
         value = self.annotation_dicts.get_or_create(key, decode)
-        if isinstance(value, _Unreadable):
+        if isinstance(value, Unreadable):
             raise errors.NotFoundError(value.message)
         return value
 
@@ -449,28 +451,43 @@ class GraphStore:
             )
         return tag, self._series(ctx, experiment_id, run, tag, info.versions[tag])
 
+    def activation_step(
+        self,
+        ctx,
+        experiment_id: str,
+        run: str,
+        layer: str,
+        step: int,
+        purpose: str = "its graphs cannot be re-mapped",
+    ) -> tuple[str, list[Epoch], int]:
+        """The tag of ``layer``'s stored activations, its steps (:meth:`activation_epochs`) and the index of
+        ``step`` among them; ``NotFoundError`` listing the steps there are when ``step`` is not one."""
+        tag, series = self.activation_epochs(ctx, experiment_id, run, layer, purpose)
+        for k, e in enumerate(series):
+            if e.step == step:
+                return tag, series, k
+        raise errors.NotFoundError(
+            f"no stored activations of layer {layer!r} at epoch {step} in run {run!r} (epochs with stored "
+            f"activations: {_span([e.step for e in series])})"
+        )
+
     def activations(self, ctx, experiment_id: str, run: str, layer: str, step: int) -> np.ndarray:
         """The probe activation matrix stored beside ``layer``'s graph at ``step`` (float32 ``(n, d)``), cached.
         Raises ``NotFoundError`` saying why when there is none (not stored, or unreadable)."""
         where = f"stored activations of layer {layer!r} at epoch {step} in run {run!r}"
-        tag, series = self.activation_epochs(ctx, experiment_id, run, layer)
-        found = [e for e in series if e.step == step]
-        if not found:
-            raise errors.NotFoundError(
-                f"no {where} (epochs with stored activations: {_span([e.step for e in series])})"
-            )
-        e = found[0]
+        tag, series, k = self.activation_step(ctx, experiment_id, run, layer, step)
+        e = series[k]
 
-        def decode() -> np.ndarray | _Unreadable:
+        def decode() -> np.ndarray | Unreadable:
             blobs = [self._read_blob(ctx, run, k, where) for k in e.blob_keys]
             try:
                 return summary.decode_activations(blobs)
             except Exception as err:  # SummaryFormatError, or whatever a crafted payload makes numpy raise
-                return _Unreadable(_unreadable(where, err))
+                return Unreadable(_unreadable(where, err))
 
         key = (experiment_id, run, tag, e.step, e.wall_time, e.blob_keys)
         value = self.activation_arrays.get_or_create(key, decode)
-        if isinstance(value, _Unreadable):
+        if isinstance(value, Unreadable):
             raise errors.NotFoundError(value.message)
         return value
 

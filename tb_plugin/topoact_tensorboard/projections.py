@@ -32,7 +32,7 @@ from tensorboard import errors
 
 from topoact_lightning.engine.projection import pca_2d, procrustes_align, tsne_2d
 from topoact_tensorboard.cache import LRUCache
-from topoact_tensorboard.data import Epoch, GraphStore, _span, guarded
+from topoact_tensorboard.data import Epoch, GraphStore, Unreadable, guarded
 
 #: The projections the route offers, its ``method`` parameter.
 METHODS = ("pca", "tsne")
@@ -49,13 +49,6 @@ class Projection:
 
     coords: np.ndarray
     aligned_to: int | None
-
-
-@dataclass(frozen=True)
-class _Broken:
-    """A cached failure (unreadable activations): its message only."""
-
-    message: str
 
 
 def round_coordinates(values: np.ndarray, digits: int = COORDINATE_DIGITS) -> list[float]:
@@ -100,16 +93,9 @@ class ProjectionStore:
         """
         if method not in METHODS:
             raise ValueError(f"unknown projection method {method!r}")
-        tag, series = self.store.activation_epochs(
-            ctx, experiment_id, run, layer, purpose="there is no projection to show"
+        tag, series, k = self.store.activation_step(
+            ctx, experiment_id, run, layer, step, purpose="there is no projection to show"
         )
-        steps = [e.step for e in series]
-        if step not in steps:
-            raise errors.NotFoundError(
-                f"no stored activations of layer {layer!r} at epoch {step} in run {run!r} (epochs with stored "
-                f"activations: {_span(steps)})"
-            )
-        k = steps.index(step)
         keys = _chain_keys(experiment_id, run, tag, series[: k + 1])
         pca = self._pca_chain(ctx, experiment_id, run, layer, series, keys)
         if method == "pca":
@@ -130,24 +116,24 @@ class ProjectionStore:
         for i in range(start + 1, k + 1):
             link = self._link(ctx, experiment_id, run, layer, series, i, prev)
             prev = self.aligned.get_or_create(keys[i], lambda link=link: link)
-        if isinstance(prev, _Broken):
+        if isinstance(prev, Unreadable):
             raise errors.NotFoundError(prev.message)
         return prev
 
     def _link(
         self, ctx, experiment_id: str, run: str, layer: str, series: list[Epoch], i: int, prev
-    ) -> Projection | _Broken:
+    ) -> Projection | Unreadable:
         """Epoch ``series[i]``'s aligned PCA, given the previous link ``prev`` (None for the first epoch)."""
         e = series[i]
         try:
             x = self.store.activations(ctx, experiment_id, run, layer, e.step)
         except errors.NotFoundError as err:
-            return _Broken(str(err))
+            return Unreadable(str(err))
         where = f"the projection of layer {layer!r} at epoch {e.step} in run {run!r}"
         try:
             raw = guarded(where, lambda: pca_2d(x))
         except errors.NotFoundError as err:
-            return _Broken(str(err))
+            return Unreadable(str(err))
         if isinstance(prev, Projection) and prev.coords.shape == raw.shape:
             return Projection(procrustes_align(raw, prev.coords).astype(np.float32), series[i - 1].step)
         return Projection(raw.astype(np.float32), None)
