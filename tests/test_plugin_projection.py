@@ -15,7 +15,7 @@ import pytest
 from tensorboard import errors
 from tensorboard.context import RequestContext
 from topoact_tensorboard import projections
-from topoact_tensorboard.projections import round_coordinates
+from topoact_tensorboard.payloads import round_coordinates
 from torch.utils.tensorboard import SummaryWriter
 
 from tests._tensorboard import fetch, tensorboard_process

@@ -23,7 +23,6 @@ Example::
 from __future__ import annotations
 
 import hashlib
-import math
 import threading
 from dataclasses import dataclass
 
@@ -38,9 +37,6 @@ from topoact_tensorboard.data import Epoch, GraphStore, Unreadable, guarded
 METHODS = ("pca", "tsne")
 #: t-SNE of more samples than this is refused: Barnes-Hut t-SNE of 10,000 points keeps a core busy for minutes.
 MAX_TSNE_SAMPLES = 5000
-#: Significant digits kept of the coordinates (relative to the largest): a ten-thousandth of the scatter's
-#: extent is far below a pixel, and the answer stays small.
-COORDINATE_DIGITS = 4
 
 
 @dataclass(frozen=True)
@@ -49,23 +45,6 @@ class Projection:
 
     coords: np.ndarray
     aligned_to: int | None
-
-
-def round_coordinates(values: np.ndarray, digits: int = COORDINATE_DIGITS) -> list[float]:
-    """``values`` rounded to ``digits`` significant digits of the largest absolute value, as a list.
-
-    Example:
-        >>> round_coordinates(np.array([123.456789, -0.000123, 1.0]))
-        [123.5, -0.0, 1.0]
-        >>> round_coordinates(np.zeros(2))
-        [0.0, 0.0]
-    """
-    values = np.asarray(values, dtype=np.float64)
-    top = float(np.abs(values).max()) if values.size else 0.0
-    if not top or not math.isfinite(top):
-        return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).tolist()
-    decimals = digits - 1 - math.floor(math.log10(top))
-    return np.round(values, decimals).tolist()
 
 
 class ProjectionStore:
