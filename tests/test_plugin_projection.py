@@ -209,12 +209,19 @@ def test_tsne_of_too_many_samples_is_refused(client, monkeypatch):
     assert "use method=pca" in text
 
 
-def test_the_caches_stay_bounded(logs):
+def test_the_caches_stay_bounded(logs, monkeypatch):
     client, plugin = make_app(logs[0])
+    computed = []
+    real = projections.pca_2d
+    monkeypatch.setattr(projections, "pca_2d", lambda x: computed.append(1) or real(x))
     plugin.projections.aligned.maxsize = 2
+    first = {}
     for step in (0, 1, 5, 0, 1):
-        get_json(client, "projection", run="proj", layer="fc1", epoch=step)
+        body = get_json(client, "projection", run="proj", layer="fc1", epoch=step)
         assert len(plugin.projections.aligned) <= 2
+        # Epochs 0 and 1 were evicted by epoch 5's chain: computed again, they are the answers given first.
+        assert first.setdefault(step, body) == body
+    assert len(computed) == 5  # 0, 1, 5 (step 2 is unreadable), then 0 and 1 again: they had been evicted
 
 
 def test_impl_answers_without_http(app):
