@@ -528,15 +528,17 @@ class GraphStore:
                 mapper.check_params()
             except (TopoActConfigError, ValueError, TypeError) as e:
                 raise errors.InvalidArgumentError(f"the {base.where} cannot be re-mapped so: {e}") from e
-            knee = self.knee_eps(base.key, x, mapper.get_params())
-            if knee is not None:
-                mapper.set_params(eps=knee)
+            resolved = self.knee_eps(base.key, x, mapper.get_params())
+            if resolved is not None:
+                mapper.set_params(eps=resolved[0])
             graph = guarded(
                 f"the re-mapping of the {base.where}",
                 lambda: mapper.fit_graph(x, labels=g.labels, extras=g.extras, class_names=g.class_names),
             )
-            if knee is not None:
-                graph.params["eps_rule"] = "knee"  # chosen by the rule, as the engine would say
+            if resolved is not None:
+                graph.params["eps_rule"] = resolved[
+                    1
+                ]  # the engine's rule, not "given": it was handed the eps
             if fixed_from is not None:
                 graph.params.update(eps_rule=FIXED_EPS, eps_fixed_from=fixed_from)
             return GraphEntry(
@@ -551,28 +553,19 @@ class GraphStore:
 
         return self.remapped.get_or_create(key, build)
 
-    def knee_eps(self, key: Any, x: np.ndarray, params: dict[str, Any]) -> float | None:
-        """The automatic eps (``eps="auto"``) of the stored matrix ``x`` of the graph ``key``, worked out once per
-        (matrix, ``min_samples``, ``metric``, sample size, seed): a change of intervals, overlap, lens or cover
-        leaves it as it was, and the knee rule's neighbour queries are about half of a re-map. None when the eps
-        is given, or when an unseeded sample (``random_state=None``) must be drawn afresh each time."""
-        if params["eps"] != "auto" or params["random_state"] is None or params["clusterer"] != "dbscan":
+    def knee_eps(self, key: Any, x: np.ndarray, params: dict[str, Any]) -> tuple[float, str] | None:
+        """The automatic eps (``eps="auto"``) of the stored matrix ``x`` of the graph ``key`` and the engine's name
+        for its rule (:func:`~topoact_lightning.engine.elements.resolve_eps`), worked out once per matrix and
+        values of the parameters it depends on (:data:`~topoact_lightning.engine.elements.EPS_PARAMS`): a change
+        of intervals, overlap, lens or cover leaves it as it was, and the knee rule's neighbour queries are about
+        half of a re-map. None when the eps is given (nothing to work out), or when an unseeded sample
+        (``random_state=None``) must be drawn afresh each time."""
+        if params["eps"] != "auto" or params["random_state"] is None:
             return None
-        from topoact_lightning.engine.neighbors import auto_eps
-        from topoact_lightning.engine.threads import n_threads
+        from topoact_lightning.engine.elements import EPS_PARAMS, resolve_eps
 
-        spec = (params["min_samples"], params["metric"], params["eps_sample"], params["random_state"])
-        return self.knee_eps_values.get_or_create(
-            (key, *spec),
-            lambda: auto_eps(
-                x,
-                int(spec[0]),
-                spec[1],
-                sample=int(spec[2]),
-                random_state=spec[3],
-                n_threads=n_threads(params["n_jobs"]),
-            ),
-        )
+        spec = tuple(params[name] for name in EPS_PARAMS)
+        return self.knee_eps_values.get_or_create((key, spec), lambda: resolve_eps(x, params))
 
     def fixed_eps(self, ctx, experiment_id: str, run: str, layer: str) -> tuple[float, int]:
         """``eps=fixed`` of ``layer``: the DBSCAN eps its latest readable logged graph used (the number the
