@@ -5,6 +5,8 @@ Side by side in one run, medians of ``--repeat`` rounds (round-robin):
 1. ``pca_2d`` (the engine) vs scikit-learn's ``PCA(n_components=2)`` (its default solver) and
    ``PCA(n_components=2, svd_solver="full")`` (exact, like the engine), on ReLU-like float32 activations; the
    largest coordinate difference to scikit-learn's full solver is printed too (the engine follows its signs).
+   Beside them the Mapper lenses ``pca_lens`` with one and two components (float32, the same
+   ``principal_basis``), against scikit-learn's default solver with as many components.
 2. ``procrustes_align`` of one epoch's 2-D embedding onto the previous one.
 3. ``tsne_2d`` of 1,000 points (once: it takes seconds) vs scikit-learn's ``TSNE(init="pca")`` on the same data.
 4. The plugin's ``projection`` route through an in-process TensorBoard app over a log of ``--epochs`` epochs:
@@ -13,24 +15,27 @@ Side by side in one run, medians of ``--repeat`` rounds (round-robin):
 
 Usage:
     python benchmarks/bench_projection.py [--n 1000] [--d 512] [--repeat 15] [--epochs 10]
+    python benchmarks/bench_projection.py --n 10000 --d 512 --pca-only   # step 1 alone (the lens sizes)
 """
 
 from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_plugin import ms, multiplexer_provider, timed  # noqa: E402
 
 from topoact_lightning import summary  # noqa: E402
+from topoact_lightning.engine.lenses import pca_lens  # noqa: E402
 from topoact_lightning.engine.projection import pca_2d, procrustes_align, tsne_2d  # noqa: E402
 
 
@@ -45,54 +50,60 @@ def activations(n: int, d: int, step: int) -> np.ndarray:
 
 
 def median_ms(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return 1000 * statistics.median(times)
+    return ms([timed(fn) for _ in range(repeat)])
 
 
-def engine(n: int, d: int, repeat: int) -> None:
+def pca(n: int, d: int, repeat: int) -> None:
     from sklearn.decomposition import PCA
-    from sklearn.manifold import TSNE
 
     x = activations(n, d, 3)
-    prev = pca_2d(activations(n, d, 2))
     cases = {
         "engine pca_2d": lambda: pca_2d(x),
         "sklearn PCA(2), default solver": lambda: PCA(n_components=2).fit_transform(x),
         "sklearn PCA(2), full SVD": lambda: PCA(n_components=2, svd_solver="full").fit_transform(x),
+        "engine pca_lens, 1 component": lambda: pca_lens(x, 1),
+        "engine pca_lens, 2 components": lambda: pca_lens(x, 2),
+        "sklearn PCA(1), default solver": lambda: PCA(n_components=1).fit_transform(x),
     }
     for fn in cases.values():
         fn()  # warm up (imports, BLAS threads)
     times = {name: [] for name in cases}
     for _ in range(repeat):
         for name, fn in cases.items():
-            times[name].append(median_ms(fn, 1))
-    med = {name: statistics.median(t) for name, t in times.items()}
-    print(f"PCA of {n} x {d} float32 (median of {repeat}, ms)")
-    for name, ms in med.items():
-        print(f"  {name:34s} {ms:8.1f}")
+            times[name].append(timed(fn))
+    med = {name: ms(t) for name, t in times.items()}
+    print(f"PCA of {n} x {d} float32 (median of {repeat}, ms; load average {os.getloadavg()[0]:.1f})")
+    for name, t in med.items():
+        print(f"  {name:34s} {t:8.1f}")
     ref = med["sklearn PCA(2), default solver"]
     print(f"  ratio engine / sklearn default: {med['engine pca_2d'] / ref:.2f}")
     print(f"  ratio engine / sklearn full:    {med['engine pca_2d'] / med['sklearn PCA(2), full SVD']:.2f}")
-    full = PCA(n_components=2, svd_solver="full").fit_transform(x.astype(np.float64))
     print(
-        f"  max |engine - sklearn full| / max |sklearn|: {np.abs(pca_2d(x) - full).max() / np.abs(full).max():.1e}"
+        f"  ratio pca_lens(1) / sklearn PCA(1) default: {med['engine pca_lens, 1 component'] / med['sklearn PCA(1), default solver']:.2f}"
     )
+    print(f"  ratio pca_lens(2) / sklearn PCA(2) default: {med['engine pca_lens, 2 components'] / ref:.2f}")
+    full = PCA(n_components=2, svd_solver="full").fit_transform(x.astype(np.float64))
+    top = np.abs(full).max()
+    print(f"  max |engine - sklearn full| / max |sklearn|:   {np.abs(pca_2d(x) - full).max() / top:.1e}")
+    lens = pca_lens(x, 2)[0]
+    # The lens has no sign convention to share (it follows the previous epoch's basis): compared up to sign.
+    lens_err = np.abs(np.abs(lens) - np.abs(full)).max() / top
+    print(f"  max ||lens| - |sklearn full|| / max |sklearn|: {lens_err:.1e}")
 
+
+def engine(n: int, d: int, repeat: int) -> None:
+    from sklearn.manifold import TSNE
+
+    pca(n, d, repeat)
+    x = activations(n, d, 3)
+    prev = pca_2d(activations(n, d, 2))
     y = pca_2d(x)
     print(
         f"Procrustes of {n} x 2 onto the previous epoch: {median_ms(lambda: procrustes_align(y, prev), repeat):.2f} ms"
     )
 
-    t0 = time.perf_counter()
-    tsne_2d(x)
-    ours = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    TSNE(n_components=2, init="pca", random_state=0).fit_transform(x)
-    theirs = time.perf_counter() - t0
+    ours = timed(lambda: tsne_2d(x))
+    theirs = timed(lambda: TSNE(n_components=2, init="pca", random_state=0).fit_transform(x))
     print(
         f"t-SNE of {n} x {d}: engine tsne_2d (PCA to 50 first) {ours:.2f} s, sklearn TSNE(init='pca') {theirs:.2f} s, "
         f"ratio {ours / theirs:.2f}"
@@ -101,7 +112,6 @@ def engine(n: int, d: int, repeat: int) -> None:
 
 def route(n: int, d: int, repeat: int, epochs: int) -> None:
     from tensorboard.backend import application
-    from tensorboard.backend.event_processing import data_provider, plugin_event_multiplexer
     from tensorboard.plugins import base_plugin
     from topoact_tensorboard.plugin import TopoActPlugin
     from torch.utils.tensorboard import SummaryWriter
@@ -121,11 +131,7 @@ def route(n: int, d: int, repeat: int, epochs: int) -> None:
     writer.close()
 
     def client():
-        mux = plugin_event_multiplexer.EventMultiplexer(
-            {"run": os.path.join(logdir, "run")}, tensor_size_guidance={"topoact": 0}
-        )
-        mux.Reload()
-        provider = data_provider.MultiplexerDataProvider(mux, logdir)
+        provider = multiplexer_provider(logdir)
         plugin = TopoActPlugin(base_plugin.TBContext(logdir=logdir, data_provider=provider))
         app = application.TensorBoardWSGI([plugin], data_provider=provider)
         return werkzeug_test.Client(app, wrappers.Response)
@@ -142,25 +148,19 @@ def route(n: int, d: int, repeat: int, epochs: int) -> None:
     cold, next_epoch = [], []
     for _ in range(max(3, repeat // 3)):
         c = client()
-        t0 = time.perf_counter()
-        get(c, last - 1)
-        cold.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
-        get(c, last)
-        next_epoch.append(time.perf_counter() - t0)
+        cold.append(timed(lambda c=c: get(c, last - 1)))
+        next_epoch.append(timed(lambda c=c: get(c, last)))
     warm = median_ms(lambda: get(c, last), repeat)
     size = len(get(c, last).get_data())
     print(
         f"projection route, {n} x {d}, {epochs} epochs logged (ms; in-process TensorBoard app, Python back end)"
     )
-    print(f"  cold, epoch {last - 1} (chain of {last} PCAs):  {1000 * statistics.median(cold):8.1f}")
-    print(f"  next epoch after it (one link):   {1000 * statistics.median(next_epoch):8.1f}")
+    print(f"  cold, epoch {last - 1} (chain of {last} PCAs):  {ms(cold):8.1f}")
+    print(f"  next epoch after it (one link):   {ms(next_epoch):8.1f}")
     print(
         f"  warm (cached):                    {warm:8.1f}   answer {size / 1024:.0f} KiB (JSON, before gzip)"
     )
-    t0 = time.perf_counter()
-    get(c, last, "tsne")
-    tsne_cold = time.perf_counter() - t0
+    tsne_cold = timed(lambda: get(c, last, "tsne"))
     tsne_warm = median_ms(lambda: get(c, last, "tsne"), repeat)
     print(f"  t-SNE cold {tsne_cold:.2f} s, warm {tsne_warm:.1f} ms")
 
@@ -171,8 +171,12 @@ def main() -> None:
     parser.add_argument("--d", type=int, default=512)
     parser.add_argument("--repeat", type=int, default=15)
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--pca-only", action="store_true", help="step 1 alone (no t-SNE, no route)")
     args = parser.parse_args()
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    if args.pca_only:
+        pca(args.n, args.d, args.repeat)
+        return
     engine(args.n, args.d, args.repeat)
     route(args.n, args.d, args.repeat, args.epochs)
 

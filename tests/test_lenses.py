@@ -54,13 +54,62 @@ def test_pca_lens_matches_scikit_learn_up_to_sign():
     np.testing.assert_allclose(np.abs(lens), np.abs(proj), rtol=1e-3, atol=1e-3)
 
 
-def test_wide_data_uses_randomized_pca():
+def test_wide_data_finds_the_principal_direction():
+    # 200 x 1500: from the 200 x 200 Gram matrix (it was randomized subspace iteration before the lens shared
+    # the projection panel's solver).
     rng = np.random.default_rng(3)
     direction = rng.normal(size=1500)
     direction /= np.linalg.norm(direction)
     X = (rng.normal(size=(200, 1)) * 10 * direction + rng.normal(size=(200, 1500)) * 0.1).astype(np.float32)
     lens, basis = pca_lens(X, 1)
     assert abs(float(basis[:, 0] @ direction)) > 0.99
+
+
+@pytest.mark.parametrize(
+    ("shape", "solver"),
+    [
+        ((300, 40), ("eigh", 40)),  # covariance, dense
+        ((600, 300), ("eigsh", 300)),  # covariance, Lanczos
+        ((120, 700), ("eigh", 120)),  # Gram, dense
+        ((400, 900), ("eigsh", 400)),  # Gram, Lanczos
+        ((1100, 1030), ("randomized_svd", 1100)),  # float32 only: exact=True takes the covariance
+    ],
+)
+def test_every_pca_solver_finds_scikit_learns_directions_with_its_signs(shape, solver, monkeypatch):
+    import scipy.linalg
+    import scipy.sparse.linalg
+    import sklearn.utils.extmath
+
+    from topoact_lightning.engine import lenses
+
+    used = []
+    for module, name in [
+        (scipy.linalg, "eigh"),
+        (scipy.sparse.linalg, "eigsh"),
+        (sklearn.utils.extmath, "randomized_svd"),
+    ]:
+        real = getattr(module, name)
+
+        def spy(M, *args, _real=real, _name=name, **kwargs):
+            used.append((_name, len(M)))
+            return _real(M, *args, **kwargs)
+
+        monkeypatch.setattr(module, name, spy)
+    rng = np.random.default_rng(4)
+    n, d = shape
+    X = rng.normal(size=(n, d)) + (rng.normal(size=(n, 2)) * [4.0, 2.0]) @ rng.normal(size=(2, d))
+    X = X.astype(np.float32)
+    want = PCA(2, svd_solver="full").fit(X.astype(np.float64)).components_.T
+    for exact in (False, True):
+        used.clear()
+        basis = lenses.principal_basis(X, 2, exact=exact)
+        assert basis.dtype == (np.float64 if exact else np.float32) and basis.shape == (d, 2)
+        # scikit-learn's full SVD flips each component so its largest loading is positive, as the engine does.
+        randomized = solver[0] == "randomized_svd" and not exact
+        np.testing.assert_allclose(basis, want, atol=2e-3 if randomized else 1e-5)
+        assert used == [solver if not exact or solver[0] != "randomized_svd" else ("eigsh", d)]
+    one = lenses.principal_basis(X[:1], 3)  # a single sample has no direction
+    assert one.shape == (d, 3) and not one.any()
 
 
 @given(

@@ -327,3 +327,24 @@ def test_to_kmapper_renders_with_keplermapper(tmp_path):
     kmapper.KeplerMapper(verbose=0).visualize(g.to_kmapper(), path_html=str(out), title="test")
     html = out.read_text()
     assert g.node_ids[0] in html and len(html) > 1000
+
+
+def test_resolve_eps_is_the_eps_a_fit_uses_and_depends_on_eps_params_only():
+    from topoact_lightning.engine.elements import EPS_PARAMS, resolve_eps
+
+    X, _ = activations(1500, 16, seed=3)
+    base = Mapper(n_intervals=8, eps_sample=500)
+    eps, rule = resolve_eps(X, base.get_params())
+    g = base.fit_graph(X)
+    assert (g.params["eps"], g.params["eps_rule"]) == (pytest.approx(eps), rule) and rule == "knee"
+    assert resolve_eps(X, Mapper(eps=0.7).get_params()) == (0.7, "given")
+    assert resolve_eps(X, Mapper(clusterer=DBSCAN(eps=0.3)).get_params()) == (0.3, "given")
+    with pytest.raises(ValueError, match="not a DBSCAN"):
+        resolve_eps(X, Mapper(clusterer=AgglomerativeClustering()).get_params())
+    # Parameters outside EPS_PARAMS leave it as it was; each of those tried here moves it.
+    for other in ({"n_intervals": 13}, {"overlap": 0.5}, {"lens": "pca"}, {"cover": "balanced"}):
+        assert set(other).isdisjoint(EPS_PARAMS)
+        assert resolve_eps(X, base.set_params(**other).get_params()) == (eps, rule)
+    for moved in ({"min_samples": 9}, {"metric": "cosine"}, {"eps_sample": 300}, {"random_state": 7}):
+        assert set(moved) <= set(EPS_PARAMS)
+        assert resolve_eps(X, Mapper(**{"n_intervals": 8, "eps_sample": 500, **moved}).get_params())[0] != eps

@@ -9,17 +9,14 @@ Uses the session's trained run (layers ``features.3`` and ``fc1``, epochs 0..3, 
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
-from torch.utils.tensorboard import SummaryWriter
 
 from tests._browser import click_node, frame_offset, open_topoact, serve_tensorboard
 from tests.test_plugin_browser import route
-from tests.test_plugin_routes import synthetic_graph
-from topoact_lightning import summary
+from tests.test_plugin_remap import with_bare_run
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -28,13 +25,7 @@ OPEN = "&p.topoact.run=run&p.topoact.layer=fc1&p.topoact.proj=1"
 
 @pytest.fixture(scope="module")
 def logdir(trained_logdir, tmp_path_factory) -> Path:
-    logdir = tmp_path_factory.mktemp("projection_browser")
-    shutil.copytree(trained_logdir / "run", logdir / "run")
-    writer = SummaryWriter(os.path.join(logdir, "bare"))
-    for step in range(2):
-        summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(step).to_bytes()), step)
-    writer.close()
-    return logdir
+    return with_bare_run(trained_logdir, tmp_path_factory.mktemp("projection_browser"), steps=2)
 
 
 @pytest.fixture(scope="module", params=[[], ["--load_fast=false"]], ids=["rust", "python"])
@@ -85,6 +76,17 @@ def lasso(page, frame, polygon: list[tuple[float, float]]) -> None:
 def holding(graph: dict, samples) -> list[int]:
     samples = set(samples)
     return sorted(n["id"] for n in graph["nodes"] if samples & set(n["members"]))
+
+
+def drawn_fit(positions, proj: dict) -> tuple[float, float]:
+    """How the drawn points (client pixels) follow the route's ``x``/``y``: the uniform scale (y up) and shift that
+    fit best, and the largest distance in pixels that remains."""
+    drawn = np.array(positions, dtype=float)
+    given = np.column_stack([proj["x"], proj["y"]]) * [1.0, -1.0]
+    drawn -= drawn.mean(axis=0)
+    given -= given.mean(axis=0)
+    scale = float((drawn * given).sum() / (given * given).sum())
+    return scale, float(np.linalg.norm(drawn - scale * given, axis=1).max())
 
 
 def inside_polygon(x: float, y: float, poly: list[tuple[float, float]]) -> bool:
@@ -209,6 +211,11 @@ def test_the_url_reopens_the_panel_and_the_slider_keeps_it_in_step(server, brows
     assert frame.evaluate("() => window.__topoact.epoch") == 2
     after = frame.evaluate("() => window.__topoact.pointPositions()")
     assert len(after) == len(before)
+    # Each epoch's points are drawn where the route put them (aligned onto the epoch before): one scale, y up.
+    for positions, epoch in ((before, 1), (after, 2)):
+        scale, off = drawn_fit(positions, route(server, "projection", run="run", layer="fc1", epoch=epoch))
+        assert scale > 0 and off < 1.0, (epoch, scale, off)
+    assert drawn_fit(after, route(server, "projection", run="run", layer="fc1", epoch=1))[1] > 1.0
     # t-SNE from the panel's selector: computed on the server, kept in the URL.
     frame.select_option("[data-testid=projection-method]", "tsne")
     shown = ready(frame, "fc1", 2, "tsne")
@@ -230,6 +237,7 @@ def test_a_layer_without_stored_activations_disables_the_panel_with_the_reason(s
     toggle = "[data-testid=projection-toggle]"
     assert frame.is_disabled(toggle)
     assert "No stored activations for fc1" in frame.get_attribute(toggle, "title")
+    assert watch.problems() == []
     page.context.close()
     page, frame, watch2 = open_topoact(
         browser, server, hash_extra="&p.topoact.run=bare&p.topoact.layer=fc1&p.topoact.proj=1"

@@ -15,7 +15,7 @@ import pytest
 from tensorboard import errors
 from tensorboard.context import RequestContext
 from topoact_tensorboard import projections
-from topoact_tensorboard.projections import round_coordinates
+from topoact_tensorboard.payloads import round_coordinates
 from torch.utils.tensorboard import SummaryWriter
 
 from tests._tensorboard import fetch, tensorboard_process
@@ -135,6 +135,7 @@ def test_tsne_is_aligned_onto_its_epochs_pca_and_cached(app, logs):
 
 def test_concurrent_tsne_requests_compute_it_once(logs, monkeypatch):
     import threading
+    import time
 
     client, plugin = make_app(logs[0])
     calls = []
@@ -144,7 +145,33 @@ def test_concurrent_tsne_requests_compute_it_once(logs, monkeypatch):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(projections, "tsne_2d", counted)
+    class SlowRelease:
+        """The t-SNE lock, with every request waiting on it before the first t-SNE ends, and a pause after each
+        release: a request that stored its result only after releasing the lock would let a waiting one find
+        the cache empty and run the same t-SNE again."""
+
+        def __init__(self) -> None:
+            self.lock, self.waiting = threading.Lock(), threading.Semaphore(0)
+
+        def __enter__(self):
+            self.waiting.release()
+            self.lock.acquire()
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.lock.release()
+            time.sleep(0.2)
+
+    gate = SlowRelease()
+
+    def counted_once_all_wait(*args, **kwargs):
+        if not calls:
+            for _ in range(3):  # every request at the lock (or the test's threads failed to start: go on)
+                gate.waiting.acquire(timeout=10)
+        return counted(*args, **kwargs)
+
+    monkeypatch.setattr(projections, "tsne_2d", counted_once_all_wait)
+    monkeypatch.setattr(plugin.projections, "_tsne_lock", gate)
     get_json(client, "projection", run="proj", layer="fc1", epoch=0)  # the PCA chain, before the race
     answers = []
 
@@ -182,12 +209,19 @@ def test_tsne_of_too_many_samples_is_refused(client, monkeypatch):
     assert "use method=pca" in text
 
 
-def test_the_caches_stay_bounded(logs):
+def test_the_caches_stay_bounded(logs, monkeypatch):
     client, plugin = make_app(logs[0])
+    computed = []
+    real = projections.pca_2d
+    monkeypatch.setattr(projections, "pca_2d", lambda x: computed.append(1) or real(x))
     plugin.projections.aligned.maxsize = 2
+    first = {}
     for step in (0, 1, 5, 0, 1):
-        get_json(client, "projection", run="proj", layer="fc1", epoch=step)
+        body = get_json(client, "projection", run="proj", layer="fc1", epoch=step)
         assert len(plugin.projections.aligned) <= 2
+        # Epochs 0 and 1 were evicted by epoch 5's chain: computed again, they are the answers given first.
+        assert first.setdefault(step, body) == body
+    assert len(computed) == 5  # 0, 1, 5 (step 2 is unreadable), then 0 and 1 again: they had been evicted
 
 
 def test_impl_answers_without_http(app):
@@ -203,6 +237,20 @@ def test_round_coordinates_keeps_four_significant_digits():
     assert round_coordinates(values) == [1235.0, 0.0, -100.0]
     assert round_coordinates(np.array([0.5, 0.123456])) == [0.5, 0.1235]
     assert round_coordinates(np.array([])) == []
+
+
+def test_chain_keys_name_every_earlier_epoch_in_constant_size():
+    from topoact_tensorboard.data import Epoch
+
+    series = [Epoch(step, 100.0 + step, (f"k{step}",)) for step in range(2000)]
+    keys = projections._chain_keys("", "run", "tag", series)
+    assert len(keys) == len(series) and len(set(keys)) == len(keys)
+    assert max(len(repr(k)) for k in keys) <= 2 * len(repr(keys[1]))  # not growing with the epoch
+    # A rewritten early epoch (a new wall time) changes the key of every epoch after it, and none before it.
+    rewritten = [series[0], Epoch(1, 999.0, ("k1",)), *series[2:]]
+    again = projections._chain_keys("", "run", "tag", rewritten)
+    assert again[0] == keys[0] and all(a != b for a, b in zip(again[1:], keys[1:], strict=True))
+    assert projections._chain_keys("", "run", "tag", series[:10]) == keys[:10]
 
 
 # ------------------------------------------------------------------------------------------ the real training

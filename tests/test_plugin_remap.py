@@ -31,12 +31,13 @@ LAYER = "fc1"
 PARAMS = {"n_intervals": "9", "overlap": "0.4", "min_samples": "4"}
 
 
-def with_bare_run(trained_logdir, logdir):
-    """``logdir`` holding the trained run (``run``), plus a run whose graph (a small synthetic one, step 0) was
-    logged without stored activations (``bare``)."""
+def with_bare_run(trained_logdir, logdir, steps: int = 1):
+    """``logdir`` holding the trained run (``run``), plus a run whose graphs of ``fc1`` (small synthetic ones, steps
+    ``0 .. steps - 1``) were logged without stored activations (``bare``)."""
     shutil.copytree(trained_logdir / "run", logdir / "run")
     writer = SummaryWriter(os.path.join(logdir, "bare"))
-    summary.write_summary(writer, summary.graph_summary(LAYER, synthetic_graph(0).to_bytes()), 0)
+    for step in range(steps):
+        summary.write_summary(writer, summary.graph_summary(LAYER, synthetic_graph(step).to_bytes()), step)
     writer.close()
     return logdir
 

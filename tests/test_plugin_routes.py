@@ -605,8 +605,6 @@ def test_routes_over_a_real_training_run(trained_logdir):
 def test_a_burst_of_requests_lists_the_runs_once_and_a_new_window_lists_again(logs, monkeypatch):
     """The Rust data server answers a gRPC call that closely follows another ~40 ms late, so a listing answers
     every request within ``listing_seconds``; after it, new data is seen."""
-    import topoact_tensorboard.data as data
-
     client, plugin = make_app(logs[0])
     calls = []
     real = plugin.store.data_provider.list_blob_sequences
@@ -617,7 +615,7 @@ def test_a_burst_of_requests_lists_the_runs_once_and_a_new_window_lists_again(lo
 
     monkeypatch.setattr(plugin.store.data_provider, "list_blob_sequences", counted)
     now = [1000.2]
-    monkeypatch.setattr(data.time, "monotonic", lambda: now[0])
+    plugin.store.clock = lambda: now[0]
     get_json(client, "runs")
     get_json(client, "epochs", run="run_a", layer="fc1")
     get_json(client, "graph", run="run_a", layer="fc1", epoch=1)

@@ -129,6 +129,13 @@ def test_alignment_is_rigid_without_scale(Y, angle, reflect, other):
     # Pairwise distances are kept: only a rotation or reflection and a shift were applied.
     d = lambda Z: np.linalg.norm(Z[:, None] - Z[None], axis=-1)  # noqa: E731
     np.testing.assert_allclose(d(aligned), d(Y), atol=1e-7 * (1 + np.abs(Y).max()) * len(Y))
+    # A turned (or mirrored) copy of Y is as rigid, and fits the reference exactly as well: the motions tried
+    # include the one undoing the turn.
+    moved = Y @ rotation(angle, reflect)
+    again = procrustes_align(moved, ref)
+    np.testing.assert_allclose(d(again), d(Y), atol=1e-7 * (1 + np.abs(Y).max()) * len(Y))
+    slack = 1e-7 * (1 + np.abs(Y).max() + np.abs(ref).max()) * len(Y)
+    assert procrustes_residual(again, ref) == pytest.approx(procrustes_residual(aligned, ref), abs=slack)
 
 
 def test_scale_is_fitted_only_when_asked():

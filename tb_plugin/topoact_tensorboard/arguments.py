@@ -15,6 +15,8 @@ import re
 
 from tensorboard import errors
 
+from topoact_lightning.engine.remap import FIXED_EPS
+
 #: At most this many samples in one ``track`` request.
 MAX_TRACKED_SAMPLES = 1000
 STEP_MIN, STEP_MAX = -(2**63), 2**63 - 1
@@ -113,9 +115,6 @@ def kinds_arg(request, name: str, known: tuple[str, ...]) -> tuple[str, ...] | N
 
 #: The Mapper parameters a request may override (re-mapping a logged epoch's stored activations).
 MAPPER_ARGS = ("n_intervals", "overlap", "eps", "min_samples", "lens", "metric", "cover")
-#: ``eps=fixed``: one DBSCAN eps for every epoch of a layer, the one its latest logged graph used (TopoAct's
-#: "Epsilon-Fixed"; ``auto`` is its "Epsilon-Adaptive"). Resolved per layer by :meth:`data.GraphStore.remap`.
-FIXED_EPS = "fixed"
 #: At most this many cover elements per lens dimension, and this ``min_samples``, in a re-mapping request: a
 #: request must not keep the server busy for long (the cover's total is further capped by the engine).
 MAX_REQUEST_INTERVALS = 1000

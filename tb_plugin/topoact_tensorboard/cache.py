@@ -6,6 +6,8 @@ Example:
     [10, 20, 10, 30]
     >>> len(cache), cache.hits, cache.misses  # 2 was the least recently used, and went
     (2, 1, 3)
+    >>> cache.get(2), cache.get(3), cache.hits, cache.misses  # a look-up counts as a hit or a miss too
+    (None, 30, 2, 4)
 """
 
 from __future__ import annotations
@@ -44,12 +46,14 @@ class LRUCache:
         return value
 
     def get(self, key: Hashable, default: Any = None) -> Any:
-        """The cached value (now the most recently used), or ``default`` without creating anything."""
+        """The cached value (now the most recently used), or ``default`` without creating anything; counted as a
+        hit or a miss like :meth:`get_or_create`."""
         with self._lock:
             if key in self._data:
                 self._data.move_to_end(key)
                 self.hits += 1
                 return self._data[key]
+            self.misses += 1
         return default
 
     def __len__(self) -> int:

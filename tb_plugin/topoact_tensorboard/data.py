@@ -36,7 +36,7 @@ from tensorboard.data import provider
 
 from topoact_lightning import summary
 from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
-from topoact_tensorboard.arguments import FIXED_EPS
+from topoact_lightning.engine.remap import FIXED_EPS
 from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
 from topoact_tensorboard.payloads import json_number
@@ -81,8 +81,10 @@ def _unreadable(where: str, e: BaseException) -> str:
 
 
 @dataclass(frozen=True)
-class _Unreadable:
-    """A cached decoding failure: only its message, so that the payload and the frames that failed are freed."""
+class Unreadable:
+    """A cached failure to read or derive something (a graph, annotations, activations, a projection): only its
+    message, so that the payload and the frames that failed are freed. Whoever finds it raises ``NotFoundError``
+    with the message."""
 
     message: str
 
@@ -192,6 +194,7 @@ class GraphStore:
         remap_cache_size: re-mapped graphs (see :meth:`load`'s ``params``) kept in memory.
         logdir: TensorBoard's ``--logdir``, for runs whose blobs the Rust data server cannot read.
         listing_seconds: how long one listing of the runs answers (0: list on every call).
+        clock: seconds of a monotonic clock, for the listing's time windows (tests pass a stepped one).
     """
 
     def __init__(
@@ -201,9 +204,11 @@ class GraphStore:
         logdir: str | None = None,
         remap_cache_size: int = 32,
         listing_seconds: float = 1.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.data_provider = data_provider
         self.listing_seconds = listing_seconds
+        self.clock = clock
         #: The local log directory, if any: where :mod:`eventfiles` reads what the Rust data server cannot serve.
         self.logdir = logdir if logdir and os.path.isdir(logdir) else None
         self.event_file_blobs = EventFileBlobs()
@@ -230,7 +235,7 @@ class GraphStore:
         """The runs with TopoAct data and what each holds, listed at most once per ``listing_seconds``."""
         if self.listing_seconds <= 0:
             return self._list_runs(ctx, experiment_id)
-        window = int(time.monotonic() / self.listing_seconds)
+        window = int(self.clock() / self.listing_seconds)
         return self.listings.get_or_create(
             (experiment_id, window), lambda: self._list_runs(ctx, experiment_id)
         )
@@ -346,12 +351,12 @@ class GraphStore:
             )
         blob_key = epoch.blob_keys[0]
 
-        def decode() -> GraphEntry | _Unreadable:
+        def decode() -> GraphEntry | Unreadable:
             data = self._read_blob(ctx, run, blob_key, where)
             try:
                 graph = _checked(MapperGraph.from_bytes(data))
             except Exception as e:  # anything a crafted payload makes numpy, zipfile or json raise
-                return _Unreadable(_unreadable(where, e))
+                return Unreadable(_unreadable(where, e))
             try:
                 annotations = self.annotations(ctx, experiment_id, run, layer, epoch)
             except errors.NotFoundError:
@@ -361,7 +366,7 @@ class GraphStore:
         # The wall time is part of the key so that a run rewritten in place (same step, same key) is reread.
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
         entry = self.graphs.get_or_create(key, decode)
-        if isinstance(entry, _Unreadable):
+        if isinstance(entry, Unreadable):
             raise errors.NotFoundError(entry.message)
         return entry
 
@@ -374,21 +379,21 @@ class GraphStore:
             return {}
         blob_key = epoch.blob_keys[1]
 
-        def decode() -> dict | _Unreadable:
+        def decode() -> dict | Unreadable:
             try:
                 return summary.decode_annotations(self._read_blob(ctx, run, blob_key, where))
             except summary.SummaryFormatError as e:
-                return _Unreadable(f"{where} are unreadable: {e}")
+                return Unreadable(f"{where} are unreadable: {e}")
             except errors.NotFoundError as e:
-                return _Unreadable(str(e))
+                return Unreadable(str(e))
             except (
                 Exception
             ) as e:  # what a crafted blob makes json raise besides a decode error (RecursionError)
-                return _Unreadable(_unreadable(where, e))
+                return Unreadable(_unreadable(where, e))
 
         key = (experiment_id, run, layer, epoch.step, epoch.wall_time, blob_key)
         value = self.annotation_dicts.get_or_create(key, decode)
-        if isinstance(value, _Unreadable):
+        if isinstance(value, Unreadable):
             raise errors.NotFoundError(value.message)
         return value
 
@@ -446,28 +451,43 @@ class GraphStore:
             )
         return tag, self._series(ctx, experiment_id, run, tag, info.versions[tag])
 
+    def activation_step(
+        self,
+        ctx,
+        experiment_id: str,
+        run: str,
+        layer: str,
+        step: int,
+        purpose: str = "its graphs cannot be re-mapped",
+    ) -> tuple[str, list[Epoch], int]:
+        """The tag of ``layer``'s stored activations, its steps (:meth:`activation_epochs`) and the index of
+        ``step`` among them; ``NotFoundError`` listing the steps there are when ``step`` is not one."""
+        tag, series = self.activation_epochs(ctx, experiment_id, run, layer, purpose)
+        for k, e in enumerate(series):
+            if e.step == step:
+                return tag, series, k
+        raise errors.NotFoundError(
+            f"no stored activations of layer {layer!r} at epoch {step} in run {run!r} (epochs with stored "
+            f"activations: {_span([e.step for e in series])})"
+        )
+
     def activations(self, ctx, experiment_id: str, run: str, layer: str, step: int) -> np.ndarray:
         """The probe activation matrix stored beside ``layer``'s graph at ``step`` (float32 ``(n, d)``), cached.
         Raises ``NotFoundError`` saying why when there is none (not stored, or unreadable)."""
         where = f"stored activations of layer {layer!r} at epoch {step} in run {run!r}"
-        tag, series = self.activation_epochs(ctx, experiment_id, run, layer)
-        found = [e for e in series if e.step == step]
-        if not found:
-            raise errors.NotFoundError(
-                f"no {where} (epochs with stored activations: {_span([e.step for e in series])})"
-            )
-        e = found[0]
+        tag, series, k = self.activation_step(ctx, experiment_id, run, layer, step)
+        e = series[k]
 
-        def decode() -> np.ndarray | _Unreadable:
+        def decode() -> np.ndarray | Unreadable:
             blobs = [self._read_blob(ctx, run, k, where) for k in e.blob_keys]
             try:
                 return summary.decode_activations(blobs)
             except Exception as err:  # SummaryFormatError, or whatever a crafted payload makes numpy raise
-                return _Unreadable(_unreadable(where, err))
+                return Unreadable(_unreadable(where, err))
 
         key = (experiment_id, run, tag, e.step, e.wall_time, e.blob_keys)
         value = self.activation_arrays.get_or_create(key, decode)
-        if isinstance(value, _Unreadable):
+        if isinstance(value, Unreadable):
             raise errors.NotFoundError(value.message)
         return value
 
@@ -492,7 +512,7 @@ class GraphStore:
             self.activations(ctx, experiment_id, run, layer, epoch.step)
             # Resolved now, not cached under "fixed": a newer logged epoch may bring another number.
             given["eps"], fixed_from = self.fixed_eps(ctx, experiment_id, run, layer)
-        key = (base.key, tuple(sorted(given.items())), fixed_from)
+        key = (base.key, tuple(given.items()), fixed_from)  # still sorted: only eps may change
 
         def build() -> GraphEntry:
             x = self.activations(ctx, experiment_id, run, layer, epoch.step)
@@ -508,15 +528,17 @@ class GraphStore:
                 mapper.check_params()
             except (TopoActConfigError, ValueError, TypeError) as e:
                 raise errors.InvalidArgumentError(f"the {base.where} cannot be re-mapped so: {e}") from e
-            knee = self.knee_eps(base.key, x, mapper.get_params())
-            if knee is not None:
-                mapper.set_params(eps=knee)
+            resolved = self.knee_eps(base.key, x, mapper.get_params())
+            if resolved is not None:
+                mapper.set_params(eps=resolved[0])
             graph = guarded(
                 f"the re-mapping of the {base.where}",
                 lambda: mapper.fit_graph(x, labels=g.labels, extras=g.extras, class_names=g.class_names),
             )
-            if knee is not None:
-                graph.params["eps_rule"] = "knee"  # chosen by the rule, as the engine would say
+            if resolved is not None:
+                graph.params["eps_rule"] = resolved[
+                    1
+                ]  # the engine's rule, not "given": it was handed the eps
             if fixed_from is not None:
                 graph.params.update(eps_rule=FIXED_EPS, eps_fixed_from=fixed_from)
             return GraphEntry(
@@ -531,28 +553,19 @@ class GraphStore:
 
         return self.remapped.get_or_create(key, build)
 
-    def knee_eps(self, key: Any, x: np.ndarray, params: dict[str, Any]) -> float | None:
-        """The automatic eps (``eps="auto"``) of the stored matrix ``x`` of the graph ``key``, worked out once per
-        (matrix, ``min_samples``, ``metric``, sample size, seed): a change of intervals, overlap, lens or cover
-        leaves it as it was, and the knee rule's neighbour queries are about half of a re-map. None when the eps
-        is given, or when an unseeded sample (``random_state=None``) must be drawn afresh each time."""
-        if params["eps"] != "auto" or params["random_state"] is None or params["clusterer"] != "dbscan":
+    def knee_eps(self, key: Any, x: np.ndarray, params: dict[str, Any]) -> tuple[float, str] | None:
+        """The automatic eps (``eps="auto"``) of the stored matrix ``x`` of the graph ``key`` and the engine's name
+        for its rule (:func:`~topoact_lightning.engine.elements.resolve_eps`), worked out once per matrix and
+        values of the parameters it depends on (:data:`~topoact_lightning.engine.elements.EPS_PARAMS`): a change
+        of intervals, overlap, lens or cover leaves it as it was, and the knee rule's neighbour queries are about
+        half of a re-map. None when the eps is given (nothing to work out), or when an unseeded sample
+        (``random_state=None``) must be drawn afresh each time."""
+        if params["eps"] != "auto" or params["random_state"] is None:
             return None
-        from topoact_lightning.engine.neighbors import auto_eps
-        from topoact_lightning.engine.threads import n_threads
+        from topoact_lightning.engine.elements import EPS_PARAMS, resolve_eps
 
-        spec = (params["min_samples"], params["metric"], params["eps_sample"], params["random_state"])
-        return self.knee_eps_values.get_or_create(
-            (key, *spec),
-            lambda: auto_eps(
-                x,
-                int(spec[0]),
-                spec[1],
-                sample=int(spec[2]),
-                random_state=spec[3],
-                n_threads=n_threads(params["n_jobs"]),
-            ),
-        )
+        spec = tuple(params[name] for name in EPS_PARAMS)
+        return self.knee_eps_values.get_or_create((key, spec), lambda: resolve_eps(x, params))
 
     def fixed_eps(self, ctx, experiment_id: str, run: str, layer: str) -> tuple[float, int]:
         """``eps=fixed`` of ``layer``: the DBSCAN eps its latest readable logged graph used (the number the

@@ -49,6 +49,28 @@ def json_column(values: np.ndarray) -> list[Any]:
     return out
 
 
+#: Significant digits kept of projection coordinates (relative to the largest): a ten-thousandth of the scatter's
+#: extent is far below a pixel, and the answer stays small.
+COORDINATE_DIGITS = 4
+
+
+def round_coordinates(values: np.ndarray, digits: int = COORDINATE_DIGITS) -> list[float]:
+    """``values`` rounded to ``digits`` significant digits of the largest absolute value, as a list.
+
+    Example:
+        >>> round_coordinates(np.array([123.456789, -0.000123, 1.0]))
+        [123.5, -0.0, 1.0]
+        >>> round_coordinates(np.zeros(2))
+        [0.0, 0.0]
+    """
+    values = np.asarray(values, dtype=np.float64)
+    top = float(np.abs(values).max()) if values.size else 0.0
+    if not top or not math.isfinite(top):
+        return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).tolist()
+    decimals = digits - 1 - math.floor(math.log10(top))
+    return np.round(values, decimals).tolist()
+
+
 def _strict(obj: Any) -> Any:
     if isinstance(obj, dict):
         return {k: _strict(v) for k, v in obj.items()}

@@ -80,9 +80,15 @@ from topoact_tensorboard.arguments import (
 )
 from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.data import GraphEntry, GraphStore, MapperArgs, RunInfo, guarded
-from topoact_tensorboard.payloads import comparison_payload, finding_entry, graph_payload, to_json
+from topoact_tensorboard.payloads import (
+    comparison_payload,
+    finding_entry,
+    graph_payload,
+    round_coordinates,
+    to_json,
+)
 from topoact_tensorboard.png import encode_png, upscale
-from topoact_tensorboard.projections import METHODS, ProjectionStore, round_coordinates
+from topoact_tensorboard.projections import METHODS, ProjectionStore
 
 logger = logging.getLogger("tensorboard.plugins.topoact")
 

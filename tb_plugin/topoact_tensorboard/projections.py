@@ -22,7 +22,7 @@ Example::
 
 from __future__ import annotations
 
-import math
+import hashlib
 import threading
 from dataclasses import dataclass
 
@@ -31,15 +31,12 @@ from tensorboard import errors
 
 from topoact_lightning.engine.projection import pca_2d, procrustes_align, tsne_2d
 from topoact_tensorboard.cache import LRUCache
-from topoact_tensorboard.data import Epoch, GraphStore, _span, guarded
+from topoact_tensorboard.data import Epoch, GraphStore, Unreadable, guarded
 
 #: The projections the route offers, its ``method`` parameter.
 METHODS = ("pca", "tsne")
 #: t-SNE of more samples than this is refused: Barnes-Hut t-SNE of 10,000 points keeps a core busy for minutes.
 MAX_TSNE_SAMPLES = 5000
-#: Significant digits kept of the coordinates (relative to the largest): a ten-thousandth of the scatter's
-#: extent is far below a pixel, and the answer stays small.
-COORDINATE_DIGITS = 4
 
 
 @dataclass(frozen=True)
@@ -48,30 +45,6 @@ class Projection:
 
     coords: np.ndarray
     aligned_to: int | None
-
-
-@dataclass(frozen=True)
-class _Broken:
-    """A cached failure (unreadable activations): its message only."""
-
-    message: str
-
-
-def round_coordinates(values: np.ndarray, digits: int = COORDINATE_DIGITS) -> list[float]:
-    """``values`` rounded to ``digits`` significant digits of the largest absolute value, as a list.
-
-    Example:
-        >>> round_coordinates(np.array([123.456789, -0.000123, 1.0]))
-        [123.5, -0.0, 1.0]
-        >>> round_coordinates(np.zeros(2))
-        [0.0, 0.0]
-    """
-    values = np.asarray(values, dtype=np.float64)
-    top = float(np.abs(values).max()) if values.size else 0.0
-    if not top or not math.isfinite(top):
-        return np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).tolist()
-    decimals = digits - 1 - math.floor(math.log10(top))
-    return np.round(values, decimals).tolist()
 
 
 class ProjectionStore:
@@ -99,16 +72,9 @@ class ProjectionStore:
         """
         if method not in METHODS:
             raise ValueError(f"unknown projection method {method!r}")
-        tag, series = self.store.activation_epochs(
-            ctx, experiment_id, run, layer, purpose="there is no projection to show"
+        tag, series, k = self.store.activation_step(
+            ctx, experiment_id, run, layer, step, purpose="there is no projection to show"
         )
-        steps = [e.step for e in series]
-        if step not in steps:
-            raise errors.NotFoundError(
-                f"no stored activations of layer {layer!r} at epoch {step} in run {run!r} (epochs with stored "
-                f"activations: {_span(steps)})"
-            )
-        k = steps.index(step)
         keys = _chain_keys(experiment_id, run, tag, series[: k + 1])
         pca = self._pca_chain(ctx, experiment_id, run, layer, series, keys)
         if method == "pca":
@@ -129,24 +95,24 @@ class ProjectionStore:
         for i in range(start + 1, k + 1):
             link = self._link(ctx, experiment_id, run, layer, series, i, prev)
             prev = self.aligned.get_or_create(keys[i], lambda link=link: link)
-        if isinstance(prev, _Broken):
+        if isinstance(prev, Unreadable):
             raise errors.NotFoundError(prev.message)
         return prev
 
     def _link(
         self, ctx, experiment_id: str, run: str, layer: str, series: list[Epoch], i: int, prev
-    ) -> Projection | _Broken:
+    ) -> Projection | Unreadable:
         """Epoch ``series[i]``'s aligned PCA, given the previous link ``prev`` (None for the first epoch)."""
         e = series[i]
         try:
             x = self.store.activations(ctx, experiment_id, run, layer, e.step)
         except errors.NotFoundError as err:
-            return _Broken(str(err))
+            return Unreadable(str(err))
         where = f"the projection of layer {layer!r} at epoch {e.step} in run {run!r}"
         try:
             raw = guarded(where, lambda: pca_2d(x))
         except errors.NotFoundError as err:
-            return _Broken(str(err))
+            return Unreadable(str(err))
         if isinstance(prev, Projection) and prev.coords.shape == raw.shape:
             return Projection(procrustes_align(raw, prev.coords).astype(np.float32), series[i - 1].step)
         return Projection(raw.astype(np.float32), None)
@@ -165,11 +131,6 @@ class ProjectionStore:
                 f"t-SNE needs at least 5 samples, this probe has {n}; use method=pca"
             )
 
-        def compute() -> Projection:
-            with self._tsne_lock:
-                done = self.tsne.get(key)  # computed by the request this one waited for
-                return done if done is not None else run_tsne()
-
         def run_tsne() -> Projection:
             x = self.store.activations(ctx, experiment_id, run, layer, epoch.step)
             where = f"the t-SNE of layer {layer!r} at epoch {epoch.step} in run {run!r}"
@@ -177,14 +138,22 @@ class ProjectionStore:
             coords = guarded(where, lambda: procrustes_align(tsne_2d(x, init=start), start))
             return Projection(coords.astype(np.float32), epoch.step)
 
-        return self.tsne.get_or_create(key, compute)
+        done = self.tsne.get(key)
+        if done is not None:
+            return done
+        # Stored before the lock is released: a request that waited for this one finds the result in the cache.
+        with self._tsne_lock:
+            return self.tsne.get_or_create(key, run_tsne)
 
 
 def _chain_keys(experiment_id: str, run: str, tag: str, series: list[Epoch]) -> list[tuple]:
-    """Cache keys of each epoch's aligned projection: an aligned projection depends on every epoch before it, so
-    its key names them all (step and wall time: a rewritten step has a new wall time)."""
-    keys, prefix = [], ()
+    """Cache keys of each epoch's aligned projection. An aligned projection depends on every epoch before it, so
+    each key holds the epoch's step and wall time (a rewritten step has a new wall time) and a digest of the
+    previous key: it names the whole chain in constant size, and the keys of ``k`` epochs cost ``O(k)``."""
+    keys: list[tuple] = []
+    previous = b""
     for e in series:
-        prefix = (*prefix, (e.step, e.wall_time))
-        keys.append((experiment_id, run, tag, prefix))
+        key = (experiment_id, run, tag, e.step, e.wall_time, previous)
+        keys.append(key)
+        previous = hashlib.blake2b(repr(key).encode(), digest_size=16).digest()
     return keys

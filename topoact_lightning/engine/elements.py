@@ -54,32 +54,66 @@ class ElementClusters:
     dims: dict[int, int] = field(default_factory=dict)
 
 
+#: The Mapper parameters DBSCAN's eps depends on besides the data (:func:`resolve_eps`): an eps worked out once
+#: can be reused for any change of the others (intervals, overlap, lens, cover).
+EPS_PARAMS = ("clusterer", "eps", "min_samples", "metric", "eps_sample", "random_state")
+
+
+def _native_params(params: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``{"eps", "min_samples", "metric"}`` of the built-in DBSCAN the parameters ask for (``clusterer="dbscan"``,
+    or a scikit-learn DBSCAN it reproduces); None for another clusterer."""
+    clusterer = params["clusterer"]
+    if isinstance(clusterer, str):
+        if clusterer != "dbscan":
+            return None
+        return {"eps": params["eps"], "min_samples": int(params["min_samples"]), "metric": params["metric"]}
+    return native_dbscan_params(clusterer)
+
+
+def resolve_eps(X: np.ndarray, params: Mapping[str, Any]) -> tuple[float, str]:
+    """DBSCAN's eps for ``X`` under a :class:`~topoact_lightning.engine.mapper.Mapper`'s ``params``, and how it
+    was chosen: ``(eps, "given")``, or for ``eps="auto"`` the knee of the k-distance curve
+    (:func:`~topoact_lightning.engine.neighbors.auto_eps`), ``(eps, "knee")``. Depends on ``X`` and the
+    parameters :data:`EPS_PARAMS` only. ``ValueError`` when the clusterer is not a DBSCAN (it has no eps).
+
+    Example:
+        >>> from topoact_lightning.engine.mapper import Mapper
+        >>> X = np.array([[0.0], [0.1], [0.2], [5.0], [5.1], [5.2]], dtype=np.float32)
+        >>> resolve_eps(X, Mapper(eps=0.5).get_params())
+        (0.5, 'given')
+        >>> eps, rule = resolve_eps(X, Mapper(min_samples=2).get_params())  # each point's neighbour is 0.1 away
+        >>> round(eps, 3), rule
+        (0.1, 'knee')
+    """
+    native = _native_params(params)
+    if native is None:
+        raise ValueError(f"the clusterer {params['clusterer']!r} is not a DBSCAN: it has no eps")
+    if native["eps"] != "auto":
+        return float(native["eps"]), "given"
+    eps = auto_eps(
+        X,
+        native["min_samples"],
+        native["metric"],
+        sample=int(params["eps_sample"]),
+        random_state=params["random_state"],
+        n_threads=n_threads(params["n_jobs"]),
+    )
+    return eps, "knee"
+
+
 def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[str, Any]) -> ElementClusters:
     """Cluster every cover element of ``X`` with enough points.
 
     ``params``: a :class:`~topoact_lightning.engine.mapper.Mapper`'s parameters (its ``get_params()``), checked.
     """
-    clusterer, eps, fast = params["clusterer"], params["eps"], params["fast"]
+    clusterer, fast = params["clusterer"], params["fast"]
     random_state, n_components = params["random_state"], int(params["n_components"])
     threads = n_threads(params["n_jobs"])
-    native = native_dbscan_params(clusterer) if not isinstance(clusterer, str) else None
-    if clusterer == "dbscan":
-        native = {"eps": eps, "min_samples": int(params["min_samples"]), "metric": params["metric"]}
+    native = _native_params(params)
     found = ElementClusters(members=[], node_cover=np.zeros(0, dtype=np.int64), min_points=0, n_noise=0)
     if native is not None:
         found.min_points, found.metric = native["min_samples"], native["metric"]
-        if native["eps"] == "auto":
-            found.eps = auto_eps(
-                X,
-                found.min_points,
-                found.metric,
-                sample=int(params["eps_sample"]),
-                random_state=random_state,
-                n_threads=threads,
-            )
-            found.eps_rule = "knee"
-        else:
-            found.eps, found.eps_rule = float(native["eps"]), "given"
+        found.eps, found.eps_rule = resolve_eps(X, params)
         fast_options = {
             "n_components": n_components,
             "random_state": random_state,

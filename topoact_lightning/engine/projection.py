@@ -21,11 +21,9 @@ Example:
 from __future__ import annotations
 
 import numpy as np
-import scipy.linalg
-from scipy.sparse.linalg import eigsh
 
-#: Below this many rows of the (covariance or Gram) matrix, a dense eigensolver is faster than Lanczos.
-_DENSE_EIGEN_MAX = 256
+from topoact_lightning.engine.lenses import principal_basis
+
 #: t-SNE runs on at most this many principal components (scikit-learn's advice: reduce to about 50 first).
 TSNE_PCA_COMPONENTS = 50
 
@@ -42,25 +40,12 @@ def _checked_matrix(X) -> np.ndarray:
     return X
 
 
-def _top_eigenvectors(S: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` largest eigenvalues of the symmetric PSD matrix ``S`` (descending) and their eigenvectors."""
-    m = len(S)
-    k = min(k, m)
-    if m <= _DENSE_EIGEN_MAX or k >= m - 1:
-        w, V = scipy.linalg.eigh(S, subset_by_index=[m - k, m - 1])
-    else:
-        # Lanczos with a fixed start vector: deterministic, and a few matrix-vector products instead of a full
-        # tridiagonalization (about 4x faster than the dense solver at 512 x 512).
-        w, V = eigsh(S, k=k, which="LA", v0=np.full(m, 1.0 / np.sqrt(m)), tol=1e-10)
-    order = np.argsort(w)[::-1]
-    return np.maximum(w[order], 0.0), V[:, order]
-
-
 def pca_scores(X, n_components: int = 2) -> np.ndarray:
     """The first ``n_components`` principal-component scores of the rows of ``X`` (centred), float64.
 
-    Sign convention (scikit-learn's ``PCA``): each component's loading vector has its largest absolute entry
-    positive, so the same data always gives the same picture. Components the data does not have (fewer samples
+    The directions are the Mapper PCA lens's (:func:`~topoact_lightning.engine.lenses.principal_basis`), computed
+    exactly in float64. Sign convention (scikit-learn's ``PCA``): each component's loading vector has its largest
+    absolute entry positive, so the same data always gives the same picture. Components the data does not have (fewer samples
     or features than ``n_components``, or a rank too low) are zero columns.
 
     Parameters
@@ -86,19 +71,11 @@ def pca_scores(X, n_components: int = 2) -> np.ndarray:
     if n < 2 or d == 0 or n_components < 1:
         return out
     Xc = X - X.mean(axis=0)
-    # The smaller of the covariance (d x d) and the Gram matrix (n x n) has the same non-zero spectrum.
-    if d <= n:
-        w, V = _top_eigenvectors(Xc.T @ Xc, n_components)
-    else:
-        w, U = _top_eigenvectors(Xc @ Xc.T, n_components)
-        V = Xc.T @ U
-        norms = np.linalg.norm(V, axis=0)
-        V = np.divide(V, norms, out=np.zeros_like(V), where=norms > 0)
+    scores = Xc @ principal_basis(Xc, n_components, exact=True, centred=True)
     # Directions with no variance (up to rounding) are left out: their sign, hence the picture, would be noise.
-    keep = w > w[0] * 1e-12 if len(w) and w[0] > 0 else np.zeros(len(w), dtype=bool)
-    V = V[:, keep]
-    signs = np.sign(V[np.argmax(np.abs(V), axis=0), np.arange(V.shape[1])])
-    out[:, : V.shape[1]] = Xc @ (V * np.where(signs == 0, 1.0, signs))
+    power = np.einsum("ij,ij->j", scores, scores)
+    keep = power > power[0] * 1e-12 if power[0] > 0 else np.zeros(n_components, dtype=bool)
+    out[:, keep] = scores[:, keep]
     return out
 
 

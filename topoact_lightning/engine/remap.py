@@ -19,6 +19,11 @@ from __future__ import annotations
 
 from typing import Any
 
+#: ``eps=fixed``: one DBSCAN eps for every epoch of a layer, the one its latest logged graph used (TopoAct's
+#: "Epsilon-Fixed"; ``"auto"`` is its "Epsilon-Adaptive"). The plugin resolves it per layer
+#: (``GraphStore.remap``) and records it in a re-mapped graph's params as ``eps_rule``.
+FIXED_EPS = "fixed"
+
 #: Mapper parameters that a graph's ``params`` record under the same name.
 _KEPT = ("lens", "n_intervals", "overlap", "cover", "min_samples", "metric", "fast", "lens_k")
 
