@@ -175,11 +175,6 @@ export class ParamsPanel {
     else if (this.message.dataset.kind === "busy") this.setMessage(null);
   }
 
-  /** True while the card shows the server's refusal of the current parameters. */
-  get refused() {
-    return this.message.dataset.kind === "error";
-  }
-
   /** The server's refusal of the parameters (as text), or null to clear it. */
   setError(text) {
     this.setMessage(text, "error");
