@@ -633,10 +633,7 @@ class App {
       colorMode: s.color,
       sizeMode: s.size,
       threshold: s.thr,
-      focus: intersectFocus(
-        intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
-        s.psel && s.psel.length ? nodesContaining(g, s.psel) : null,
-      ),
+      focus: intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
       tracked: s.track.length ? nodesContaining(g, s.track) : null,
       selected: selectedIndex,
     });

@@ -1,7 +1,7 @@
 // The projection panel: the probe's activations for the shown layer and epoch as a 2-D scatter (the projection
 // route: PCA, or t-SNE), beside the graph. Linked both ways: what the state picks out (a node, a class, a search,
 // tracked samples) is highlighted among the points; a box (drag) or a lasso (shift+drag, or the Lasso button)
-// selects points, and the graph then focuses the nodes holding them (the app's restyle reads `psel`).
+// selects points, and the graph then focuses the nodes holding them (model.js focusSet reads `psel`).
 // The selection lives in the state as `psel` (not in the URL: it can be hundreds of ids); Esc or a click on empty
 // space clears it.
 
@@ -145,7 +145,7 @@ export class ProjectionController {
   setCaption() {
     const s = this.app.store.get();
     const d = this.data;
-    const selected = s.psel && s.psel.length ? ` · ${s.psel.length} selected` : "";
+    const selected = s.psel.length ? ` · ${s.psel.length} selected` : "";
     this.captionText.textContent = d
       ? `${d.layer} · epoch ${d.epoch} · ${LABEL[d.method] || d.method}${selected}`
       : `${s.layer} · projection`;
