@@ -38,6 +38,14 @@ export function highlightedSamples(state, g, labels) {
   return set;
 }
 
+/** How many classes the labels name (the largest label + 1; 0 for none): a loop, as a spread of a large probe's
+ * labels into Math.max would exceed the engine's argument limit. */
+export function classCount(labels) {
+  let top = -1;
+  if (labels) for (let i = 0; i < labels.length; i++) if (labels[i] > top) top = labels[i];
+  return top + 1;
+}
+
 /**
  * The scatter's frame: a uniform scale (both axes alike, so distances read true) and offsets that centre the
  * points in a `width` x `height` view, keeping `margin` pixels free around them and `inset` at the top (the

@@ -6,7 +6,7 @@
 // space clears it.
 
 import { api, isAbort } from "./model.js";
-import { highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
+import { classCount, highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
 import { classColor, el, fillByColour } from "./views.js";
 
 export const METHODS = [
@@ -58,6 +58,8 @@ export class ProjectionController {
     this.key = null; // what it answers: run, layer, epoch, method
     this.reason = null; // why the panel is disabled, or null
     this.highlight = null;
+    this.labelCount = 0; // classes the data's labels name
+    this.paths = null; // the points' paths for the current data, frame and highlight (a drag redraws over them)
     this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
     this.drag = null;
     this.ctl = null;
@@ -122,6 +124,7 @@ export class ProjectionController {
       return;
     }
     this.data = data;
+    this.labelCount = classCount(data.labels);
     this.key = key;
     this.setNote(null);
     this.reframe();
@@ -156,6 +159,7 @@ export class ProjectionController {
     if (this.root.hidden) return;
     const s = this.app.store.get();
     this.highlight = this.data ? highlightedSamples(s, this.app.graph, this.data.labels) : null;
+    this.paths = null;
     this.setCaption();
     this.draw();
   }
@@ -175,6 +179,7 @@ export class ProjectionController {
 
   reframe() {
     const d = this.data;
+    this.paths = null;
     if (!d) {
       this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
       return;
@@ -191,13 +196,30 @@ export class ProjectionController {
     const d = this.data;
     if (!d) return;
     const theme = this.app.theme || { bg: "#fff", fg: "#222", select: "#1565c0" };
-    const { sx, sy } = this.screen;
-    const labels = d.labels;
+    const { faint, bright } = this.pointPaths(theme);
+    fillByColour(ctx, faint, 0.15);
+    fillByColour(ctx, bright, 0.9);
+    if (this.highlight) {
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = theme.fg;
+      for (const p of bright.values()) ctx.stroke(p);
+    }
+    this.drawDrag(ctx, theme);
+  }
+
+  /**
+   * The points as one path per colour and brightness (a thousand points are a few dozen fill calls), built once
+   * per data, frame, highlight and theme: a drag's every mouse move redraws them with its outline on top.
+   */
+  pointPaths(theme) {
     const names = this.app.graph ? this.app.graph.class_names : [];
-    const nClasses = Math.max(names.length, labels ? Math.max(-1, ...labels) + 1 : 0);
+    const nClasses = Math.max(names.length, this.labelCount);
+    const key = `${theme.select}\u0000${nClasses}`;
+    if (this.paths && this.paths.key === key) return this.paths;
+    const { sx, sy } = this.screen;
+    const labels = this.data.labels;
     const colour = (i) => (labels ? classColor(labels[i], nClasses) : theme.select);
     const hl = this.highlight;
-    // One path per colour and brightness: a thousand points are a few dozen fill calls.
     const faint = new Map();
     const bright = new Map();
     const add = (map, c, i, r) => {
@@ -210,14 +232,7 @@ export class ProjectionController {
       if (hl && !hl.has(i)) add(faint, colour(i), i, 2.5);
       else add(bright, colour(i), i, hl ? 4 : 3);
     }
-    fillByColour(ctx, faint, 0.15);
-    fillByColour(ctx, bright, 0.9);
-    if (hl) {
-      ctx.lineWidth = 1;
-      ctx.strokeStyle = theme.fg;
-      for (const p of bright.values()) ctx.stroke(p);
-    }
-    this.drawDrag(ctx, theme);
+    return (this.paths = { key, faint, bright });
   }
 
   drawDrag(ctx, theme) {

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeState, encodeState, DEFAULTS, prepareGraph } from "../src/model.js";
 import {
+  classCount,
   highlightedSamples,
   insidePolygon,
   nearestPoint,
@@ -100,4 +101,15 @@ test("the URL keeps the panel and its method", () => {
   const pairs = encodeState({ ...DEFAULTS, proj: true, projm: "tsne", psel: [1, 2] });
   assert.deepEqual(pairs, { proj: "1", projm: "tsne" }); // the selection is not kept
   assert.deepEqual(decodeState(pairs), { proj: true, projm: "tsne" });
+});
+
+test("classCount: the largest label + 1, for a probe of any size", () => {
+  assert.equal(classCount(null), 0);
+  assert.equal(classCount([]), 0);
+  assert.equal(classCount([0, 3, 1]), 4);
+  assert.equal(classCount(Int32Array.from([2, 0])), 3);
+  // Far more labels than a spread into Math.max takes as arguments (a RangeError there).
+  const many = new Array(500_000).fill(1);
+  many[123_456] = 9;
+  assert.equal(classCount(many), 10);
 });
