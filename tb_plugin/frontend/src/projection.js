@@ -6,22 +6,21 @@
 // space clears it.
 
 import { api, isAbort } from "./model.js";
+import { missingActivations } from "./params.js";
 import { classCount, highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
-import { classColor, el, fillByColour } from "./views.js";
+import { fillSelect } from "./toolbar.js";
+import { CAPTION_BAND, classColor, el, fillByColour } from "./views.js";
 
 export const METHODS = [
   ["pca", "PCA"],
   ["tsne", "t-SNE"],
 ];
 const LABEL = Object.fromEntries(METHODS);
-const CAPTION_BAND = 30;
 
-/** Why the panel cannot show `layer` of `info` (a run from the runs route), or null when it can. */
+/** Why the panel cannot show `layer` of `info` (a run from the runs route), in one line, or null when it can. */
 export function unavailable(info, layer) {
-  if (!layer) return "no layer";
-  return (info.activations || []).includes(layer)
-    ? null
-    : `No stored activations for ${layer} in this run: train with TopoActMonitor(store_activations=…) to see its projection.`;
+  const why = missingActivations(info, layer);
+  return why && `No stored activations for ${layer}: ${why}.`;
 }
 
 export class ProjectionController {
@@ -34,7 +33,11 @@ export class ProjectionController {
     this.captionText = el("span", { testid: "projection-caption" });
     const caption = el("div", { cls: "graph-caption projection-caption" }, [this.captionText]);
     this.methodSel = el("select", { testid: "projection-method", title: "Projection method" });
-    for (const [v, t] of METHODS) this.methodSel.add(new Option(t, v));
+    fillSelect(
+      this.methodSel,
+      METHODS.map((m) => m[0]),
+      METHODS.map((m) => m[1]),
+    );
     this.methodSel.addEventListener("change", () => this.update({ projm: this.methodSel.value }));
     this.lassoBtn = el("button", {
       text: "Lasso",
