@@ -297,3 +297,38 @@ def test_compare_with_a_side_without_stored_activations_shows_logged_graphs_on_b
     assert frame.is_enabled("[data-testid=params-preset]")
     assert watch.problems() == []
     page.context.close()
+
+
+def test_a_failed_remap_is_an_error_not_a_refusal_and_refetches_nothing_else(server, browser, log):
+    """Only a 400 is a refused parameter set: a 503 for the re-mapped graph (injected: the route is real otherwise)
+    goes to the error status, not the card, and the chart's metrics are not asked for the failed parameters."""
+    step = log.steps(LAYER)[-1]
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}"
+    )
+    frame.wait_for_function("() => window.__topoact.graph() && window.__topoact.app.metrics")
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.route(
+        "**/data/plugin/topoact/graph?*n_intervals=11*",
+        lambda route: route.fulfill(status=503, body="the graph worker is busy"),
+    )
+    frame.fill("[data-testid=params-intervals]", "11")
+    frame.wait_for_selector("[data-testid=status][data-kind=error]", timeout=20_000)
+    assert "HTTP 503" in frame.inner_text("[data-testid=status]")
+    assert frame.locator("[data-testid=params-error]").count() == 0
+    assert not shown(frame)["remapped"]
+    assert any("/graph?" in u and "n_intervals=11" in u for u in asked)
+    assert not [u for u in asked if "/metrics?" in u and "n_intervals=11" in u]
+
+    # A value the server takes shows its graph and its metrics.
+    frame.fill("[data-testid=params-intervals]", "7")
+    good = wait_remapped(frame, step, log.graph(LAYER, step).params["overlap"])
+    assert good["params"]["n_intervals"] == 7
+    assert frame.locator("[data-testid=status]").is_hidden()
+    frame.wait_for_function(
+        "() => window.__topoact.app.metrics && window.__topoact.app.metrics.metrics.nodes.length > 0"
+    )
+    assert any("/metrics?" in u and "n_intervals=7" in u for u in asked)
+    assert watch.problems(ignore=("status of 503",)) == []
+    page.context.close()
