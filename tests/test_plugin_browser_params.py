@@ -1,23 +1,27 @@
 """The tab's Mapper parameter card in headless Chromium, against a real ``tensorboard`` on both data back ends.
 
 The session's trained run (stored activations on by default) plus ``bare``, a run whose graph was logged without
-stored activations. Every expected graph is the engine's: ``Mapper`` with the logged parameters so overridden, run
+stored activations, and ``nostore``, the trained run's ``fc1`` graphs logged again without their activations (the same
+probe, so it can be compared with ``run``). Every expected graph is the engine's: ``Mapper`` with the logged parameters so overridden, run
 on ``LogReader(run).activations(layer, step)``; the server's messages are fetched from the same server.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
+from torch.utils.tensorboard import SummaryWriter
 
-from tests._browser import new_page, open_topoact, serve_tensorboard, topoact_frame
+from tests._browser import hover_node, new_page, open_topoact, serve_tensorboard, topoact_frame
 from tests.test_plugin_remap import expected_graph, with_bare_run
 from tests.test_plugin_routes import synthetic_graph
-from topoact_lightning import LogReader
+from topoact_lightning import LogReader, summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -30,7 +34,13 @@ REFUSAL_LOG = "status of 400"
 
 @pytest.fixture(scope="module")
 def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
-    return with_bare_run(trained_logdir, tmp_path_factory.mktemp("params_logs"))
+    logdir = with_bare_run(trained_logdir, tmp_path_factory.mktemp("params_logs"))
+    log = LogReader(logdir / "run")
+    writer = SummaryWriter(os.path.join(logdir, "nostore"))
+    for step in log.steps(LAYER):
+        summary.write_summary(writer, summary.graph_summary(LAYER, log.graph(LAYER, step).to_bytes()), step)
+    writer.close()
+    return logdir
 
 
 @pytest.fixture(scope="module")
@@ -224,4 +234,101 @@ def test_every_view_on_screen_uses_the_parameters(server, browser, log):
         f"run / {layer} · epoch {a} · re-mapped" for layer in (other, LAYER)
     ]
     assert watch.problems() == []
+    page.context.close()
+
+
+def test_compare_with_a_side_without_stored_activations_shows_logged_graphs_on_both(server, browser, log):
+    """B (``nostore``) cannot be re-mapped: A, B and the comparison are then all the logged graphs, so the route's
+    node ids are those on screen (hover links and the summary describe the graphs shown); closing compare re-maps A."""
+    a, b = log.steps(LAYER)[-1], log.steps(LAYER)[-2]
+    logged_a = [m.tolist() for m in log.graph(LAYER, a).members]
+    # The preset changes A's graph (else showing the logged one would prove nothing).
+    assert [m.tolist() for m in preset_graph(log, a).members] != logged_a
+    extra = (
+        f"&p.topoact.run=run&p.topoact.layer={LAYER}&p.topoact.cmp=1&p.topoact.run2=nostore"
+        f"&p.topoact.epoch2={b}&p.topoact.overlap=0.5&p.topoact.eps=fixed"
+    )
+    page, frame, watch = open_topoact(browser, server, hash_extra=extra)
+    frame.wait_for_selector(f"body[data-compare-ready='{a}:{b}']", timeout=30_000)
+    frame.evaluate("() => window.__topoact.settle()")
+    got = frame.evaluate(
+        """() => { const app = window.__topoact.app; const m = (g) => g.nodes.map((n) => n.members);
+            return { a: m(app.graph), aRemapped: Boolean(app.graph.remapped), b: m(app.compare.graph),
+                     bRemapped: Boolean(app.compare.graph.remapped), cmp: app.compare.cmp,
+                     drawn: [window.__topoact.nodeCount("a"), window.__topoact.nodeCount("b")] }; }"""
+    )
+    assert got["a"] == logged_a and not got["aRemapped"]
+    assert got["b"] == [m.tolist() for m in log.graph(LAYER, b).members] and not got["bRemapped"]
+    # The comparison the page holds is the route's for the two logged graphs, and describes the graphs drawn.
+    cmp = got["cmp"]
+    query = {"run": cmp["a"]["run"], "layer": cmp["a"]["layer"], "epoch": cmp["a"]["epoch"]}
+    query.update(run2=cmp["b"]["run"], layer2=cmp["b"]["layer"], epoch2=cmp["b"]["epoch"])
+    with urllib.request.urlopen(
+        f"{server}/data/plugin/topoact/compare?{urllib.parse.urlencode(query)}", timeout=30
+    ) as r:
+        assert cmp == json.loads(r.read())
+    by_epoch = {cmp["a"]["epoch"]: cmp["a"]["nodes"], cmp["b"]["epoch"]: cmp["b"]["nodes"]}
+    assert [by_epoch[a], by_epoch[b]] == got["drawn"] == [len(got["a"]), len(got["b"])]
+    # The card says why its parameters do not apply, and the captions do not claim a re-mapped graph.
+    reason = frame.inner_text("[data-testid=params-reason]")
+    assert reason.startswith(f"B (nostore / {LAYER}): Re-mapping needs stored activations")
+    assert frame.is_disabled("[data-testid=params-preset]")
+    captions = [frame.inner_text(f"[data-testid=graph-{v}-caption-text]") for v in ("a", "b")]
+    assert captions == [f"A · run / {LAYER} · epoch {a}", f"B · nostore / {LAYER} · epoch {b}"]
+
+    # Hovering a node of A rings in B exactly the route's matches of the node under the pointer.
+    a_col = 0 if cmp["a"]["run"] == "run" else 1  # the route lists the earlier graph (here B) first
+    matched = sorted({m[a_col] for m in cmp["matches"]})
+    assert matched
+    hover_node(page, frame, matched[0], "a")
+    frame.wait_for_function("() => window.__topoact.app.viewA.hovered !== null")
+    rings = frame.evaluate(
+        """() => { const app = window.__topoact.app; const v = app.compare.view;
+            return { hovered: app.graph.nodes[app.viewA.hovered].id,
+                     linked: v.style.linked ? [...v.style.linked].map((i) => app.compare.graph.nodes[i].id) : [] }; }"""
+    )
+    want = sorted(m[1 - a_col] for m in cmp["matches"] if m[a_col] == rings["hovered"])
+    assert sorted(rings["linked"]) == want
+
+    # Without compare the parameters apply to A again.
+    frame.click("[data-testid=compare-toggle]")
+    again = wait_remapped(frame, a, 0.5)
+    assert again["members"] == [m.tolist() for m in preset_graph(log, a).members]
+    assert frame.is_enabled("[data-testid=params-preset]")
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_a_failed_remap_is_an_error_not_a_refusal_and_refetches_nothing_else(server, browser, log):
+    """Only a 400 is a refused parameter set: a 503 for the re-mapped graph (injected: the route is real otherwise)
+    goes to the error status, not the card, and the chart's metrics are not asked for the failed parameters."""
+    step = log.steps(LAYER)[-1]
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}"
+    )
+    frame.wait_for_function("() => window.__topoact.graph() && window.__topoact.app.metrics")
+    asked = []
+    page.on("request", lambda r: asked.append(r.url))
+    page.route(
+        "**/data/plugin/topoact/graph?*n_intervals=11*",
+        lambda route: route.fulfill(status=503, body="the graph worker is busy"),
+    )
+    frame.fill("[data-testid=params-intervals]", "11")
+    frame.wait_for_selector("[data-testid=status][data-kind=error]", timeout=20_000)
+    assert "HTTP 503" in frame.inner_text("[data-testid=status]")
+    assert frame.locator("[data-testid=params-error]").count() == 0
+    assert not shown(frame)["remapped"]
+    assert any("/graph?" in u and "n_intervals=11" in u for u in asked)
+    assert not [u for u in asked if "/metrics?" in u and "n_intervals=11" in u]
+
+    # A value the server takes shows its graph and its metrics.
+    frame.fill("[data-testid=params-intervals]", "7")
+    good = wait_remapped(frame, step, log.graph(LAYER, step).params["overlap"])
+    assert good["params"]["n_intervals"] == 7
+    assert frame.locator("[data-testid=status]").is_hidden()
+    frame.wait_for_function(
+        "() => window.__topoact.app.metrics && window.__topoact.app.metrics.metrics.nodes.length > 0"
+    )
+    assert any("/metrics?" in u and "n_intervals=7" in u for u in asked)
+    assert watch.problems(ignore=("status of 503",)) == []
     page.context.close()

@@ -19,12 +19,18 @@ export class CompareController {
     this.updates = 0;
   }
 
-  /** What B shows, given the state: B's run, layer and epoch (its default is the epoch before A's). */
-  async resolve(s, signal) {
+  /** B's run and layer, given the state (and the run's layers): known without asking the server. */
+  side(s) {
     const app = this.app;
     const run = app.runs.some((r) => r.run === s.run2) ? s.run2 : s.run;
     const layers = app.runInfo(run).layers;
     const layer = layers.includes(s.layer2) ? s.layer2 : layers.includes(s.layer) ? s.layer : layers[layers.length - 1];
+    return { run, layer, layers };
+  }
+
+  /** What B shows, given the state: B's run, layer and epoch (its default is the epoch before A's). */
+  async resolve(s, signal) {
+    const { run, layer, layers } = this.side(s);
     const epochs = (await api.epochs(run, layer, signal)).epochs || [];
     let epoch = s.epoch2;
     if (epoch === null || !epochs.includes(epoch)) {
@@ -59,10 +65,12 @@ export class CompareController {
       tb.epoch2Sel.value = String(b.epoch);
       const order = compareOrder(a, b);
       this.flipped = order.flipped;
-      // The card's parameters apply to both sides (a side without stored activations shows its logged graph).
+      // A, B and the comparison share one set of parameters (the app's: logged graphs on both sides when either
+      // has no stored activations), so the route's node ids are those of the graphs on screen.
+      const params = this.app.mapperParams();
       [g2, cmp] = await Promise.all([
-        api.graph(b.run, b.layer, b.epoch, ctl.signal, this.app.mapperParams(b)),
-        api.compare(order.first, order.second, ctl.signal, this.app.mapperParams(a, b)),
+        api.graph(b.run, b.layer, b.epoch, ctl.signal, params),
+        api.compare(order.first, order.second, ctl.signal, params),
       ]);
     } catch (e) {
       if (!isAbort(e)) this.showError(e);

@@ -10,7 +10,7 @@ import { FindingsPanel } from "./findingspanel.js";
 import { LayersController } from "./layers.js";
 import { ProjectionController, unavailable } from "./projection.js";
 import * as host from "./host.js";
-import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked, remappedMark } from "./params.js";
+import { PARAM_STATE_KEYS, describeParams, mapperQuery, remapBlocked, remappedMark, remapping } from "./params.js";
 import { ParamsPanel } from "./paramspanel.js";
 import {
   DEFAULTS,
@@ -219,14 +219,22 @@ class App {
       this.loadLayer();
       return;
     }
-    if (PARAM_STATE_KEYS.some((k) => changed.has(k))) {
+    // Compare's B choosing a side without stored activations (or leaving it) changes what A is mapped with.
+    const paramsChanged = PARAM_STATE_KEYS.some((k) => changed.has(k));
+    const bChanged = ["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k));
+    const remap = paramsChanged || (bChanged && this.graph && this.graphParams !== queryKey(this.mapperParams()));
+    if (remap) {
       this.syncParams();
       // Every view re-maps (A, then B or the other layers once A is shown), then the chart and the track.
-      this.showEpoch().then(() => this.params.refused || this.loadMetrics(state.run, state.layer));
-      if (state.track.length) this.tracking.refresh();
+      this.showEpoch().then((shown) => {
+        if (!shown) return;
+        this.loadMetrics(state.run, state.layer);
+        if (state.track.length) this.tracking.refresh();
+      });
     } else if (changed.has("epoch")) this.showEpoch(); // which refreshes B when compare is on
-    else {
-      if (["cmp", "run2", "layer2", "epoch2"].some((k) => changed.has(k))) this.compare.refresh();
+    if (!paramsChanged && !changed.has("epoch")) {
+      // B waits for a re-fetched A (whose showing refreshes it); closing it does not wait.
+      if (bChanged && (!remap || !state.cmp)) this.compare.refresh();
       if (["lay", "lays", "cmp"].some((k) => changed.has(k))) this.layers.refresh();
       if (["proj", "projm", "cmp", "lay"].some((k) => changed.has(k))) this.projection.refresh();
     }
@@ -319,18 +327,30 @@ class App {
   }
 
   /**
-   * The route query of the parameter card's settings for graphs of `sides` ({run, layer} each): the same for
-   * every view, so they all agree; `{}` (the logged graphs) when a side has no stored activations to re-map.
+   * Why the card's parameters cannot apply to the graphs on screen (A, and B while comparing: the two and their
+   * comparison must be mapped alike, or the route's node ids would not be those on screen), or null.
+   */
+  remapReason() {
+    const s = this.store.get();
+    const a = remapBlocked(this.runInfo(s.run), s.layer);
+    if (a || !s.cmp) return a;
+    const b = this.compare.side(s);
+    const reason = remapBlocked(this.runInfo(b.run), b.layer);
+    return reason && `B (${b.run} / ${b.layer}): ${reason}`;
+  }
+
+  /**
+   * The route query of the parameter card's settings for A (and B while comparing) and any other `sides`
+   * ({run, layer} each): `{}` (the logged graphs) when one of them has no stored activations to re-map.
    */
   mapperParams(...sides) {
-    if (sides.some((x) => remapBlocked(this.runInfo(x.run), x.layer))) return {};
+    if (this.remapReason() || sides.some((x) => remapBlocked(this.runInfo(x.run), x.layer))) return {};
     return mapperQuery(this.store.get());
   }
 
-  /** The parameter card, in line with the state, the shown graph and the layer's stored activations. */
+  /** The parameter card, in line with the state, the shown graph and the stored activations of what is shown. */
   syncParams() {
-    const s = this.store.get();
-    this.params.sync(s, this.graph, remapBlocked(this.runInfo(s.run), s.layer));
+    this.params.sync(this.store.get(), this.graph, this.remapReason());
   }
 
   /** The run's layers' health warnings (their metrics routes' problems and the run's fault findings), for the
@@ -378,8 +398,7 @@ class App {
     this.store.amend({ epoch: snapEpoch(this.epochs, this.store.get().epoch) });
     this.toolbar.sync(this.store.get());
     this.loadMetrics(run, layer);
-    await this.showEpoch();
-    if (this.store.get().track.length) this.tracking.refresh();
+    if ((await this.showEpoch()) && this.store.get().track.length) this.tracking.refresh();
   }
 
   async loadMetrics(run, layer) {
@@ -418,34 +437,36 @@ class App {
 
   /**
    * Fetch the current epoch's graph and show it. Within one layer the layout follows the members (nodes start
-   * where their predecessors were); a new run or layer, or `fresh`, starts a fresh packed layout.
+   * where their predecessors were); a new run or layer, or `fresh`, starts a fresh packed layout. Resolves to
+   * true when it showed a graph (false when superseded, refused or failed).
    */
   async showEpoch({ fresh = false } = {}) {
     const ctl = this.supersede("graph");
     const s = this.store.get();
-    if (s.epoch === null) return;
+    if (s.epoch === null) return false;
     const t0 = performance.now();
     // The running relaxation would compete with fetching and seeding for the main thread; the new graph's own
     // relaxation starts from the positions it has reached.
     this.viewA.sim.stop();
-    const params = this.mapperParams(s);
-    const remap = Object.keys(params).length > 0;
+    const params = this.mapperParams();
+    const remap = remapping(s) && !this.remapReason();
     this.params.setBusy(remap);
     let g;
     try {
       g = await api.graph(s.run, s.layer, s.epoch, ctl.signal, params);
     } catch (e) {
-      if (isAbort(e)) return;
+      if (isAbort(e)) return false;
       this.params.setBusy(false);
-      if (remap && this.graph && e instanceof HttpError && e.status) {
+      if (remap && this.graph && e instanceof HttpError && e.status === 400) {
         // Parameters the server refuses: its reason in the card, the last good graph stays on screen.
         this.params.setError(e.message);
         console.warn("topoact: re-mapping refused:", e.message);
       } else this.showError(e, `the graph of ${s.run} / ${s.layer} at epoch ${s.epoch}`);
-      return;
+      return false;
     }
     this.params.setBusy(false);
     this.params.setError(null);
+    this.graphParams = queryKey(params);
     const tFetched = performance.now();
     const prev = this.graph;
     const key = `${s.run}\u0000${s.layer}`;
@@ -458,8 +479,11 @@ class App {
       this.restyle();
       this.timings.renders++;
       this.renderedEpoch = s.epoch;
+      // The same nodes may come from other parameters (the logged graph, then a re-mapped one that equals it).
+      this.setCaptions();
+      this.renderSummary();
       this.afterShow();
-      return;
+      return true;
     }
     const layout = !fresh && sameLayer ? null : this.freshLayout(g, this.viewA);
     const seeds = layout ? layout.seeds : seedPositions(prev, this.viewA.positions(), g);
@@ -501,6 +525,7 @@ class App {
     document.body.dataset.layer = s.layer;
     document.body.dataset.ready = "1";
     this.afterShow();
+    return true;
   }
 
   afterShow() {
@@ -608,10 +633,7 @@ class App {
       colorMode: s.color,
       sizeMode: s.size,
       threshold: s.thr,
-      focus: intersectFocus(
-        intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
-        s.psel && s.psel.length ? nodesContaining(g, s.psel) : null,
-      ),
+      focus: intersectFocus(focusSet(g, s), this.findings.focus(g, s)),
       tracked: s.track.length ? nodesContaining(g, s.track) : null,
       selected: selectedIndex,
     });
@@ -673,6 +695,11 @@ class App {
     await this.loadRuns();
     return null;
   }
+}
+
+/** A route query as one comparable string (which parameters a graph on screen was fetched with). */
+function queryKey(query) {
+  return JSON.stringify(Object.entries(query).sort());
 }
 
 /** True when two graph payloads have the same nodes (by members) and edges: nothing to redraw. */

@@ -363,12 +363,18 @@ export const DEFAULTS = Object.freeze({
   projm: "pca",
 });
 
+/**
+ * Defaults of the view state's keys the URL never holds: the projection's selection (`psel`, sample ids; it can be
+ * hundreds of them, and it goes when the panel does).
+ */
+export const TRANSIENT = Object.freeze({ psel: Object.freeze([]) });
+
 const NUMERIC = new Set(["epoch", "epoch2", "thr", "node", "cls"]);
 
 /** A small observable store of the view state. */
 export class Store {
   constructor(initial) {
-    this.state = { ...DEFAULTS, ...(initial || {}) };
+    this.state = { ...TRANSIENT, ...DEFAULTS, ...(initial || {}) };
     this.listeners = new Set();
   }
   get() {
@@ -448,7 +454,11 @@ export function snapEpoch(epochs, epoch) {
   return best;
 }
 
-/** Class index -> node indices whose labelled members include that class; and other filters of the view. */
+/**
+ * The node indices of `g` the view's filters keep in focus (the rest is faded), or null when none is set: the
+ * class filter (`cls`: nodes holding that class), the search (`q`) and the projection's selection (`psel`: nodes
+ * holding a selected sample). Several at once: the nodes all of them keep.
+ */
 export function focusSet(g, state) {
   let set = null;
   const intersect = (s) => {
@@ -461,6 +471,7 @@ export function focusSet(g, state) {
   }
   const q = (state.q || "").trim();
   if (q) intersect(searchNodes(g, q));
+  if (state.psel.length) intersect(nodesContaining(g, state.psel));
   return set;
 }
 

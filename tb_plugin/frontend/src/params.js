@@ -107,7 +107,8 @@ export function presetOf(state) {
   return CUSTOM;
 }
 
-function num(v, digits = 3) {
+/** `v` to `digits` significant digits, without trailing zeros ("–" when it is not a finite number). */
+export function num(v, digits = 3) {
   return typeof v === "number" && Number.isFinite(v) ? String(Number(v.toPrecision(digits))) : "–";
 }
 
@@ -133,14 +134,23 @@ export function describeParams(params) {
   return parts.filter(Boolean).join(" · ");
 }
 
-/** Why `layer` of a run (a `runs` route entry) cannot be re-mapped, in one line; null when it can. */
-export function remapBlocked(info, layer) {
-  if (!layer) return "No layer is shown.";
+/**
+ * Why `layer` of a run (a `runs` route entry) has no stored activations, as a clause naming the cause: nothing
+ * stored in the run, or none for this layer; null when it has them. Re-mapping and the projection both need them.
+ */
+export function missingActivations(info, layer) {
+  if (!layer) return "no layer is shown";
   const stored = (info && info.activations) || [];
   if (stored.includes(layer)) return null;
   return stored.length
-    ? `Re-mapping needs stored activations: none were stored for ${layer}, its matrix being over the store_activations budget (layers with them: ${stored.join(", ")}).`
-    : "Re-mapping needs stored activations: this run was logged with store_activations=False.";
+    ? `none were stored for ${layer}, its matrix being over the store_activations budget (layers with them: ${stored.join(", ")})`
+    : "this run was logged with store_activations=False";
+}
+
+/** Why `layer` of a run cannot be re-mapped, in one line; null when it can. */
+export function remapBlocked(info, layer) {
+  const why = missingActivations(info, layer);
+  return why && `Re-mapping needs stored activations: ${why}.`;
 }
 
 /** The caption's note that a view shows a graph re-mapped with the parameter card's settings, not the logged one. */

@@ -11,11 +11,15 @@ import {
   MAX_MIN_SAMPLES,
   PRESET_HELP,
   PRESET_NAMES,
+  num,
   presetOf,
   presetPatch,
 } from "./params.js";
 import { fillSelect } from "./toolbar.js";
 import { el } from "./views.js";
+
+/** The overlap slider's label ("–" when the graph does not say). */
+const overlapText = (v) => (v === "" ? "–" : Number(v).toFixed(2));
 
 /** Quiet time after the last keystroke or slider move before the graphs are re-mapped. */
 export const DEBOUNCE_MS = 300;
@@ -93,7 +97,7 @@ export class ParamsPanel {
     typed(this.intervals, "intervals");
     typed(this.minSamples, "min_samples");
     this.overlap.addEventListener("input", () => {
-      this.overlapLabel.textContent = Number(this.overlap.value).toFixed(2);
+      this.overlapLabel.textContent = overlapText(this.overlap.value);
       this.later({ overlap: String(Number(this.overlap.value)) });
     });
     this.eps.addEventListener("input", () => this.later({ eps: this.eps.value.trim() }));
@@ -145,12 +149,12 @@ export class ParamsPanel {
     if (!("overlap" in this.pending)) {
       const overlap = shown("overlap", p.overlap);
       this.overlap.value = overlap === "" ? "0.3" : overlap;
-      this.overlapLabel.textContent = overlap === "" ? "–" : Number(overlap).toFixed(2);
+      this.overlapLabel.textContent = overlapText(overlap);
     }
     const auto = state.eps === "auto" || (state.eps === "" && p.eps_rule === "knee");
     this.auto.checked = auto;
     const epsNumber = state.eps !== "" && state.eps !== "auto" && state.eps !== "fixed" ? state.eps : p.eps;
-    set(this.eps, "eps", typeof epsNumber === "number" ? String(Number(epsNumber.toPrecision(4))) : epsNumber ?? "");
+    set(this.eps, "eps", typeof epsNumber === "number" ? num(epsNumber, 4) : epsNumber ?? "");
     if (!("lens" in this.pending)) this.lens.value = shown("lens", p.lens) || LENSES[0];
     this.note.textContent = blocked
       ? blocked
@@ -173,11 +177,6 @@ export class ParamsPanel {
     this.box.dataset.busy = busy ? "1" : "";
     if (busy) this.setMessage("Re-mapping…", "busy");
     else if (this.message.dataset.kind === "busy") this.setMessage(null);
-  }
-
-  /** True while the card shows the server's refusal of the current parameters. */
-  get refused() {
-    return this.message.dataset.kind === "error";
   }
 
   /** The server's refusal of the parameters (as text), or null to clear it. */

@@ -1,7 +1,7 @@
 // The projection panel's pure side (no DOM): which samples the view state highlights, how the scatter is framed,
 // and which points a box or a lasso encloses. Tested with node --test (test/points.test.js).
 
-import { matchClasses, parseSearch } from "./model.js";
+import { bounds, fitTransform, matchClasses, parseSearch } from "./model.js";
 
 /**
  * The probe samples the state picks out in the projection, or null when nothing is picked (no point faded):
@@ -38,27 +38,25 @@ export function highlightedSamples(state, g, labels) {
   return set;
 }
 
+/** How many classes the labels name (the largest label + 1; 0 for none): a loop, as a spread of a large probe's
+ * labels into Math.max would exceed the engine's argument limit. */
+export function classCount(labels) {
+  let top = -1;
+  if (labels) for (let i = 0; i < labels.length; i++) if (labels[i] > top) top = labels[i];
+  return top + 1;
+}
+
 /**
- * The scatter's frame: a uniform scale (both axes alike, so distances read true) and offsets that centre the
- * points in a `width` x `height` view, keeping `margin` pixels free around them and `inset` at the top (the
- * caption). y grows upwards, as on a plot. Returns `{k, cx, cy, ox, oy}`: screen = (ox + k (x - cx), oy - k (y - cy)).
+ * The scatter's frame: the graph views' framing (model.js `fitTransform`: a uniform scale, both axes alike so
+ * distances read true, centred, `inset` pixels kept free at the top for the caption) of the points' box with y
+ * turned upwards, as on a plot, keeping `margin` pixels free around them. Returns `{k, x, y}`:
+ * screen = (x + k px, y - k py).
  */
 export function scatterFrame(xs, ys, width, height, { margin = 14, inset = 0 } = {}) {
-  let x0 = Infinity;
-  let x1 = -Infinity;
-  let y0 = Infinity;
-  let y1 = -Infinity;
-  for (let i = 0; i < xs.length; i++) {
-    x0 = Math.min(x0, xs[i]);
-    x1 = Math.max(x1, xs[i]);
-    y0 = Math.min(y0, ys[i]);
-    y1 = Math.max(y1, ys[i]);
-  }
+  const box = bounds(Array.from(xs, (x, i) => ({ x, y: -ys[i], r: 0 })));
   const w = Math.max(1, width - 2 * margin);
-  const h = Math.max(1, height - inset - 2 * margin);
-  if (!xs.length) return { k: 1, cx: 0, cy: 0, ox: width / 2, oy: inset + (height - inset) / 2 };
-  const k = Math.min(w / (x1 - x0 || 1), h / (y1 - y0 || 1));
-  return { k, cx: (x0 + x1) / 2, cy: (y0 + y1) / 2, ox: width / 2, oy: inset + (height - inset) / 2 };
+  const t = fitTransform(box, w, height - 2 * margin, { fill: 1, maxScale: Infinity, inset });
+  return { k: t.k, x: t.x + (width - w) / 2, y: t.y + margin };
 }
 
 /** Screen coordinates of every point under a frame (see scatterFrame), as two Float32Arrays. */
@@ -66,8 +64,8 @@ export function toScreen(xs, ys, f) {
   const sx = new Float32Array(xs.length);
   const sy = new Float32Array(xs.length);
   for (let i = 0; i < xs.length; i++) {
-    sx[i] = f.ox + f.k * (xs[i] - f.cx);
-    sy[i] = f.oy - f.k * (ys[i] - f.cy);
+    sx[i] = f.x + f.k * xs[i];
+    sy[i] = f.y - f.k * ys[i];
   }
   return { sx, sy };
 }

@@ -1,27 +1,26 @@
 // The projection panel: the probe's activations for the shown layer and epoch as a 2-D scatter (the projection
 // route: PCA, or t-SNE), beside the graph. Linked both ways: what the state picks out (a node, a class, a search,
 // tracked samples) is highlighted among the points; a box (drag) or a lasso (shift+drag, or the Lasso button)
-// selects points, and the graph then focuses the nodes holding them (the app's restyle reads `psel`).
+// selects points, and the graph then focuses the nodes holding them (model.js focusSet reads `psel`).
 // The selection lives in the state as `psel` (not in the URL: it can be hundreds of ids); Esc or a click on empty
 // space clears it.
 
 import { api, isAbort } from "./model.js";
-import { highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
-import { classColor, el, fillByColour } from "./views.js";
+import { missingActivations } from "./params.js";
+import { classCount, highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
+import { fillSelect } from "./toolbar.js";
+import { CAPTION_BAND, classColor, el, fillByColour } from "./views.js";
 
 export const METHODS = [
   ["pca", "PCA"],
   ["tsne", "t-SNE"],
 ];
 const LABEL = Object.fromEntries(METHODS);
-const CAPTION_BAND = 30;
 
-/** Why the panel cannot show `layer` of `info` (a run from the runs route), or null when it can. */
+/** Why the panel cannot show `layer` of `info` (a run from the runs route), in one line, or null when it can. */
 export function unavailable(info, layer) {
-  if (!layer) return "no layer";
-  return (info.activations || []).includes(layer)
-    ? null
-    : `No stored activations for ${layer} in this run: train with TopoActMonitor(store_activations=…) to see its projection.`;
+  const why = missingActivations(info, layer);
+  return why && `No stored activations for ${layer}: ${why}.`;
 }
 
 export class ProjectionController {
@@ -34,7 +33,11 @@ export class ProjectionController {
     this.captionText = el("span", { testid: "projection-caption" });
     const caption = el("div", { cls: "graph-caption projection-caption" }, [this.captionText]);
     this.methodSel = el("select", { testid: "projection-method", title: "Projection method" });
-    for (const [v, t] of METHODS) this.methodSel.add(new Option(t, v));
+    fillSelect(
+      this.methodSel,
+      METHODS.map((m) => m[0]),
+      METHODS.map((m) => m[1]),
+    );
     this.methodSel.addEventListener("change", () => this.update({ projm: this.methodSel.value }));
     this.lassoBtn = el("button", {
       text: "Lasso",
@@ -58,6 +61,8 @@ export class ProjectionController {
     this.key = null; // what it answers: run, layer, epoch, method
     this.reason = null; // why the panel is disabled, or null
     this.highlight = null;
+    this.labelCount = 0; // classes the data's labels name
+    this.paths = null; // the points' paths for the current data, frame and highlight (a drag redraws over them)
     this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
     this.drag = null;
     this.ctl = null;
@@ -122,6 +127,7 @@ export class ProjectionController {
       return;
     }
     this.data = data;
+    this.labelCount = classCount(data.labels);
     this.key = key;
     this.setNote(null);
     this.reframe();
@@ -145,7 +151,7 @@ export class ProjectionController {
   setCaption() {
     const s = this.app.store.get();
     const d = this.data;
-    const selected = s.psel && s.psel.length ? ` · ${s.psel.length} selected` : "";
+    const selected = s.psel.length ? ` · ${s.psel.length} selected` : "";
     this.captionText.textContent = d
       ? `${d.layer} · epoch ${d.epoch} · ${LABEL[d.method] || d.method}${selected}`
       : `${s.layer} · projection`;
@@ -156,6 +162,7 @@ export class ProjectionController {
     if (this.root.hidden) return;
     const s = this.app.store.get();
     this.highlight = this.data ? highlightedSamples(s, this.app.graph, this.data.labels) : null;
+    this.paths = null;
     this.setCaption();
     this.draw();
   }
@@ -175,6 +182,7 @@ export class ProjectionController {
 
   reframe() {
     const d = this.data;
+    this.paths = null;
     if (!d) {
       this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
       return;
@@ -191,13 +199,30 @@ export class ProjectionController {
     const d = this.data;
     if (!d) return;
     const theme = this.app.theme || { bg: "#fff", fg: "#222", select: "#1565c0" };
-    const { sx, sy } = this.screen;
-    const labels = d.labels;
+    const { faint, bright } = this.pointPaths(theme);
+    fillByColour(ctx, faint, 0.15);
+    fillByColour(ctx, bright, 0.9);
+    if (this.highlight) {
+      ctx.lineWidth = 1;
+      ctx.strokeStyle = theme.fg;
+      for (const p of bright.values()) ctx.stroke(p);
+    }
+    this.drawDrag(ctx, theme);
+  }
+
+  /**
+   * The points as one path per colour and brightness (a thousand points are a few dozen fill calls), built once
+   * per data, frame, highlight and theme: a drag's every mouse move redraws them with its outline on top.
+   */
+  pointPaths(theme) {
     const names = this.app.graph ? this.app.graph.class_names : [];
-    const nClasses = Math.max(names.length, labels ? Math.max(-1, ...labels) + 1 : 0);
+    const nClasses = Math.max(names.length, this.labelCount);
+    const key = `${theme.select}\u0000${nClasses}`;
+    if (this.paths && this.paths.key === key) return this.paths;
+    const { sx, sy } = this.screen;
+    const labels = this.data.labels;
     const colour = (i) => (labels ? classColor(labels[i], nClasses) : theme.select);
     const hl = this.highlight;
-    // One path per colour and brightness: a thousand points are a few dozen fill calls.
     const faint = new Map();
     const bright = new Map();
     const add = (map, c, i, r) => {
@@ -210,14 +235,7 @@ export class ProjectionController {
       if (hl && !hl.has(i)) add(faint, colour(i), i, 2.5);
       else add(bright, colour(i), i, hl ? 4 : 3);
     }
-    fillByColour(ctx, faint, 0.15);
-    fillByColour(ctx, bright, 0.9);
-    if (hl) {
-      ctx.lineWidth = 1;
-      ctx.strokeStyle = theme.fg;
-      for (const p of bright.values()) ctx.stroke(p);
-    }
-    this.drawDrag(ctx, theme);
+    return (this.paths = { key, faint, bright });
   }
 
   drawDrag(ctx, theme) {

@@ -16,6 +16,8 @@ export function fillSelect(select, values, labels = null) {
   if (values.includes(current)) select.value = current;
 }
 
+const PROJECTION_TITLE = "The probe's activations in 2-D beside the graph (PCA or t-SNE), linked to it";
+
 export class Toolbar {
   /** `update(patch)` writes the state; `actions` are {play, fit, relayout, reload}. */
   constructor({ update, actions }) {
@@ -39,11 +41,7 @@ export class Toolbar {
     });
     this.compareBtn = c("button", { text: "Compare", testid: "compare-toggle", title: "Two graphs side by side" });
     this.layersBtn = c("button", { text: "Layers", testid: "layers-toggle", title: "Neighbouring layers side by side at this epoch" });
-    this.projBtn = c("button", {
-      text: "Projection",
-      testid: "projection-toggle",
-      title: "The probe's activations in 2-D beside the graph (PCA or t-SNE), linked to it",
-    });
+    this.projBtn = c("button", { text: "Projection", testid: "projection-toggle", title: PROJECTION_TITLE });
     this.fitBtn = c("button", { text: "Fit", testid: "fit", title: "Fit the whole graph into the view (and keep it framed)" });
     this.relayoutBtn = c("button", {
       text: "Re-layout",
@@ -127,7 +125,14 @@ export class Toolbar {
   /** Why the layer has no projection (a one-line reason, the button's tooltip), or null when it has one. */
   setProjectionUnavailable(reason) {
     this.projReason = reason;
-    this.projBtn.title = reason || "The probe's activations in 2-D beside the graph (PCA or t-SNE), linked to it";
+    this.syncProjectionButton();
+  }
+
+  /** The projection button's tooltip and state: the reason it is unavailable, disabled unless open (from the URL,
+   * on a layer without activations it stays clickable, so it can be closed). */
+  syncProjectionButton() {
+    const reason = this.projReason;
+    this.projBtn.title = reason || PROJECTION_TITLE;
     this.projBtn.dataset.unavailable = reason ? "1" : "";
     this.projBtn.disabled = Boolean(reason) && !this.projOn;
   }
@@ -170,7 +175,6 @@ export class Toolbar {
     this.projOn = state.proj;
     this.projBtn.classList.toggle("active", state.proj);
     this.projBtn.setAttribute("aria-pressed", String(state.proj));
-    // Open (from the URL) on a layer without activations: it stays clickable, so it can be closed.
-    this.projBtn.disabled = Boolean(this.projReason) && !state.proj;
+    this.syncProjectionButton();
   }
 }

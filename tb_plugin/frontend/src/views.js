@@ -9,7 +9,7 @@ import { zoom as d3zoom, zoomIdentity } from "d3-zoom";
 import { METRICS, bounds, chartDomain, fitTransform, offscreen, tickStep } from "./model.js";
 
 /** Height of the band at the top of a view that framing keeps free for the caption and its badge. */
-const CAPTION_BAND = 26;
+export const CAPTION_BAND = 26;
 
 // -------------------------------------------------------------------------------------------------- helpers
 /** `document.createElement` with a class, attributes and text (text only ever through textContent). */

@@ -12,6 +12,7 @@ import {
   defaultEpoch2,
   edgeCrossings,
   encodeState,
+  focusSet,
   fitTransform,
   isAbort,
   metricOrder,
@@ -25,7 +26,10 @@ import {
   searchNodes,
   seedPositions,
   snapEpoch,
+  Store,
   tickStep,
+  TRANSIENT,
+  DEFAULTS,
 } from "../src/model.js";
 
 /** A small payload as the graph route sends it. */
@@ -273,4 +277,44 @@ test("linkedNodes: the nodes of another layer's graph holding a node's samples",
   assert.deepEqual([...linkedNodes(from, 0, to)].sort(), [0, 1]);
   assert.deepEqual([...linkedNodes(from, 1, to)].sort(), [1, 2]);
   assert.equal(linkedNodes(from, 9, to).size, 0);
+});
+
+test("focusSet: the class filter, the search and the projection's selection, each and together", () => {
+  // Nodes: 0 {0, 1} classes 0; 1 {1, 2} classes 0 and 1; 2 {3} class 2; 3 {4, 5} class 1.
+  const g = prepareGraph(
+    payload(
+      [
+        [[0, 1], [2, 0, 0, 0]],
+        [[1, 2], [1, 1, 0, 0]],
+        [[3], [0, 0, 1, 0]],
+        [[4, 5], [0, 2, 0, 0]],
+      ],
+      [],
+    ),
+  );
+  const state = new Store().get();
+  const focus = (patch) => {
+    const f = focusSet(g, { ...state, ...patch });
+    return f === null ? null : [...f].sort((a, b) => a - b);
+  };
+  assert.equal(focus({}), null); // nothing set: nothing faded
+  assert.deepEqual(focus({ psel: [1] }), [0, 1]); // the nodes holding a selected sample
+  assert.deepEqual(focus({ psel: [3, 5] }), [2, 3]);
+  assert.deepEqual(focus({ psel: [9] }), []); // a sample no node holds: every node faded
+  assert.deepEqual(focus({ cls: 1 }), [1, 3]);
+  assert.deepEqual(focus({ cls: 1, psel: [1, 5] }), [1, 3]);
+  assert.deepEqual(focus({ cls: 0, psel: [2, 3] }), [1]);
+  assert.deepEqual(focus({ q: "#2", psel: [1] }), []);
+  assert.deepEqual(focus({ q: "s1", psel: [0] }), [0]);
+});
+
+test("the store starts with an empty projection selection, which the URL never holds", () => {
+  const s = new Store().get();
+  assert.deepEqual(s.psel, []);
+  assert.deepEqual(TRANSIENT, { psel: [] });
+  assert.equal("psel" in DEFAULTS, false);
+  const store = new Store();
+  store.set({ psel: [4, 8], proj: true });
+  assert.deepEqual(encodeState(store.get()), { proj: "1" });
+  assert.equal("psel" in decodeState({ psel: "4,8" }), false);
 });

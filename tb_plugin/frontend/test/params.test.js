@@ -7,6 +7,8 @@ import {
   PRESET_NAMES,
   describeParams,
   mapperQuery,
+  missingActivations,
+  num,
   presetOf,
   presetPatch,
   remapBlocked,
@@ -95,6 +97,26 @@ test("remapBlocked says why a layer cannot be re-mapped", () => {
   assert.match(remapBlocked({ activations: [] }, "fc1"), /store_activations=False/);
   assert.match(remapBlocked({}, "fc1"), /store_activations=False/);
   assert.match(remapBlocked({ activations: ["conv"] }, "fc1"), /none were stored for fc1.*conv/);
+});
+
+test("missingActivations names why, and remapBlocked frames the same clause", () => {
+  assert.equal(missingActivations({ activations: ["fc1"] }, "fc1"), null);
+  const run = missingActivations({ activations: [] }, "fc1");
+  assert.equal(run, "this run was logged with store_activations=False");
+  assert.equal(missingActivations({}, "fc1"), run);
+  assert.match(missingActivations({ activations: ["conv", "fc2"] }, "fc1"), /^none were stored for fc1, .*budget.*conv, fc2/);
+  assert.equal(missingActivations({ activations: ["fc1"] }, ""), "no layer is shown");
+  for (const info of [{}, { activations: ["conv"] }]) {
+    assert.equal(remapBlocked(info, "fc1"), `Re-mapping needs stored activations: ${missingActivations(info, "fc1")}.`);
+  }
+});
+
+test("num keeps the significant digits asked for, without trailing zeros", () => {
+  assert.equal(num(0.123456, 4), "0.1235");
+  assert.equal(num(2.5, 4), "2.5");
+  assert.equal(num(1234567, 3), "1230000");
+  assert.equal(num(Number.NaN), "–");
+  assert.equal(num("1"), "–");
 });
 
 test("remappedMark marks only re-mapped graphs", () => {

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { decodeState, encodeState, DEFAULTS, prepareGraph } from "../src/model.js";
 import {
+  classCount,
   highlightedSamples,
   insidePolygon,
   nearestPoint,
@@ -100,4 +101,41 @@ test("the URL keeps the panel and its method", () => {
   const pairs = encodeState({ ...DEFAULTS, proj: true, projm: "tsne", psel: [1, 2] });
   assert.deepEqual(pairs, { proj: "1", projm: "tsne" }); // the selection is not kept
   assert.deepEqual(decodeState(pairs), { proj: true, projm: "tsne" });
+});
+
+test("classCount: the largest label + 1, for a probe of any size", () => {
+  assert.equal(classCount(null), 0);
+  assert.equal(classCount([]), 0);
+  assert.equal(classCount([0, 3, 1]), 4);
+  assert.equal(classCount(Int32Array.from([2, 0])), 3);
+  // Far more labels than a spread into Math.max takes as arguments (a RangeError there).
+  const many = new Array(500_000).fill(1);
+  many[123_456] = 9;
+  assert.equal(classCount(many), 10);
+});
+
+test("the frame keeps every point inside the margins, touching them on the limiting axis (property)", () => {
+  let seed = 7;
+  const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (let trial = 0; trial < 200; trial++) {
+    const n = 1 + Math.floor(rand() * 40);
+    const xs = Array.from({ length: n }, () => (rand() - 0.5) * 1000 * rand());
+    const ys = Array.from({ length: n }, () => (rand() - 0.5) * 1000 * rand());
+    const [width, height, margin, inset] = [60 + rand() * 900, 60 + rand() * 700, 14, 26];
+    const { sx, sy } = toScreen(xs, ys, scatterFrame(xs, ys, width, height, { margin, inset }));
+    const eps = 1e-3 * Math.max(width, height);
+    const [x0, x1, y0, y1] = [Math.min(...sx), Math.max(...sx), Math.min(...sy), Math.max(...sy)];
+    assert.ok(x0 >= margin - eps && x1 <= width - margin + eps, `x in [${x0}, ${x1}] of ${width}`);
+    assert.ok(y0 >= inset + margin - eps && y1 <= height - margin + eps, `y in [${y0}, ${y1}] of ${height}`);
+    const spans = [x1 - x0 - (width - 2 * margin), y1 - y0 - (height - inset - 2 * margin)];
+    if (n > 1 && Math.min(...xs) < Math.max(...xs) && Math.min(...ys) < Math.max(...ys)) {
+      assert.ok(Math.max(...spans) > -eps, `one axis fills its room: ${spans}`);
+    }
+    // Centred: equal room on both sides of each axis.
+    assert.ok(Math.abs(x0 - margin - (width - margin - x1)) < eps);
+    assert.ok(Math.abs(y0 - inset - margin - (height - margin - y1)) < eps);
+    // y turned upwards: a higher point is higher on screen.
+    const [lo, hi] = [ys.indexOf(Math.min(...ys)), ys.indexOf(Math.max(...ys))];
+    assert.ok(sy[hi] <= sy[lo]);
+  }
 });
