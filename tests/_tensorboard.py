@@ -116,15 +116,18 @@ def tensorboard_process(
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     prefix: str = "",
+    command: list[str] | None = None,
 ) -> Iterator[TensorBoard]:
     """``tensorboard --logdir logdir *args`` on 127.0.0.1, yielded once its HTTP server answers.
 
-    ``prefix`` is the ``--path_prefix`` given in ``args``, so that ``base`` includes it. The process runs in
-    its own session and is terminated (killed if it lingers) on exit; its log file is removed.
+    ``prefix`` is the ``--path_prefix`` given in ``args``, so that ``base`` includes it. ``command`` is the
+    ``tensorboard`` to run (this venv's by default). The process runs in its own session and is terminated
+    (killed if it lingers) on exit; its log file is removed.
     """
     port = free_port()
     log = Path(tempfile.mkstemp(prefix=f"tensorboard-{port}-", suffix=".log")[1])
-    cmd = [*tensorboard_command(), "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), *args]
+    cmd = command or tensorboard_command()
+    cmd = [*cmd, "--logdir", str(logdir), "--host", "127.0.0.1", "--port", str(port), *args]
     with open(log, "wb") as out:
         proc = subprocess.Popen(
             cmd, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd, start_new_session=True
