@@ -261,15 +261,21 @@ def test_graph_is_served_gzipped_to_browsers_and_plain_to_others(client):
 def test_graphs_are_cached_and_new_epochs_still_appear(tmp_path):
     write_logs(str(tmp_path), n_epochs=3)
     c, plugin = make_app(tmp_path)
+    # The listing answers for `listing_seconds`: a stepped clock, not the wall's, says when that has passed.
+    now = [0.0]
+    plugin.store.clock = lambda: now[0]
     for _ in range(2):
         get_json(c, "graph", run="run_a", layer="fc1", epoch=1)
     assert (plugin.store.graphs.misses, plugin.store.graphs.hits) == (1, 1)
-    # Another epoch arrives while TensorBoard runs: the next reload shows it (listings are never cached).
+    # Another epoch arrives while TensorBoard runs: once the listing's window is over, the reload shows it.
     writer = later_writer(tmp_path / "run_a")
     summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(3).to_bytes()), 3)
     writer.close()
     mux = plugin.store.data_provider._multiplexer
     mux.Reload()
+    listed = get_json(c, "epochs", run="run_a", layer="fc1")["epochs"]
+    assert listed == [0, 1, 2]  # still this window's listing
+    now[0] += plugin.store.listing_seconds
     assert get_json(c, "epochs", run="run_a", layer="fc1")["epochs"] == [0, 1, 2, 3]
     assert get_json(c, "graph", run="run_a", layer="fc1", epoch=3)["params"]["epoch"] == 3
 
