@@ -39,8 +39,8 @@ from torch.utils.tensorboard import SummaryWriter
 from werkzeug import test as werkzeug_test
 from werkzeug import wrappers
 
-from topoact_lightning import summary
 from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.logformat import summary
 
 RUN, LAYER = "bench", "features"
 ROOT = Path(__file__).resolve().parent.parent

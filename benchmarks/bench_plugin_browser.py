@@ -74,7 +74,7 @@ def write_synthetic_logs(
     """Logs ``n_epochs + 1`` graphs (steps 0..n_epochs) of about ``n_nodes`` nodes each, as the callback would."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from topoact_lightning import summary
+    from topoact_lightning.logformat import summary
 
     n_intervals = 100
     chunk = 12

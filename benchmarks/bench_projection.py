@@ -34,9 +34,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_plugin import ms, multiplexer_provider, timed  # noqa: E402
 
-from topoact_lightning import summary  # noqa: E402
 from topoact_lightning.engine.lenses import pca_lens  # noqa: E402
 from topoact_lightning.engine.projection import pca_2d, procrustes_align, tsne_2d  # noqa: E402
+from topoact_lightning.logformat import summary  # noqa: E402
 
 
 def activations(n: int, d: int, step: int) -> np.ndarray:

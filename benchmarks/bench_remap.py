@@ -45,8 +45,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_mapper import activations, same_graph  # noqa: E402
 from bench_plugin import ms, multiplexer_provider, rust_provider, timed  # noqa: E402
 
-from topoact_lightning import Mapper, summary  # noqa: E402
+from topoact_lightning import Mapper  # noqa: E402
 from topoact_lightning.engine.lenses import l2norm  # noqa: E402
+from topoact_lightning.logformat import summary  # noqa: E402
 
 RUN, LAYER, EPOCHS = "bench", "features", 2
 LOGGED = {"cover": "kmapper", "n_intervals": 20, "overlap": 0.3, "eps": "auto", "min_samples": 5}

@@ -51,7 +51,8 @@ def write_logs(logdir: Path, *, n: int, d: int, layers: int, epochs: int) -> Pat
     """``layers`` layers, each logged at steps 0..epochs-1 as the callback does: graph and stored activations."""
     from torch.utils.tensorboard import SummaryWriter
 
-    from topoact_lightning import Mapper, summary
+    from topoact_lightning import Mapper
+    from topoact_lightning.logformat import summary
 
     writer = SummaryWriter(str(logdir / "run"))
     for step in range(epochs):

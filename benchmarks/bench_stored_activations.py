@@ -29,8 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
-from topoact_lightning import Mapper, summary  # noqa: E402
+from topoact_lightning import Mapper  # noqa: E402
 from topoact_lightning.engine.remap import node_agreement  # noqa: E402
+from topoact_lightning.logformat import summary  # noqa: E402
 
 
 def tag_bytes(run_dir: Path) -> dict[str, int]:

@@ -23,7 +23,7 @@ import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
 from tests.test_plugin_routes import synthetic_graph
-from topoact_lightning import summary
+from topoact_lightning.logformat import summary
 
 #: Layer names that JSON must escape (the Rust data server's blob keys choke on them unless the tag encodes them),
 #: and others that merely look odd.

@@ -172,7 +172,7 @@ def read_run(run_dir: Path) -> dict[str, Any]:
     from tensorboard.backend.event_processing import event_accumulator as ea
 
     from topoact_lightning.engine.graph import MapperGraph
-    from topoact_lightning.summary import (
+    from topoact_lightning.logformat.summary import (
         GRAPH_TAG_PREFIX,
         PLUGIN_NAME,
         THUMBNAILS_TAG,

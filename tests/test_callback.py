@@ -21,8 +21,8 @@ from conftest import TRAINED_EPOCHS
 
 from topoact_lightning import MapperGraph, TopoActConfigError, TopoActMonitor
 from topoact_lightning.engine.metrics import GRAPH_METRICS
+from topoact_lightning.logformat.summary import scalar_tag
 from topoact_lightning.monitor.diagnostics import DIAGNOSTIC_METRICS
-from topoact_lightning.summary import scalar_tag
 
 
 def _quiet_fit(*args, **kwargs):

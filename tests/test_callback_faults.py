@@ -20,7 +20,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 from torch.utils.tensorboard import SummaryWriter
 
 from topoact_lightning import TopoActMonitor
-from topoact_lightning.summary import scalar_tag
+from topoact_lightning.logformat.summary import scalar_tag
 
 
 def _fit(*args, **kwargs):

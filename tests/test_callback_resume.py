@@ -11,7 +11,7 @@ from _training import DIGITS_LAYERS, probe_pair, read_run, train_digits
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from topoact_lightning import TopoActMonitor
-from topoact_lightning.summary import scalar_tag
+from topoact_lightning.logformat.summary import scalar_tag
 
 
 def _fit(*args, **kwargs):

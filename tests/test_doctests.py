@@ -31,7 +31,7 @@ def test_every_wing_is_walked():
         "topoact_lightning.engine.mapper",
         "topoact_lightning.monitor.callback",
         "topoact_lightning.monitor.findings.faults",
-        "topoact_lightning.summary",
+        "topoact_lightning.logformat.summary",
         "topoact_tensorboard.payloads",
     ):
         assert expected in names

@@ -14,7 +14,7 @@ import pytest
 from _training import read_run
 
 from topoact_lightning.engine.metrics import GRAPH_METRICS
-from topoact_lightning.summary import (
+from topoact_lightning.logformat.summary import (
     KIND_GRAPH,
     graph_tag,
     scalar_tag,

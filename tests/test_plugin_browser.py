@@ -451,7 +451,7 @@ def test_reload_brings_a_new_epoch_into_view(trained_logdir, tmp_path, browser):
     that was on the latest epoch moves to it."""
     from tests._tensorboard import later_writer
     from tests._training import read_run
-    from topoact_lightning import summary
+    from topoact_lightning.logformat import summary
 
     logdir = tmp_path / "live"
     shutil.copytree(trained_logdir / "run", logdir / "run")

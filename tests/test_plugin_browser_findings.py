@@ -21,7 +21,7 @@ from tests._browser import open_topoact, serve_tensorboard
 from tests._training import DIGITS_LAYERS
 from tests.test_plugin_browser import route
 from tests.test_plugin_routes import make_app
-from topoact_lightning import summary
+from topoact_lightning.logformat import summary
 from topoact_lightning.monitor.findings import (
     FindingThresholds,
     FindingTracker,

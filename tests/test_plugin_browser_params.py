@@ -21,7 +21,8 @@ from torch.utils.tensorboard import SummaryWriter
 from tests._browser import hover_node, new_page, open_topoact, serve_tensorboard, topoact_frame
 from tests.test_plugin_remap import expected_graph, with_bare_run
 from tests.test_plugin_routes import synthetic_graph
-from topoact_lightning import LogReader, summary
+from topoact_lightning import LogReader
+from topoact_lightning.logformat import summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 

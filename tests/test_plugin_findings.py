@@ -13,7 +13,7 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from tests.test_plugin_routes import BASE, make_app, synthetic_graph
-from topoact_lightning import summary
+from topoact_lightning.logformat import summary
 from topoact_lightning.monitor.findings import Finding
 
 REVERSED = ["z_first", "a_last"]  # watch order against the alphabet

@@ -24,7 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tests._hostile import EXTREME_STEPS, ODD_LAYERS, ODD_RUN, write_hostile_logs
 from tests._tensorboard import fetch, tensorboard_process
 from tests.test_plugin_routes import BASE, N_SAMPLES, make_app, synthetic_graph, write_logs
-from topoact_lightning import summary
+from topoact_lightning.logformat import summary
 
 #: Route -> a valid request's parameters. Each parameter of each route is fuzzed.
 VALID = {

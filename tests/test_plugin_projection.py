@@ -20,8 +20,9 @@ from torch.utils.tensorboard import SummaryWriter
 
 from tests._tensorboard import fetch, tensorboard_process
 from tests.test_plugin_routes import BASE, get_error, get_json, make_app, synthetic_graph
-from topoact_lightning import LogReader, summary
+from topoact_lightning import LogReader
 from topoact_lightning.engine.projection import pca_2d, procrustes_align, tsne_2d
+from topoact_lightning.logformat import summary
 
 N = 30  # the synthetic graphs' sample count
 STEPS = [0, 1, 2, 5]

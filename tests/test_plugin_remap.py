@@ -20,9 +20,10 @@ from torch.utils.tensorboard import SummaryWriter
 
 from tests._tensorboard import fetch, tensorboard_process
 from tests.test_plugin_routes import BASE, get_error, get_json, make_app, synthetic_graph
-from topoact_lightning import LogReader, Mapper, summary
+from topoact_lightning import LogReader, Mapper
 from topoact_lightning.engine.params import MAX_COVER_ELEMENTS
 from topoact_lightning.engine.remap import logged_mapper_params
+from topoact_lightning.logformat import summary
 
 pytestmark = pytest.mark.slow  # the shared fixture trains a real model
 

@@ -18,8 +18,8 @@ from torch.utils.tensorboard import SummaryWriter
 
 from tests._hostile import EXTREME_STEPS, ODD_LAYERS, crafted_graphs, write_hostile_logs
 from tests.test_plugin_routes import BASE, get_error, get_json, make_app, synthetic_graph
-from topoact_lightning import summary
 from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.logformat import summary
 
 CRAFTED = list(crafted_graphs())
 

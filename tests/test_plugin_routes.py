@@ -1,6 +1,6 @@
 """The plugin's HTTP routes, through TensorBoard's own WSGI app and Python data provider, without a server.
 
-The logs are written here the way the callback writes them (``topoact_lightning.summary`` through a
+The logs are written here the way the callback writes them (``topoact_lightning.logformat.summary`` through a
 ``SummaryWriter``), with more epochs than TensorBoard keeps by default, two runs, thumbnails, a class name that
 is HTML, a NaN extra, and a run with a corrupt epoch and a summary from a newer version.
 """
@@ -31,8 +31,8 @@ from werkzeug import test as werkzeug_test
 from werkzeug import wrappers
 
 from tests._tensorboard import later_writer
-from topoact_lightning import summary
 from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.logformat import summary
 
 N_SAMPLES = 30
 N_EPOCHS = 12  # more than the 10 steps TensorBoard keeps per blob-sequence tag by default

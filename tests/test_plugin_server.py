@@ -12,7 +12,7 @@ import pytest
 from test_plugin_routes import N_EPOCHS, synthetic_graph, write_logs
 
 from tests._tensorboard import fetch, later_writer, tensorboard_process
-from topoact_lightning import summary
+from topoact_lightning.logformat import summary
 
 pytestmark = pytest.mark.slow
 

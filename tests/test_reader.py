@@ -12,7 +12,7 @@ from conftest import TRAINED_EPOCHS
 
 from topoact_lightning import LogReader, Mapper
 from topoact_lightning.engine.remap import logged_mapper_params, node_agreement
-from topoact_lightning.summary import (
+from topoact_lightning.logformat.summary import (
     ACTIVATIONS_TAG_PREFIX,
     SummaryFormatError,
     activations_tag,

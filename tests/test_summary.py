@@ -8,8 +8,8 @@ from tensorboard.backend.event_processing import data_provider, plugin_event_mul
 from tensorboard.context import RequestContext
 from torch.utils.tensorboard import SummaryWriter
 
-from topoact_lightning import summary
 from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.logformat import summary
 
 
 def _graph(seed: int) -> MapperGraph:

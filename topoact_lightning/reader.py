@@ -2,7 +2,7 @@
 
 :class:`LogReader` reads the event files of one run directory (the directory holding ``events.out.tfevents.*``
 files, such as Lightning's ``lightning_logs/version_0``) with TensorBoard's own event loader, and gives back what the
-callback wrote (:mod:`topoact_lightning.summary`): graphs, stored activations, annotations and thumbnails.
+callback wrote (:mod:`topoact_lightning.logformat.summary`): graphs, stored activations, annotations and thumbnails.
 
 Example::
 
@@ -26,8 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from topoact_lightning import summary
 from topoact_lightning.engine.graph import MapperGraph
+from topoact_lightning.logformat import summary
 
 
 class LogReader:
@@ -134,7 +134,7 @@ class LogReader:
 
     def activations(self, layer: str, step: int) -> np.ndarray:
         """The stored probe activation matrix of ``layer`` at ``step``, ``(n_probe, d)`` float32 (precision: see
-        :func:`topoact_lightning.summary.encode_activations`)."""
+        :func:`topoact_lightning.logformat.summary.encode_activations`)."""
         return summary.decode_activations(self._blobs(self._activations, "stored activations", layer, step))
 
     def metrics(self, layer: str) -> dict[int, dict[str, float | None]]:

@@ -34,9 +34,9 @@ import numpy as np
 from tensorboard import errors
 from tensorboard.data import provider
 
-from topoact_lightning import summary
 from topoact_lightning.engine.graph import CATEGORICAL_EXTRAS, MapperGraph
 from topoact_lightning.engine.remap import FIXED_EPS
+from topoact_lightning.logformat import summary
 from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.eventfiles import EventFileBlobs, blob_key_location, needs_event_files
 from topoact_tensorboard.payloads import json_number

@@ -11,7 +11,7 @@ import logging
 
 from tensorboard.plugins import base_plugin
 
-#: Must equal ``topoact_lightning.summary.PLUGIN_NAME``; repeated here so this module imports nothing of ours.
+#: Must equal ``topoact_lightning.logformat.summary.PLUGIN_NAME``; repeated here so this module imports nothing of ours.
 PLUGIN_NAME = "topoact"
 
 logger = logging.getLogger("tensorboard.plugins.topoact")

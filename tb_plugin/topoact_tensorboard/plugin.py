@@ -65,9 +65,8 @@ from tensorboard.context import RequestContext
 from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
-from topoact_lightning import summary
 from topoact_lightning.engine.metrics import GRAPH_METRICS
-from topoact_lightning.monitor.findings import FAULT_KINDS, KINDS
+from topoact_lightning.logformat import findings, summary
 from topoact_tensorboard.arguments import (
     arg,
     choice_arg,
@@ -82,7 +81,6 @@ from topoact_tensorboard.cache import LRUCache
 from topoact_tensorboard.data import GraphEntry, GraphStore, MapperArgs, RunInfo, guarded
 from topoact_tensorboard.payloads import (
     comparison_payload,
-    finding_entry,
     graph_payload,
     round_coordinates,
     to_json,
@@ -424,7 +422,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
     @_route
     def findings_route(self, request):
         run, layer = arg(request, "run"), arg(request, "layer", "") or None
-        kinds = kinds_arg(request, "kind", KINDS)
+        kinds = kinds_arg(request, "kind", findings.KINDS)
         return _respond_json(request, self.findings_impl(*_where(request), run, layer, kinds))
 
     def findings_impl(
@@ -452,7 +450,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
                     entries, reasons = [], ["its findings are not a list"]
                 for i, raw in enumerate(entries):
                     try:
-                        entry = finding_entry(raw, e.step, name, KINDS, FAULT_KINDS)
+                        entry = findings.read_logged(raw, e.step, name)
                     except ValueError as err:
                         reasons.append(f"finding {i} is malformed: {err}")
                         continue

@@ -243,7 +243,7 @@ def stored_activations(x: np.ndarray, budget: int) -> list[bytes] | None:
     """
     if budget <= 0:
         return None
-    from topoact_lightning.summary import encode_activations
+    from topoact_lightning.logformat.summary import encode_activations
 
     blobs = encode_activations(x)
     return blobs if sum(len(b) for b in blobs) <= budget else None

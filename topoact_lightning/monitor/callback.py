@@ -113,8 +113,8 @@ class TopoActMonitor(Callback):
             per layer).
 
     Logged:
-        To every TensorBoard logger, as blob-sequence summaries (:mod:`topoact_lightning.summary`), at step =
-        epochs completed (0 = the untrained network):
+        To every TensorBoard logger, as blob-sequence summaries (:mod:`topoact_lightning.logformat.summary`), at
+        step = epochs completed (0 = the untrained network):
 
         - ``topoact_graph/<layer>``: per logged step, blob 0 the Mapper graph (:meth:`MapperGraph.to_bytes`), blob 1
           the annotations ``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem", "findings"}``
@@ -124,7 +124,8 @@ class TopoActMonitor(Callback):
         - ``topoact_findings/<layer>``: a text summary (TensorBoard's Text tab) at each step with new findings, a
           table of step, layer, kind and message (:func:`~topoact_lightning.monitor.findings.findings_markdown`).
         - ``topoact_activations/<layer>``: with each graph, unless ``store_activations`` forbids it, the probe
-          activation matrix it was built from (float16 scaled per row, :func:`topoact_lightning.summary.encode_activations`).
+          activation matrix it was built from (float16 scaled per row,
+          :func:`topoact_lightning.logformat.summary.encode_activations`).
         - ``topoact_thumbnails``: once, at step 0, small images of the probe (image inputs only).
 
         To every logger, as scalars at the step chosen by ``scalar_step``, per layer:

@@ -112,7 +112,7 @@ class SummarySink:
 
     def write_thumbnails(self, images: np.ndarray) -> bool:
         """Write the probe's thumbnails at step 0; ``False`` if writing failed (warned)."""
-        from topoact_lightning.summary import thumbnails_summary, write_summary
+        from topoact_lightning.logformat.summary import thumbnails_summary, write_summary
 
         summary = thumbnails_summary(images)
         try:
@@ -160,15 +160,21 @@ class SummarySink:
 
     # ------------------------------------------------------------------------------------------ internals
     def _write_one(self, item: GraphWrite) -> None:
+        from topoact_lightning.logformat.findings import logged
+        from topoact_lightning.logformat.summary import (
+            activations_summary,
+            graph_summary,
+            scalar_tag,
+            write_summary,
+        )
         from topoact_lightning.monitor.findings import Finding, findings_markdown
-        from topoact_lightning.summary import activations_summary, graph_summary, scalar_tag, write_summary
 
         r = item.result
         found = [Finding.from_dict(d) for d in r.findings]
         annotations = {
             "diagnostics": {k: r.scalars.get(k) for k in DIAGNOSTICS},
             "problem": r.problem,
-            "findings": [{**f.to_dict(), "fault": f.is_fault} for f in found],
+            "findings": [logged(f.to_dict()) for f in found],
         }
         summaries = [graph_summary(r.layer, r.graph_bytes, annotations, item.position)]
         if r.activation_blobs:

@@ -103,7 +103,7 @@ def logged_graphs(log_dir: str | Path, layers: list[str], up_to: int) -> LoggedG
     ``last`` keeps, per layer, the graph of the latest step ``<= up_to``."""
     from tensorboard.backend.event_processing import event_file_loader
 
-    from topoact_lightning.summary import graph_tag
+    from topoact_lightning.logformat.summary import graph_tag
 
     tags = {graph_tag(layer): layer for layer in layers}
     found = LoggedGraphs()
@@ -133,11 +133,12 @@ def _note(found: LoggedGraphs, event: Any, tags: dict[str, str], up_to: int) -> 
 
 
 def _logged_findings(blob: bytes) -> list[dict[str, Any]]:
-    from topoact_lightning.summary import decode_annotations
+    from topoact_lightning.logformat.findings import record
+    from topoact_lightning.logformat.summary import decode_annotations
 
     try:
         listed = decode_annotations(blob).get("findings") or []
-        return [{k: v for k, v in d.items() if k != "fault"} for d in listed if isinstance(d, dict)]
+        return [record(d) for d in listed if isinstance(d, dict)]
     except Exception:  # annotations of an older version, or damaged: no findings to recover
         return []
 

@@ -45,6 +45,7 @@ Example:
 
 from __future__ import annotations
 
+from topoact_lightning.logformat.findings import CLASS_KINDS, FAULT_KINDS, KINDS
 from topoact_lightning.monitor.findings.classes import (
     class_confusion,
     class_findings,
@@ -66,10 +67,7 @@ from topoact_lightning.monitor.findings.faults import (
     unit_states,
 )
 from topoact_lightning.monitor.findings.records import (
-    CLASS_KINDS,
-    FAULT_KINDS,
     FIXES,
-    KINDS,
     Finding,
     FindingThresholds,
     findings_markdown,

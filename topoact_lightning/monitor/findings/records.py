@@ -1,4 +1,7 @@
-"""Finding records, the fault and class kinds with their usual fixes, the thresholds, and the Text-tab table."""
+"""Finding records, the usual fixes of the fault kinds, the thresholds, and the Text-tab table.
+
+The kinds themselves belong to the log format (:mod:`topoact_lightning.logformat.findings`): the viewer reads them too.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,7 @@ from typing import Any
 import numpy as np
 
 from topoact_lightning.errors import TopoActConfigError
-
-#: Kinds that are warnings: each is reported once per layer over a run.
-FAULT_KINDS = ("dead", "constant", "collapsed", "saturated", "not_learning", "exploding")
-#: Kinds that describe the classes at a logged step (not warnings).
-CLASS_KINDS = ("confusion", "separation", "suspect_labels")
-KINDS = FAULT_KINDS + CLASS_KINDS
+from topoact_lightning.logformat.findings import FAULT_KINDS, KINDS
 
 #: The usual fix for each fault kind, for warnings and the README.
 FIXES = {

@@ -1,4 +1,4 @@
-"""The TensorBoard summary format shared by the callback (writer) and the plugin (reader).
+"""The TensorBoard summaries: what the callback writes and the plugin and :class:`LogReader` read.
 
 Everything is a blob sequence (``DATA_CLASS_BLOB_SEQUENCE``, a rank-1 ``DT_STRING`` tensor) under the plugin name
 ``topoact``:
@@ -8,9 +8,9 @@ Everything is a blob sequence (``DATA_CLASS_BLOB_SEQUENCE``, a rank-1 ``DT_STRIN
   was taken (0 = the untrained network). Blob 0 is :meth:`MapperGraph.to_bytes`; blob 1 (since version 2) is a JSON
   object of *annotations*: what the monitor found about the layer at that step, which is not part of the graph
   (``{"diagnostics": {"dead_units", "effective_rank", "distance"}, "problem": str | null, "findings": [...]}``;
-  NaN as null). ``findings`` lists the layer's findings at that step, each a ``Finding.to_dict()`` plus ``"fault"``
-  (:mod:`topoact_lightning.monitor.findings`; ``details["nodes"]`` are node ids of that step's graph,
-  ``details["samples"]`` probe sample ids); ``problem`` joins the fault findings' messages. Steps written before
+  NaN as null). ``findings`` lists the layer's findings at that step (:mod:`.findings`: their kinds and fields;
+  ``details["nodes"]`` are node ids of that step's graph, ``details["samples"]`` probe sample ids); ``problem``
+  joins the fault findings' messages. Steps written before
   findings existed have no ``findings`` key. Readers accept version-1 steps with the graph blob alone.
 - one tag per layer, ``topoact_activations/<layer>`` (:func:`activations_tag`, encoded like :func:`graph_tag`;
   written when the monitor's ``store_activations`` allows it), at the same steps as the graphs: the probe activation
