@@ -102,6 +102,14 @@ def test_no_module_names_what_its_wing_may_not_import(module: str) -> None:
     assert bad == [], f"{module} ({_wing(module)}) imports what its wing may not"
 
 
+def test_only_the_log_format_reads_event_files() -> None:
+    """One reader of the logs on disk (``logformat.events``): LogReader, the monitor's resume and the viewer's way
+    around the Rust data server read through it, so a change of the format is made there once."""
+    loader = "tensorboard.backend.event_processing.event_file_loader"
+    readers = [m for m in ALL if any(_names(n, (loader,)) for n in _imported_names(m))]
+    assert readers == ["topoact_lightning.logformat.events"]
+
+
 # An import hook that refuses torch and both Lightning namespaces (and, when asked, more names), installed before
 # anything else is imported.
 _BLOCK = textwrap.dedent(

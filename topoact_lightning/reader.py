@@ -2,7 +2,8 @@
 
 :class:`LogReader` reads the event files of one run directory (the directory holding ``events.out.tfevents.*``
 files, such as Lightning's ``lightning_logs/version_0``) with TensorBoard's own event loader, and gives back what the
-callback wrote (:mod:`topoact_lightning.logformat.summary`): graphs, stored activations, annotations and thumbnails.
+callback wrote (:mod:`topoact_lightning.logformat.summary`, read by :mod:`topoact_lightning.logformat.events`):
+graphs, stored activations, annotations and thumbnails.
 
 Example::
 
@@ -20,14 +21,12 @@ Example::
 
 from __future__ import annotations
 
-import glob
 import os
-from typing import Any
 
 import numpy as np
 
 from topoact_lightning.engine.graph import MapperGraph
-from topoact_lightning.logformat import summary
+from topoact_lightning.logformat import events, summary
 
 
 class LogReader:
@@ -46,24 +45,17 @@ class LogReader:
 
     def __init__(self, run_dir: str | os.PathLike[str]) -> None:
         self.run_dir = os.fspath(run_dir)
-        files = sorted(glob.glob(os.path.join(glob.escape(self.run_dir), "*tfevents*")))
+        files = events.event_files(self.run_dir)
         if not files:
-            nested = sorted(
-                {
-                    os.path.dirname(p)
-                    for p in glob.glob(
-                        os.path.join(glob.escape(self.run_dir), "**", "*tfevents*"), recursive=True
-                    )
-                }
-            )
+            nested = sorted({os.path.dirname(p) for p in events.event_files(self.run_dir, recursive=True)})
             hint = f"; runs below it: {nested[:5]}" if nested else ""
             raise FileNotFoundError(f"no event files (events.out.tfevents.*) in {self.run_dir!r}{hint}")
         self._graphs: dict[str, dict[int, list[bytes]]] = {}
         self._activations: dict[str, dict[int, list[bytes]]] = {}
         self._positions: dict[str, int] = {}
         self._thumbnails: list[bytes] | None = None
-        for path in files:
-            self._load(path)
+        for value in events.read_values(files):
+            self._keep(value)
         order = {
             layer: (self._positions.get(layer, len(self._positions) + i), i)
             for i, layer in enumerate(self._graphs)
@@ -75,32 +67,15 @@ class LogReader:
             first = self.graph(self.layers[0], self.steps(self.layers[0])[0])
             self.labels, self.class_names = first.labels, first.class_names
 
-    def _load(self, path: str) -> None:
-        from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
-
-        kinds: dict[str, summary.TagInfo | None] = {}
-        for event in LegacyEventFileLoader(path).Load():
-            for value in event.summary.value:
-                if value.tag not in kinds:
-                    kinds[value.tag] = self._tag_info(value)
-                info = kinds[value.tag]
-                if info is None:
-                    continue
-                blobs = list(value.tensor.string_val)
-                if info.kind == summary.KIND_THUMBNAILS:
-                    self._thumbnails = blobs
-                    continue
-                layer = info.layer if info.layer is not None else summary.layer_of_tag(value.tag)
-                if info.position is not None:
-                    self._positions[layer] = info.position
-                store = self._graphs if info.kind == summary.KIND_GRAPH else self._activations
-                store.setdefault(layer, {})[int(event.step)] = blobs
-
-    @staticmethod
-    def _tag_info(value: Any) -> summary.TagInfo | None:
-        if not value.HasField("metadata") or value.metadata.plugin_data.plugin_name != summary.PLUGIN_NAME:
-            return None
-        return summary.decode_metadata(value.metadata.plugin_data.content)
+    def _keep(self, value: events.LoggedValue) -> None:
+        if value.info.kind == summary.KIND_THUMBNAILS:
+            self._thumbnails = value.blobs
+            return
+        layer = value.layer
+        if value.info.position is not None:
+            self._positions[layer] = value.info.position
+        store = self._graphs if value.info.kind == summary.KIND_GRAPH else self._activations
+        store.setdefault(layer, {})[value.step] = value.blobs
 
     def _blobs(
         self, store: dict[str, dict[int, list[bytes]]], what: str, layer: str, step: int

@@ -255,13 +255,12 @@ class GraphStore:
                     info.problems[tag] = str(e)
                     continue
                 if meta.kind == summary.KIND_GRAPH and tag.startswith(summary.GRAPH_TAG_PREFIX):
-                    layer = meta.layer if meta.layer is not None else summary.layer_of_tag(tag)
+                    layer = meta.layer_of(tag)
                     info.layers[layer] = tag
                     if meta.position is not None:
                         info.positions[layer] = meta.position
                 elif meta.kind == summary.KIND_ACTIVATIONS and tag.startswith(summary.ACTIVATIONS_TAG_PREFIX):
-                    layer = meta.layer if meta.layer is not None else summary.layer_of_tag(tag)
-                    info.activations[layer] = tag
+                    info.activations[meta.layer_of(tag)] = tag
                 elif meta.kind == summary.KIND_THUMBNAILS and tag == summary.THUMBNAILS_TAG:
                     info.thumbnails = True
             if info.layers or info.thumbnails or info.problems:

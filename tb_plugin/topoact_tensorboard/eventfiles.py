@@ -5,7 +5,7 @@ index]``, then decodes them into borrowed strings, which fails for any string JS
 control character): ``read_blob`` answers "BadJson" for every blob of such a run. It lists those runs and their
 blob references fine. Tags are ours to encode (``summary.graph_tag``); run names are directory names. So for such a
 run, and only after the server refused, the plugin reads the blob from the run's own event files, where the key
-says it is (:class:`EventFileBlobs`).
+says it is (:class:`EventFileBlobs`, through the log format's one reader, :mod:`topoact_lightning.logformat.events`).
 
 Example::
 
@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import glob
 import json
 import os
 import threading
 
 from tensorboard import errors
+
+from topoact_lightning.logformat import events
 
 #: Characters JSON escapes: a run name holding any of them has unreadable blob keys on the Rust data server.
 JSON_ESCAPED = frozenset(chr(c) for c in range(0x20)) | {'"', "\\"}
@@ -64,7 +65,7 @@ class EventFileBlobs:
         root = os.path.realpath(logdir)
         if os.path.commonpath([run_dir, root]) != root or not os.path.isdir(run_dir):
             raise errors.NotFoundError(f"run {run!r} is not a directory of the log directory")
-        files = sorted(glob.glob(os.path.join(glob.escape(run_dir), "*tfevents*")))
+        files = events.event_files(run_dir)
         key = (run_dir, tag, tuple((f, os.path.getsize(f)) for f in files))
         with self._lock:
             steps = self._series.get(key)
@@ -83,12 +84,5 @@ class EventFileBlobs:
 
 
 def _read_series(files: list[str], tag: str) -> dict[int, list[bytes]]:
-    from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
-
-    steps: dict[int, list[bytes]] = {}
-    for path in files:
-        for event in LegacyEventFileLoader(path).Load():
-            for value in event.summary.value:
-                if value.tag == tag:
-                    steps[event.step] = list(value.tensor.string_val)  # a step written again: the latest wins
-    return steps
+    # A step written twice (a resumed run): the latest wins, as on the data provider.
+    return {value.step: value.blobs for value in events.read_values(files, tags={tag})}

@@ -6,7 +6,9 @@ TensorBoard's protobufs) and imports nothing of the monitor: the viewer (``topoa
 
 - :mod:`.summary`: the tags, their plugin metadata, and the blobs of graphs, annotations, stored activations and
   thumbnails;
-- :mod:`.findings`: the findings' vocabulary (the kinds, which are faults) and the fields of a logged finding.
+- :mod:`.findings`: the findings' vocabulary (the kinds, which are faults) and the fields of a logged finding;
+- :mod:`.events`: reading TopoAct values straight from event files, the one reader of the logs on disk (for
+  ``LogReader``, the monitor's resume and the viewer's way around the Rust data server).
 
 Importing this package imports none of its modules.
 """

@@ -114,6 +114,18 @@ class TagInfo:
     #: The layer's index among the watched layers (input side first); None in version-1 logs.
     position: int | None = None
 
+    def layer_of(self, tag: str) -> str | None:
+        """The layer of ``tag``'s values: the metadata's, or (metadata that names none) the one the tag encodes;
+        None for thumbnails.
+
+        Example:
+            >>> TagInfo(1, KIND_GRAPH).layer_of("topoact_graph/fc%221"), TagInfo(2, KIND_GRAPH, "fc").layer_of("x")
+            ('fc"1', 'fc')
+        """
+        if self.layer is not None:
+            return self.layer
+        return None if self.kind == KIND_THUMBNAILS else layer_of_tag(tag)
+
 
 def encode_metadata(kind: str, layer: str | None = None, position: int | None = None) -> bytes:
     content: dict[str, object] = {"version": SUMMARY_VERSION, "kind": kind}

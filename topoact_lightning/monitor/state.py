@@ -99,37 +99,32 @@ class LoggedGraphs:
 
 
 def logged_graphs(log_dir: str | Path, layers: list[str], up_to: int) -> LoggedGraphs:
-    """Which ``topoact_graph/<layer>`` steps the event files in ``log_dir`` hold (unreadable files are skipped);
-    ``last`` keeps, per layer, the graph of the latest step ``<= up_to``."""
-    from tensorboard.backend.event_processing import event_file_loader
+    """Which graph steps of ``layers`` the event files in and below ``log_dir`` hold (unreadable files are
+    skipped); ``last`` keeps, per layer, the graph of the latest step ``<= up_to``."""
+    from topoact_lightning.logformat import events, summary
 
-    from topoact_lightning.logformat.summary import graph_tag
-
-    tags = {graph_tag(layer): layer for layer in layers}
+    wanted = set(layers)
     found = LoggedGraphs()
     if not Path(log_dir).is_dir():
         return found
-    for path in sorted(Path(log_dir).rglob("*tfevents*")):
+    for path in events.event_files(log_dir, recursive=True):
         try:
-            for event in event_file_loader.EventFileLoader(str(path)).Load():
-                _note(found, event, tags, up_to)
+            for value in events.read_values([path]):
+                if value.info.kind == summary.KIND_GRAPH and value.layer in wanted:
+                    _note(found, value, up_to)
         except Exception:  # a damaged file (a disk that filled up): what was readable counts
             continue
     return found
 
 
-def _note(found: LoggedGraphs, event: Any, tags: dict[str, str], up_to: int) -> None:
-    for value in event.summary.value:
-        layer = tags.get(value.tag)
-        if layer is None:
-            continue
-        found.steps.setdefault(layer, set()).add(int(event.step))
-        blobs = list(value.tensor.string_val)
-        if len(blobs) > 1:
-            found.findings.extend(_logged_findings(blobs[1]))
-        last = found.last.get(layer)
-        if blobs and event.step <= up_to and (last is None or event.step >= last[0]):
-            found.last[layer] = (int(event.step), bytes(blobs[0]))
+def _note(found: LoggedGraphs, value: Any, up_to: int) -> None:
+    layer, step, blobs = value.layer, value.step, value.blobs
+    found.steps.setdefault(layer, set()).add(step)
+    if len(blobs) > 1:
+        found.findings.extend(_logged_findings(blobs[1]))
+    last = found.last.get(layer)
+    if blobs and step <= up_to and (last is None or step >= last[0]):
+        found.last[layer] = (step, bytes(blobs[0]))
 
 
 def _logged_findings(blob: bytes) -> list[dict[str, Any]]:
