@@ -10,8 +10,10 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import math
 import re
+from typing import Any
 
 from tensorboard import errors
 
@@ -119,40 +121,76 @@ MAPPER_ARGS = ("n_intervals", "overlap", "eps", "min_samples", "lens", "metric",
 #: request must not keep the server busy for long (the cover's total is further capped by the engine).
 MAX_REQUEST_INTERVALS = 1000
 MAX_REQUEST_MIN_SAMPLES = 1000
+#: What a request narrows or adds to the engine's table (:func:`request_parameters`): the caps above, and
+#: ``eps=fixed`` (one eps for every epoch of a layer, resolved by the plugin).
+REQUEST_CAPS = {"n_intervals": MAX_REQUEST_INTERVALS, "min_samples": MAX_REQUEST_MIN_SAMPLES}
+REQUEST_OPTIONS = {"eps": (FIXED_EPS,)}
 _FLOAT_RE = re.compile(r"(?:[0-9]{1,9}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})(?:[eE][-+]?[0-9]{1,3})?")
 
 
-def _mapper_value(name: str, value: str):
-    from topoact_lightning.engine.covers import COVERS
-    from topoact_lightning.engine.distances import METRICS
-    from topoact_lightning.engine.lenses import LENSES
+@functools.cache
+def request_parameters() -> dict[str, dict[str, Any]]:
+    """What each of :data:`MAPPER_ARGS` accepts in a request, as JSON (the ``params`` route's answer): the engine's
+    constraint table (:func:`~topoact_lightning.engine.params.parameter_spec`, the one statement of each range)
+    with the request caps and options above.
 
-    choices = {"lens": LENSES, "metric": METRICS, "cover": COVERS}
-    if name in choices:
-        if value not in choices[name]:
-            raise errors.InvalidArgumentError(
-                f"parameter {name!r} must be one of {', '.join(choices[name])}; got {shown(value)}"
-            )
+    Example:
+        >>> request_parameters()["n_intervals"], request_parameters()["eps"]["options"]
+        ({'type': 'integer', 'min': 1, 'max': 1000}, ['auto', 'fixed'])
+    """
+    from topoact_lightning.engine.params import parameter_spec
+
+    out = {}
+    for name in MAPPER_ARGS:
+        spec = parameter_spec(name)
+        if name in REQUEST_CAPS:
+            spec["max"] = min(spec.get("max", math.inf), REQUEST_CAPS[name])
+        if name in REQUEST_OPTIONS:
+            spec["options"] = [*spec.get("options", []), *REQUEST_OPTIONS[name]]
+        out[name] = spec
+    return out
+
+
+def _within(x: float, spec: dict[str, Any]) -> bool:
+    """Whether the finite number ``x`` lies within the bounds of ``spec`` (NaN never does)."""
+    if not math.isfinite(x):
+        return False
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and not (x > low if spec.get("min_exclusive") else x >= low):
+        return False
+    return high is None or (x < high if spec.get("max_exclusive") else x <= high)
+
+
+def _expected(spec: dict[str, Any]) -> str:
+    """What ``spec`` accepts, in words: "an integer from 1 to 1000", "a positive number, 'auto' or 'fixed'"."""
+    low, high = spec.get("min"), spec.get("max")
+    if spec["type"] == "integer":
+        words = f"an integer from {low} to {high}" if high is not None else f"an integer >= {low}"
+    elif high is not None:
+        left, right = "(" if spec.get("min_exclusive") else "[", ")" if spec.get("max_exclusive") else "]"
+        words = f"a number in {left}{low}, {high}{right}"
+    elif low == 0 and spec.get("min_exclusive"):
+        words = "a positive number"
+    else:
+        words = f"a number {'>' if spec.get('min_exclusive') else '>='} {low}"
+    names = [repr(o) for o in spec.get("options", ())]
+    return ", ".join([words, *names[:-1]]) + (f" or {names[-1]}" if names else "")
+
+
+def _mapper_value(name: str, value: str):
+    spec = request_parameters()[name]
+    if value in spec.get("options", ()):
         return value
-    if name in ("n_intervals", "min_samples"):
-        cap = MAX_REQUEST_INTERVALS if name == "n_intervals" else MAX_REQUEST_MIN_SAMPLES
-        low = 1
-        if not _INDEX_RE.fullmatch(value) or not low <= int(value) <= cap:
-            raise errors.InvalidArgumentError(
-                f"parameter {name!r} must be an integer from {low} to {cap}, got {shown(value)}"
-            )
-        return int(value)
-    if name == "eps" and value in ("auto", FIXED_EPS):
-        return value
-    x = float(value) if _FLOAT_RE.fullmatch(value) else math.nan
-    if name == "overlap" and not 0.0 <= x < 1.0:
+    if spec["type"] == "choice":
         raise errors.InvalidArgumentError(
-            f"parameter 'overlap' must be a number in [0, 1), got {shown(value)}"
+            f"parameter {name!r} must be one of {', '.join(spec['options'])}; got {shown(value)}"
         )
-    if name == "eps" and not (0.0 < x < math.inf):
-        raise errors.InvalidArgumentError(
-            f"parameter 'eps' must be a positive number, 'auto' or 'fixed', got {shown(value)}"
-        )
+    if spec["type"] == "integer":
+        x = int(value) if _INDEX_RE.fullmatch(value) else math.nan
+    else:
+        x = float(value) if _FLOAT_RE.fullmatch(value) else math.nan
+    if not _within(x, spec):
+        raise errors.InvalidArgumentError(f"parameter {name!r} must be {_expected(spec)}, got {shown(value)}")
     return x
 
 

@@ -29,6 +29,8 @@ route                                                     answer
 ``projection?run=&layer=&epoch=[&method=pca|tsne]``       ``{"run", "layer", "epoch", "method", "x": [..], "y":
                                                           [..], "labels": [class id|-1] | null,
                                                           "aligned_to": step | null}``
+``params``                                                ``{"parameters": {name: {"type", "min"?, "max"?,
+                                                          "min_exclusive"?, "max_exclusive"?, "options"?}}}``
 ``thumbnail?run=&sample=``                                ``image/png``
 ``thumbnails_info?run=``                                  ``{"n", "height", "width", "channels", ..}``
 ``static/<path>``                                         the front end's files
@@ -39,6 +41,11 @@ panel (:mod:`projections`): sample ``i`` is at ``(x[i], y[i])`` (4 significant d
 A PCA is aligned (rotation or reflection) onto the previous epoch's, ``aligned_to``; a t-SNE starts from its
 epoch's aligned PCA and is aligned onto it (``aligned_to`` is its own epoch). 404 when the layer has no stored
 activations at that epoch; 400 for an unknown method or a t-SNE of more than 5,000 samples.
+
+Parameters: ``params`` states what each Mapper parameter a route takes accepts (:func:`arguments.request_parameters`:
+the engine's constraint table with the server's per-request caps), so the tab checks its fields against the server's
+own rules; ``type`` is ``integer``, ``number`` or ``choice``, bounds appear where there are bounds, ``options`` lists
+the strings a parameter also takes.
 
 Re-mapping: ``graph``, ``compare``, ``metrics`` and ``track`` also take Mapper parameters ``n_intervals``,
 ``overlap``, ``eps`` (a number, ``auto``, or ``fixed``: the eps of the layer's latest logged graph for every
@@ -74,6 +81,7 @@ from topoact_tensorboard.arguments import (
     jaccard_arg,
     kinds_arg,
     mapper_args,
+    request_parameters,
     samples_arg,
     step_arg,
 )
@@ -185,6 +193,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
             "/metrics": self.metrics_route,
             "/track": self.track_route,
             "/findings": self.findings_route,
+            "/params": self.params_route,
             "/projection": self.projection_route,
             "/thumbnail": self.thumbnail_route,
             "/thumbnails_info": self.thumbnails_info_route,
@@ -460,6 +469,15 @@ class TopoActPlugin(base_plugin.TBPlugin):
                     problems.setdefault(name, {})[str(e.step)] = "; ".join(reasons)
         found.sort(key=lambda row: row[:3])
         return {"run": run, "layers": layers, "findings": [row[3] for row in found], "errors": problems}
+
+    # ----------------------------------------------------------------------------------------------- params
+    @_route
+    def params_route(self, request):
+        return _respond_json(request, self.params_impl())
+
+    def params_impl(self) -> dict[str, Any]:
+        """What each Mapper parameter of a request accepts (see the module docstring); the same for every run."""
+        return {"parameters": request_parameters()}
 
     # ------------------------------------------------------------------------------------------- projection
     @_route

@@ -3,7 +3,9 @@ checks of the data ``fit`` receives.
 
 Every parameter error comes from :func:`validate_params`, which reads :data:`PARAMETER_CONSTRAINTS` (the style of
 scikit-learn's ``_parameter_constraints``): each parameter lists the forms it may take, each form a test and the
-words that describe it, so an error always says what would have been accepted. Checks that involve several
+words that describe it, so an error always says what would have been accepted. The table is the only statement of
+a parameter's range: :func:`parameter_spec` gives it as JSON to checks outside Python (the TensorBoard plugin's
+routes, and through them the tab's fields). Checks that involve several
 parameters, or the data, follow it as plain code.
 
 Example:
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 import numbers
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -40,10 +42,15 @@ LENS_DIMS = {"l2norm": 1, "pca": 1, "pca2": 2, "knn_distance": 1, "eccentricity"
 
 @dataclass(frozen=True)
 class Form:
-    """One form a parameter may take: a test, and the words an error message uses for it."""
+    """One form a parameter may take: a test, the words an error message uses for it, and what a check outside
+    Python needs to know of it (a form field, a route's parser: see :func:`parameter_spec`)."""
 
     test: Callable[[Any], bool]
     text: str
+    #: JSON that states the form: ``{"type": "integer" | "number", "min", "max", "min_exclusive",
+    #: "max_exclusive"}`` (bounds present only where there are bounds) or ``{"type": "choice", "options": [...]}``;
+    #: None for forms only Python can take (callables, arrays, estimators).
+    spec: dict[str, Any] | None = field(default=None, compare=False)
 
 
 def _is_int(v: Any) -> bool:
@@ -55,12 +62,32 @@ def _is_real(v: Any) -> bool:
 
 
 def integer(low: int) -> Form:
-    return Form(lambda v: _is_int(v) and v >= low, f"an integer >= {low}")
+    return Form(lambda v: _is_int(v) and v >= low, f"an integer >= {low}", {"type": "integer", "min": low})
+
+
+def number(
+    low: float, high: float | None = None, *, low_open: bool = False, high_open: bool = False, text: str
+) -> Form:
+    """A real number from ``low`` to ``high`` (no upper bound when None); ``*_open`` leaves that bound out."""
+
+    def test(v: Any) -> bool:
+        if not _is_real(v) or not (v > low if low_open else v >= low):
+            return False
+        return high is None or (v < high if high_open else v <= high)
+
+    spec: dict[str, Any] = {"type": "number", "min": low}
+    if low_open:
+        spec["min_exclusive"] = True
+    if high is not None:
+        spec["max"] = high
+        if high_open:
+            spec["max_exclusive"] = True
+    return Form(test, text, spec)
 
 
 def options(*names: str) -> Form:
     text = repr(names[0]) if len(names) == 1 else "one of " + ", ".join(names)
-    return Form(lambda v: isinstance(v, str) and v in names, text)
+    return Form(lambda v: isinstance(v, str) and v in names, text, {"type": "choice", "options": list(names)})
 
 
 def per_dim(form: Form) -> Form:
@@ -72,7 +99,8 @@ def per_dim(form: Form) -> Form:
             bool(values) and np.ndim(np.asarray(v, dtype=object)) <= 1 and all(form.test(x) for x in values)
         )
 
-    return Form(test, f"{form.text}, or one per lens dimension")
+    # The spec states one value's form: a list per lens dimension is for Python callers.
+    return Form(test, f"{form.text}, or one per lens dimension", form.spec)
 
 
 def _numeric_array(v: Any) -> bool:
@@ -81,8 +109,8 @@ def _numeric_array(v: Any) -> bool:
 
 
 NONE = Form(lambda v: v is None, "None")
-POSITIVE = Form(lambda v: _is_real(v) and v > 0, "a positive number")
-FRACTION = Form(lambda v: _is_real(v) and 0 <= v < 1, "a fraction in [0, 1) (for example 0.3)")
+POSITIVE = number(0, low_open=True, text="a positive number")
+FRACTION = number(0, 1, high_open=True, text="a fraction in [0, 1) (for example 0.3)")
 BOOLEAN = Form(lambda v: isinstance(v, bool), "True or False")
 CALLABLE_LENS = Form(lambda v: callable(v) and not isinstance(v, str), "a callable X -> lens")
 LENS_ARRAY = Form(
@@ -117,6 +145,30 @@ PARAMETER_CONSTRAINTS: dict[str, list[Form]] = {
     "device": [NONE, DEVICE],
     "eps_sample": [integer(3)],
 }
+
+def parameter_spec(name: str) -> dict[str, Any]:
+    """What parameter ``name`` accepts, as JSON for a check outside Python: its numeric form's ``type`` and bounds
+    (``"choice"`` when it has none), and under ``options`` the strings it takes. Forms only Python can take
+    (callables, arrays, estimators, ``None``) are left out.
+
+    Example:
+        >>> parameter_spec("overlap")
+        {'type': 'number', 'min': 0, 'max': 1, 'max_exclusive': True}
+        >>> parameter_spec("eps")
+        {'type': 'number', 'min': 0, 'min_exclusive': True, 'options': ['auto']}
+        >>> parameter_spec("metric")["type"], parameter_spec("n_intervals")
+        ('choice', {'type': 'integer', 'min': 1})
+    """
+    specs = [form.spec for form in PARAMETER_CONSTRAINTS[name] if form.spec is not None]
+    numeric = [spec for spec in specs if spec["type"] != "choice"]
+    if len(numeric) > 1:
+        raise ValueError(f"{name} has more than one numeric form; a spec cannot state it")
+    out = dict(numeric[0]) if numeric else {"type": "choice"}
+    names = [option for spec in specs if spec["type"] == "choice" for option in spec["options"]]
+    if names:
+        out["options"] = names
+    return out
+
 
 # Parameters that name one of a few choices: a string outside them is "unknown", which reads better.
 _CHOICES = frozenset({"lens", "cover", "clusterer", "metric"})
