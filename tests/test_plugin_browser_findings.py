@@ -46,7 +46,7 @@ def write_findings_run(trained: Path, out: Path) -> None:
     tracker = FindingTracker()
     writer = SummaryWriter(os.path.join(out, RUN))
     summary.write_summary(writer, summary.thumbnails_summary(store.thumbnails(ctx, "", "run")), 0)
-    steps = [e.step for e in store.epochs(ctx, "", "run", DIGITS_LAYERS[0])]
+    steps = [e.step for e in store.logs.epochs(ctx, "", "run", DIGITS_LAYERS[0])]
     for step in steps:
         for position, layer in enumerate(DIGITS_LAYERS):
             graph = store.graph(ctx, "", "run", layer, step).graph

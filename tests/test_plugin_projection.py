@@ -241,7 +241,7 @@ def test_round_coordinates_keeps_four_significant_digits():
 
 
 def test_chain_keys_name_every_earlier_epoch_in_constant_size():
-    from topoact_tensorboard.data import Epoch
+    from topoact_tensorboard.logdata import Epoch
 
     series = [Epoch(step, 100.0 + step, (f"k{step}",)) for step in range(2000)]
     keys = projections._chain_keys("", "run", "tag", series)

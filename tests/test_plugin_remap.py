@@ -233,7 +233,7 @@ def test_track_uses_the_remapped_graphs(client, log):
 
 def test_remapped_graphs_are_cached_and_the_cache_is_bounded(app, log):
     client, plugin = app
-    cache = plugin.store.remapped
+    cache = plugin.store.remapper.remapped
     cache.clear()
     step = log.steps(LAYER)[0]
     first = get_json(client, "graph", run="run", layer=LAYER, epoch=step, n_intervals="7")
@@ -248,9 +248,9 @@ def test_remapped_graphs_are_cached_and_the_cache_is_bounded(app, log):
 
 def test_the_automatic_eps_is_chosen_once_per_matrix_and_stays_the_engines(app, log):
     client, plugin = app
-    knees = plugin.store.knee_eps_values
+    knees = plugin.store.remapper.knee_eps_values
     knees.clear()
-    plugin.store.remapped.clear()  # every request below builds its graph
+    plugin.store.remapper.remapped.clear()  # every request below builds its graph
     misses, hits = knees.misses, knees.hits
     step = log.steps(LAYER)[1]
     graphs = [

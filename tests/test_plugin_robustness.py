@@ -12,7 +12,7 @@ import logging
 import numpy as np
 import pytest
 from tensorboard import errors
-from topoact_tensorboard.data import MAX_HISTOGRAM_CELLS
+from topoact_tensorboard.entries import MAX_HISTOGRAM_CELLS
 from topoact_tensorboard.payloads import to_json
 from torch.utils.tensorboard import SummaryWriter
 
@@ -90,12 +90,12 @@ def test_the_store_caches_a_failure_like_a_graph(hostile, app):
 
 def test_a_graph_too_large_to_count_is_refused_not_built(monkeypatch):
     # Only a crafted payload gets there (a header naming millions of classes): shown here with a lower cap.
-    from topoact_tensorboard import data
+    from topoact_tensorboard import entries
 
     g = synthetic_graph(0)
-    monkeypatch.setattr(data, "MAX_HISTOGRAM_CELLS", g.n_nodes * g.n_classes - 1)
+    monkeypatch.setattr(entries, "MAX_HISTOGRAM_CELLS", g.n_nodes * g.n_classes - 1)
     with pytest.raises(ValueError, match="too many class counts"):
-        data._checked(g)
+        entries.checked(g)
     assert MAX_HISTOGRAM_CELLS < 2**31
 
 

@@ -263,7 +263,7 @@ def test_graphs_are_cached_and_new_epochs_still_appear(tmp_path):
     c, plugin = make_app(tmp_path)
     # The listing answers for `listing_seconds`: a stepped clock, not the wall's, says when that has passed.
     now = [0.0]
-    plugin.store.clock = lambda: now[0]
+    plugin.store.logs.clock = lambda: now[0]
     for _ in range(2):
         get_json(c, "graph", run="run_a", layer="fc1", epoch=1)
     assert (plugin.store.graphs.misses, plugin.store.graphs.hits) == (1, 1)
@@ -271,11 +271,11 @@ def test_graphs_are_cached_and_new_epochs_still_appear(tmp_path):
     writer = later_writer(tmp_path / "run_a")
     summary.write_summary(writer, summary.graph_summary("fc1", synthetic_graph(3).to_bytes()), 3)
     writer.close()
-    mux = plugin.store.data_provider._multiplexer
+    mux = plugin.store.logs.data_provider._multiplexer
     mux.Reload()
     listed = get_json(c, "epochs", run="run_a", layer="fc1")["epochs"]
     assert listed == [0, 1, 2]  # still this window's listing
-    now[0] += plugin.store.listing_seconds
+    now[0] += plugin.store.logs.listing_seconds
     assert get_json(c, "epochs", run="run_a", layer="fc1")["epochs"] == [0, 1, 2, 3]
     assert get_json(c, "graph", run="run_a", layer="fc1", epoch=3)["params"]["epoch"] == 3
 
@@ -613,23 +613,23 @@ def test_a_burst_of_requests_lists_the_runs_once_and_a_new_window_lists_again(lo
     every request within ``listing_seconds``; after it, new data is seen."""
     client, plugin = make_app(logs[0])
     calls = []
-    real = plugin.store.data_provider.list_blob_sequences
+    real = plugin.store.logs.data_provider.list_blob_sequences
 
     def counted(*args, **kwargs):
         calls.append(1)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(plugin.store.data_provider, "list_blob_sequences", counted)
+    monkeypatch.setattr(plugin.store.logs.data_provider, "list_blob_sequences", counted)
     now = [1000.2]
-    plugin.store.clock = lambda: now[0]
+    plugin.store.logs.clock = lambda: now[0]
     get_json(client, "runs")
     get_json(client, "epochs", run="run_a", layer="fc1")
     get_json(client, "graph", run="run_a", layer="fc1", epoch=1)
     assert len(calls) == 1
-    now[0] += plugin.store.listing_seconds
+    now[0] += plugin.store.logs.listing_seconds
     get_json(client, "runs")
     assert len(calls) == 2
-    plugin.store.listing_seconds = 0  # every call lists
+    plugin.store.logs.listing_seconds = 0  # every call lists
     get_json(client, "runs")
     get_json(client, "runs")
     assert len(calls) == 4

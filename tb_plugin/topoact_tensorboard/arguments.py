@@ -115,6 +115,8 @@ def kinds_arg(request, name: str, known: tuple[str, ...]) -> tuple[str, ...] | N
     return tuple(dict.fromkeys(parts))
 
 
+#: Mapper parameters of a request, sorted ``(name, value)`` pairs (:func:`mapper_args`).
+MapperArgs = tuple[tuple[str, Any], ...]
 #: The Mapper parameters a request may override (re-mapping a logged epoch's stored activations).
 MAPPER_ARGS = ("n_intervals", "overlap", "eps", "min_samples", "lens", "metric", "cover")
 #: At most this many cover elements per lens dimension, and this ``min_samples``, in a re-mapping request: a
@@ -194,7 +196,7 @@ def _mapper_value(name: str, value: str):
     return x
 
 
-def mapper_args(request) -> tuple[tuple[str, object], ...]:
+def mapper_args(request) -> MapperArgs:
     """The Mapper parameters among :data:`MAPPER_ARGS` the request sets, as sorted ``(name, value)`` pairs (a cache
     key; empty: show the logged graphs). Each value is checked, then all together by the engine's
     ``Mapper.check_params`` (its message, which names the fix, is the 400's)."""

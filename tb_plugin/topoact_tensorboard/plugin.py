@@ -52,7 +52,7 @@ Re-mapping: ``graph``, ``compare``, ``metrics`` and ``track`` also take Mapper p
 epoch), ``min_samples``, ``lens``, ``metric`` and ``cover``
 (:func:`arguments.mapper_args`; a bad value or combination is a 400 with the engine's reason). With any of them,
 every graph the route reads is built again from the epoch's stored activations (``topoact_activations/<layer>``)
-with the logged parameters so overridden (:meth:`data.GraphStore.remap`; 404 where none were stored), and the
+with the logged parameters so overridden (:meth:`remapping.Remapper.remap`; 404 where none were stored), and the
 ``graph`` answer adds ``"remapped": true``.
 """
 
@@ -75,6 +75,7 @@ from werkzeug import wrappers
 from topoact_lightning.engine.metrics import GRAPH_METRICS
 from topoact_lightning.logformat import findings, summary
 from topoact_tensorboard.arguments import (
+    MapperArgs,
     arg,
     choice_arg,
     index_arg,
@@ -86,7 +87,9 @@ from topoact_tensorboard.arguments import (
     step_arg,
 )
 from topoact_tensorboard.cache import LRUCache
-from topoact_tensorboard.data import GraphEntry, GraphStore, MapperArgs, RunInfo, guarded
+from topoact_tensorboard.data import GraphStore
+from topoact_tensorboard.entries import GraphEntry, guarded
+from topoact_tensorboard.logdata import RunInfo
 from topoact_tensorboard.payloads import (
     comparison_payload,
     graph_payload,
@@ -203,7 +206,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
     def is_active(self) -> bool:
         # Only consulted when TensorBoard sees no data under our plugin name; kept honest anyway.
         try:
-            listing = self.store.data_provider.list_blob_sequences(
+            listing = self.store.logs.data_provider.list_blob_sequences(
                 RequestContext(), experiment_id="", plugin_name=self.plugin_name
             )
         except Exception:  # a data provider that cannot answer yet: no data to show
@@ -229,7 +232,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
                 "problems": info.problems,
                 "activations": _watch_order_of(info, info.activations),
             }
-            for run, info in sorted(self.store.runs(ctx, experiment).items())
+            for run, info in sorted(self.store.logs.runs(ctx, experiment).items())
         ]
 
     @_route
@@ -238,7 +241,7 @@ class TopoActPlugin(base_plugin.TBPlugin):
         return _respond_json(request, self.epochs_impl(*_where(request), run, layer))
 
     def epochs_impl(self, ctx, experiment: str, run: str, layer: str) -> dict[str, Any]:
-        epochs = self.store.epochs(ctx, experiment, run, layer)
+        epochs = self.store.logs.epochs(ctx, experiment, run, layer)
         return {"run": run, "layer": layer, "epochs": [e.step for e in epochs]}
 
     # ------------------------------------------------------------------------------------------------ graph
@@ -440,16 +443,18 @@ class TopoActPlugin(base_plugin.TBPlugin):
         """The monitor's findings for ``run`` (one ``layer``, some ``kinds``, or all), by step then watch order,
         read from the graph steps' annotations alone (no graph is decoded). Logs without findings give an
         empty list."""
-        info = self.store.run(ctx, experiment, run)
+        info = self.store.logs.run(ctx, experiment, run)
         layers = _watch_order(info)
         if layer is not None:
-            self.store.layer_tag(ctx, experiment, run, layer)  # the 404 for an unknown or unreadable layer
+            self.store.logs.layer_tag(
+                ctx, experiment, run, layer
+            )  # the 404 for an unknown or unreadable layer
         found: list[tuple[int, int, int, dict[str, Any]]] = []
         problems: dict[str, dict[str, str]] = {}
         for position, name in enumerate(layers):
             if layer is not None and name != layer:
                 continue
-            for e in self.store.epochs(ctx, experiment, run, name):
+            for e in self.store.logs.epochs(ctx, experiment, run, name):
                 reasons = []
                 try:
                     entries = self.store.annotations(ctx, experiment, run, name, e).get("findings", [])

@@ -31,7 +31,9 @@ from tensorboard import errors
 
 from topoact_lightning.engine.projection import pca_2d, procrustes_align, tsne_2d
 from topoact_tensorboard.cache import LRUCache
-from topoact_tensorboard.data import Epoch, GraphStore, Unreadable, guarded
+from topoact_tensorboard.data import GraphStore
+from topoact_tensorboard.entries import Unreadable, guarded
+from topoact_tensorboard.logdata import Epoch
 
 #: The projections the route offers, its ``method`` parameter.
 METHODS = ("pca", "tsne")
@@ -72,7 +74,7 @@ class ProjectionStore:
         """
         if method not in METHODS:
             raise ValueError(f"unknown projection method {method!r}")
-        tag, series, k = self.store.activation_step(
+        tag, series, k = self.store.logs.activation_step(
             ctx, experiment_id, run, layer, step, purpose="there is no projection to show"
         )
         keys = _chain_keys(experiment_id, run, tag, series[: k + 1])

@@ -146,6 +146,7 @@ PARAMETER_CONSTRAINTS: dict[str, list[Form]] = {
     "eps_sample": [integer(3)],
 }
 
+
 def parameter_spec(name: str) -> dict[str, Any]:
     """What parameter ``name`` accepts, as JSON for a check outside Python: its numeric form's ``type`` and bounds
     (``"choice"`` when it has none), and under ``options`` the strings it takes. Forms only Python can take
