@@ -35,7 +35,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def fetch(url: str, timeout: float = 10.0) -> tuple[int, str, bytes]:
+#: How long one request may take before the server counts as hung: a bound, not a speed. Two busy cores have made
+#: a first t-SNE answer (which imports scikit-learn's manifold module) take over 10 s.
+FETCH_TIMEOUT = 60.0
+
+
+def fetch(url: str, timeout: float = FETCH_TIMEOUT) -> tuple[int, str, bytes]:
     """(status, content type, body) of a GET; HTTP errors are answers here, not exceptions."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as r:
