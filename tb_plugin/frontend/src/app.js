@@ -113,11 +113,14 @@ export class App {
     const fromParent = decodeState(host.readParentHashState(), parsed);
     const fromOwn = decodeState(readOwnHash(window.location.hash), parsed);
     const initial = Object.keys(fromParent).length ? fromParent : fromOwn;
-    this.set({ ...initial, spec: parsed, specError, ...this.runsPatch(runs) });
+    this.set({ ...initial, spec: parsed, specError, ...this.runsPatch(runs, initial.run) });
   }
 
-  /** The runs route's answer (a settled promise) as a patch: the runs with graphs, or a status saying why none. */
-  runsPatch(result) {
+  /**
+   * The runs route's answer (a settled promise) as a patch: the runs with graphs and the run to show (`wanted` if
+   * it is one of them, else the first), or a status saying why there are none.
+   */
+  runsPatch(result, wanted = this.store.get().run) {
     if (result.status === "rejected") {
       if (isAbort(result.reason)) return {};
       return { status: errorStatus(result.reason, "the list of runs", "runs") };
@@ -126,7 +129,7 @@ export class App {
     const runs = all.filter((r) => r.layers && r.layers.length);
     const broken = all.filter((r) => !(r.layers && r.layers.length) && r.problems && Object.keys(r.problems).length);
     const s = this.store.get();
-    const run = runs.some((r) => r.run === s.run) ? s.run : runs.length ? runs[0].run : s.run;
+    const run = runs.some((r) => r.run === wanted) ? wanted : runs.length ? runs[0].run : wanted;
     if (!runs.length && broken.length) {
       const lines = broken.flatMap((r) => Object.entries(r.problems).map(([tag, msg]) => `${r.run} / ${tag}: ${msg}`));
       return { runs, status: { kind: "error", title: "TopoAct data found, but none of it is readable", detail: lines.join("\n"), source: "runs" } };

@@ -36,6 +36,8 @@ export function exposeDebug(app) {
       return { ...app.timings };
     },
     graph: () => app.store.get().graph,
+    /** The graph view "a" (the toolbar's graph) or "b" (compare's other graph), or null. */
+    view: (name = "a") => pick(name) || null,
     nodeCount: (view = "a") => pick(view)?.nodes.length ?? 0,
     /** Client position of the node with server id `id` in view "a" or "b" (iframe viewport coordinates). */
     nodePosition(id, view = "a") {

@@ -19,7 +19,7 @@ import { runInfo, snapEpoch } from "./state.js";
 import { fillSelect } from "./toolbar.js";
 
 const NONE = "";
-const STYLE_KEYS = ["layers", "color", "size", "thr", "cls", "q", "track", "psel", "graph"];
+const STYLE_KEYS = ["layers", "color", "size", "thr", "cls", "q", "track", "psel", "graph", "node"];
 
 export class LayersController {
   constructor(app) {

@@ -12,7 +12,7 @@ import { tweenFrom } from "./layoutchain.js";
 import { Loader, errorStatus, layerChain, replaceStatus } from "./loaders.js";
 import { problemList } from "./metrics.js";
 import { compareOrder, compareWords, modeOf, paneSize, queryFor } from "./modes.js";
-import { paramsOfQuery, remappedMark, remapping } from "./params.js";
+import { paramsOfQuery, remappedMark, remaps } from "./params.js";
 import { focusSet, searchMisses } from "./search.js";
 import { runInfo } from "./state.js";
 
@@ -96,7 +96,7 @@ export class MainView {
       shown: (s) => s.layoutA && s.layoutA.key,
       load: (w, signal, key) => this.load(w, signal, key),
       fail: (e, w, s) => {
-        if (remapping(w.query) && e instanceof HttpError && e.status === 400) {
+        if (remaps(w.query) && e instanceof HttpError && e.status === 400) {
           // Parameters the server refuses: its reason in the card, the last good graph on screen, and the
           // parameters back to that graph's (so the URL never keeps a refused value).
           console.warn("topoact: re-mapping refused:", e.message);
@@ -120,7 +120,7 @@ export class MainView {
   /** The graph at the wanted epoch and its layout over the layer's epochs. */
   async load(w, signal, key) {
     const t0 = performance.now();
-    const label = remapping(w.query) ? `Re-mapping ${w.layer} over its epochs` : null;
+    const label = remaps(w.query) ? `Re-mapping ${w.layer} over its epochs` : null;
     const { chain, key: chainKey } = await layerChain(this.app.store, w, signal, "graph", label);
     const step = chain.steps.find((x) => x.epoch === w.epoch);
     this.pendingMs = performance.now() - t0;

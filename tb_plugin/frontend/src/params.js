@@ -130,7 +130,12 @@ export function mapperQuery(state) {
 
 /** True when the state asks for re-mapping. */
 export function remapping(state) {
-  return Object.keys(mapperQuery(state)).length > 0;
+  return remaps(mapperQuery(state));
+}
+
+/** True when a route query (as mapperQuery gives it) re-maps rather than showing the logged graphs. */
+export function remaps(query) {
+  return Object.keys(query || {}).length > 0;
 }
 
 /** The state's parameter values that `query` (a route query, as mapperQuery gives) sets: the others cleared. */

@@ -7,7 +7,7 @@
 
 import { el } from "./dom.js";
 import { queryFor, remapReason } from "./modes.js";
-import { AS_LOGGED, CUSTOM, PRESETS, PRESET_HELP, describeRule, num, presetOf, presetPatch, remapping, ruleOf } from "./params.js";
+import { AS_LOGGED, CUSTOM, PRESETS, PRESET_HELP, describeRule, num, presetOf, presetPatch, remaps, ruleOf } from "./params.js";
 import { fillSelect } from "./toolbar.js";
 
 /** The overlap slider's label ("–" when the graph does not say). */
@@ -140,7 +140,7 @@ export class ParamsPanel {
     if (!KEYS.some((k) => changed.has(k))) return;
     this.limits(state.spec);
     this.sync(state, state.graph, remapReason(state));
-    this.setBusy(Boolean(state.tasks.graph) && remapping(queryFor(state)) && !remapReason(state));
+    this.setBusy(Boolean(state.tasks.graph) && remaps(queryFor(state)) && !remapReason(state));
     if (!remapReason(state) && !this.box.classList.contains("busy")) this.setError(state.remapError);
   }
 

@@ -15,7 +15,7 @@ import { modeOf } from "./modes.js";
 import { missingActivations } from "./params.js";
 import { classCount, highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
 import { ElapsedNote } from "./progress.js";
-import { searchMisses } from "./search.js";
+import { parseSearch, searchMisses } from "./search.js";
 import { runInfo } from "./state.js";
 import { fillSelect } from "./toolbar.js";
 
@@ -165,7 +165,10 @@ export class ProjectionController {
   restyle() {
     if (this.root.hidden) return;
     const s = this.app.store.get();
-    const state = searchMisses(s.graph, s.q) ? { ...s, q: "" } : s; // a search that finds nothing fades nothing
+    // A search that finds nothing in the graph fades nothing here either, unless it names one of these samples.
+    const parsed = parseSearch(s.q);
+    const aSample = parsed && parsed.kind === "sample" && this.data && parsed.id < this.data.x.length;
+    const state = searchMisses(s.graph, s.q) && !aSample ? { ...s, q: "" } : s;
     this.highlight = this.data ? highlightedSamples(state, s.graph, this.data.labels) : null;
     this.paths = null;
     this.setCaption();

@@ -95,7 +95,8 @@ const last = (list) => list[list.length - 1];
 
 /**
  * The state after `patch`: the patch, plus what follows from it.
- * - A run without the shown layer shows its last watched layer (nearest the output, the most telling).
+ * - A run without the shown layer shows its last watched layer (nearest the output, the most telling); another run
+ *   or layer has no epochs until they are fetched.
  * - New epochs: a view on the latest epoch stays on the latest (training goes on); any epoch snaps to a logged one.
  * - A new graph of the same layer: the selected node follows its members (to the node that took most of them);
  *   a graph without it drops the selection.
@@ -105,6 +106,10 @@ export function transition(prev, patch) {
   if (("run" in patch || "runs" in patch) && next.runs.length) {
     const layers = runInfo(next, next.run).layers;
     if (layers.length && !layers.includes(next.layer)) next.layer = last(layers);
+  }
+  // Another run or layer: its epochs are not known yet (the ones shown belong to the old one).
+  if (("run" in patch || "layer" in patch) && !("epochs" in patch) && (next.run !== prev.run || next.layer !== prev.layer)) {
+    next.epochs = [];
   }
   if ("epochs" in patch) {
     const before = prev.epochs;
