@@ -28,7 +28,7 @@ from tests._browser import (
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-XSS_RUN = "<i>xss</i>"
+XSS_RUN = "<i>xss</i>/version_0"  # as long as a Lightning run name (the demo's digits_cnn/version_0)
 DEAD_RUN = "dead"
 XSS_CLASSES = ['<img src=x onerror="window.__xss=1">', "<b>bold</b>", "a & b"] + [
     f"d{i}" for i in range(3, 10)
@@ -720,18 +720,56 @@ def test_arrow_keys_step_epochs_even_from_the_layer_picker(server, browser):
     page.context.close()
 
 
-def test_toolbar_fits_one_row_and_node_panel_scrolls_into_view(server, browser):
+#: What a select needs beside its text: its padding, and at least this for its arrow.
+SELECT_ARROW_PX = 16
+
+# Every control of the toolbars (the main one, the compare bar, the layers bar) shown whole: each select at least
+# as wide as its longest option, the search box as wide as its placeholder, no button's text cut, no control past
+# the toolbar's right edge. Returns the problems found.
+_CUT_OFF_JS = """(arrow) => {
+    const ctx = document.createElement('canvas').getContext('2d');
+    const px = (v) => parseFloat(v) || 0;
+    const cut = [];
+    for (const bar of document.querySelectorAll('.toolbar')) {
+        if (!bar.offsetParent) continue;
+        const right = bar.getBoundingClientRect().right;
+        for (const c of bar.querySelectorAll('select, input, button, label, span')) {
+            if (!c.offsetParent) continue;
+            const cs = getComputedStyle(c);
+            ctx.font = cs.font;
+            const id = c.dataset.testid || c.textContent.slice(0, 20);
+            if (c.getBoundingClientRect().right > right + 0.5) cut.push(`${id}: past the toolbar`);
+            if (c.tagName === 'SELECT') {
+                const widest = Math.max(...[...c.options].map((o) => ctx.measureText(o.textContent).width));
+                if (c.clientWidth < widest + px(cs.paddingLeft) + px(cs.paddingRight) + arrow) cut.push(`${id}: ${c.clientWidth} < ${widest}`);
+            } else if (c.tagName === 'INPUT' && c.placeholder) {
+                if (c.clientWidth < ctx.measureText(c.placeholder).width + px(cs.paddingLeft) + px(cs.paddingRight)) cut.push(`${id}: placeholder`);
+            } else if (c.scrollWidth > c.clientWidth + 0.5 && c.clientWidth > 0) cut.push(`${id}: text cut`);
+        }
+        if (bar.scrollWidth > bar.clientWidth) cut.push(`${bar.dataset.testid}: overflows`);
+    }
+    return cut;
+}"""
+
+
+def test_no_control_is_cut_off_at_1280_px_and_the_node_panel_scrolls_into_view(server, browser):
+    """At 1,280 px, with a run name as long as Lightning's (``<i>xss</i>/version_0``, like the demo's
+    ``digits_cnn/version_0``): every control of the toolbar, the compare bar and the layers bar is shown whole (the
+    toolbar wraps to a second row rather than cutting anything)."""
     page, frame, watch = open_topoact(
         browser, server, width=1280, height=720, hash_extra="&p.topoact.run=run&p.topoact.layer=fc1"
     )
-    # One row: every control crosses one horizontal line, and none sticks out on the right.
-    row = frame.evaluate(
-        """() => { const t = document.querySelector('.toolbar'); const right = t.getBoundingClientRect().right;
-                   const rs = [...t.children].map(c => c.getBoundingClientRect());
-                   return [Math.max(...rs.map(r => r.top)) < Math.min(...rs.map(r => r.bottom)),
-                           Math.max(...rs.map(r => r.right)) <= right, t.scrollWidth <= t.clientWidth] }"""
+    assert XSS_RUN in frame.eval_on_selector_all(
+        "[data-testid=run-select] option", "os => os.map(o => o.value)"
     )
-    assert row == [True, True, True]
+    assert frame.evaluate(_CUT_OFF_JS, SELECT_ARROW_PX) == []
+    frame.click("[data-testid=compare-toggle]")
+    frame.wait_for_selector("body[data-compare-ready]")
+    assert frame.evaluate(_CUT_OFF_JS, SELECT_ARROW_PX) == []
+    frame.click("[data-testid=layers-toggle]")
+    frame.wait_for_selector("body[data-layers-ready]")
+    assert frame.evaluate(_CUT_OFF_JS, SELECT_ARROW_PX) == []
+    frame.click("[data-testid=layers-toggle]")
     graph = route(server, "graph", run="run", layer="fc1", epoch=3)
     click_node(page, frame, graph["nodes"][0]["id"])
     frame.wait_for_selector("[data-testid=panel-title]")

@@ -118,6 +118,8 @@ export class CompareController {
     // Reading order: the earlier graph on the left.
     app.main.view.root.style.order = c.flipped ? "2" : "0";
     v.root.style.order = c.flipped ? "0" : "2";
+    app.main.view.root.classList.toggle("divided", c.flipped);
+    v.root.classList.toggle("divided", !c.flipped);
     this.flipped = c.flipped;
     const a = { run: state.graph.run, layer: state.graph.layer, epoch: state.layoutA.epoch };
     const order = compareOrder(a, c.b);
@@ -151,6 +153,7 @@ export class CompareController {
     main.onUserZoom = () => {};
     main.onFit = () => {};
     main.root.style.order = "";
+    main.root.classList.remove("divided");
     main.setStyle({ linked: null });
     this.app.graphs.classList.remove("split");
     this.summaryBox.hidden = true;

@@ -3,8 +3,8 @@
 
 import { api, clearCache, settled } from "./api.js";
 import { offscreen } from "./frame.js";
-import { edgeCrossings } from "./layout.js";
-import { clearChains } from "./layoutchain.js";
+import { edgeCrossings, nodeRadii } from "./layout.js";
+import { chainFor, clearChains, layoutAfter } from "./layoutchain.js";
 
 export function exposeDebug(app) {
   const views = { a: () => app.main.view, b: () => app.compare.view };
@@ -116,6 +116,22 @@ export function exposeDebug(app) {
       for (let i = 0; i < n; i++) {
         const t0 = performance.now();
         v.drawNow();
+        times.push(performance.now() - t0);
+      }
+      return times.sort((a, b) => a - b)[Math.floor(n / 2)];
+    },
+    /** Median time of `n` layouts of the shown epoch after the one before it (one step of the chain), in ms. */
+    layoutStepMs(n = 5) {
+      const s = app.store.get();
+      const steps = s.layoutA ? chainFor(s.layoutA.chainKey).steps : [];
+      const i = steps.findIndex((x) => x.epoch === s.layoutA.epoch);
+      if (i < 1) return null;
+      const [prev, cur] = [steps[i - 1], steps[i]];
+      const r = nodeRadii(cur.graph, s.size);
+      const times = [];
+      for (let k = 0; k < n; k++) {
+        const t0 = performance.now();
+        layoutAfter(prev.graph, prev.positions, cur.graph, r);
         times.push(performance.now() - t0);
       }
       return times.sort((a, b) => a - b)[Math.floor(n / 2)];

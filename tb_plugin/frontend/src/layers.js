@@ -32,10 +32,11 @@ export class LayersController {
       el("select", { testid: `layers-select-${i}`, title: i === 2 ? "Third layer (or none)" : `Layer ${i + 1}` }),
     );
     this.selects.forEach((sel) => sel.addEventListener("change", () => this.choose()));
+    this.hint = el("span", { cls: "muted", testid: "layers-hint" });
     this.bar = el("div", { cls: "toolbar layers-bar", testid: "layers-bar" }, [
       el("strong", { text: "Layers: " }),
       ...this.selects,
-      el("span", { cls: "muted", text: "same epoch, shared filter and search; hover a node to find its samples in the other layers" }),
+      this.hint,
     ]);
     this.bar.hidden = true;
     const store = app.store;
@@ -93,11 +94,29 @@ export class LayersController {
       this.active = true;
       app.graphs.classList.add("layers");
     }
-    app.graphs.style.setProperty("--panel-width", `${paneSize(state).width}px`);
+    const pane = paneSize(state);
+    app.graphs.style.setProperty("--panel-width", `${pane.width}px`);
     this.syncBar(layers, shown);
+    const scroll = pane.perRow < shown.length;
+    this.hint.textContent = scroll
+      ? `${pane.perRow} of ${shown.length} side by side, at a readable size: scroll sideways for the others`
+      : "same epoch, shared filter and search; hover a node to find its samples in the other layers";
     app.main.view.root.style.order = String(shown.indexOf(state.layer));
+    this.scroll = scroll;
     if (changed.has("layers") && state.layers) this.show(state, state.layers);
     if (STYLE_KEYS.some((k) => changed.has(k))) this.restyle(state);
+  }
+
+  /** Scrolls the panels so that view A's (the current layer's) is in view. */
+  reveal() {
+    requestAnimationFrame(() => {
+      const area = this.app.graphs;
+      const panel = this.app.main.view.root;
+      const left = panel.offsetLeft;
+      if (left < area.scrollLeft || left + panel.offsetWidth > area.scrollLeft + area.clientWidth) {
+        area.scrollLeft = Math.max(0, left + panel.offsetWidth - area.clientWidth);
+      }
+    });
   }
 
   syncBar(layers, shown) {
@@ -142,6 +161,10 @@ export class LayersController {
       view.canvas.dataset.testid = `graph-layer-${k}`;
     }
     for (const v of this.views()) v.root.classList.toggle("layer-divided", v.root.style.order !== "0");
+    // The current layer's panel in view once the panels are there (the others may need a scroll), and again when
+    // the current layer changes; otherwise the user's scroll stays.
+    if (this.scroll && this.revealed !== state.layer) this.reveal();
+    this.revealed = state.layer;
     if (this.pinned && !this.extra.has(this.pinned.layer)) this.pinned = null;
     this.restyle(state);
     this.updates++;
@@ -212,6 +235,8 @@ export class LayersController {
   close() {
     const main = this.app.main.view;
     this.active = false;
+    this.revealed = null;
+    this.app.graphs.scrollLeft = 0;
     for (const view of this.extra.values()) view.destroy();
     this.extra.clear();
     this.pinned = null;

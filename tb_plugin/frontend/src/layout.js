@@ -202,13 +202,21 @@ export function edgeCrossings(positions, links) {
 // ---------------------------------------------------------------------------------------------- relaxation
 /**
  * Steps of relaxation: a fresh layout's; a step along the epochs', with the nodes that continue a predecessor held
- * in place; then the settling that lets those go gently.
+ * in place; then the settling that lets those go gently. A graph of more than SMALL nodes takes fewer (a step
+ * costs about as much per node; a large graph starts packed and near its end state, and every epoch of the layer
+ * is laid out), down to a fifth.
  */
 export const TICKS = Object.freeze({ fresh: 160, step: 70, settle: 60 });
+const SMALL = 400;
 const ALPHA_MIN = 0.005;
 /** Pull towards the component's centre (every node), and towards its predecessors' place (a matched node). */
 const CENTRE_PULL = 0.04;
 export const ANCHOR_PULL = 0.25;
+
+/** The steps of kind `kind` (TICKS) for a graph of `n` nodes. */
+export function ticksFor(kind, n) {
+  return Math.max(1, Math.round(TICKS[kind] * Math.max(0.2, Math.min(1, SMALL / Math.max(1, n)))));
+}
 
 /** A seeded linear congruential generator (d3-force's own default), fresh for each layout. */
 function lcg() {
@@ -231,13 +239,14 @@ function perGroup(groups, make) {
 }
 
 /**
- * Relaxes graph `g` from positions `start` (`[{x, y}]`), node radii `r`, for exactly `ticks` steps from heat
- * `alpha` down to the minimum: links pull to a length set by the radii and the Jaccard weight, nodes repel within
- * their component and never overlap, each is pulled towards `targets[i]` (its component's centre) and, when
- * `anchors[i]` is set, towards it more strongly (a matched node, towards where its predecessors were).
- * Deterministic: returns new `[{x, y}]`.
+ * The relaxation of graph `g` from positions `start` (`[{x, y}]`), node radii `r`, one step per `next()`, for
+ * exactly `ticks` steps from heat `alpha` down to the minimum: links pull to a length set by the radii and the
+ * Jaccard weight, nodes repel within their component and never overlap, each is pulled towards `targets[i]` (its
+ * component's centre) and, when `anchors[i]` is set, towards it more strongly. With `settle`, anchored nodes stay
+ * put while the others find their places; then they are let go for `settle` gentle steps (heat `settleAlpha`), in
+ * which only overlaps and stretched links move them. Returns (when done) the new `[{x, y}]`. Deterministic.
  */
-export function relax(g, start, r, { targets, anchors = null, alpha = 1, ticks = TICKS.fresh, settle = 0, settleAlpha = 0.05 } = {}) {
+export function* relaxSteps(g, start, r, { targets, anchors = null, alpha = 1, ticks = TICKS.fresh, settle = 0, settleAlpha = 0.05 } = {}) {
   const n = g.nodes.length;
   if (!n) return [];
   const nodes = start.map((p, i) => ({ index: i, x: p.x, y: p.y, vx: 0, vy: 0, r: r[i] }));
@@ -263,20 +272,43 @@ export function relax(g, start, r, { targets, anchors = null, alpha = 1, ticks =
     .force("collide", forceCollide((d) => d.r + 1).iterations(1))
     .force("x", forceX((d) => goal(d.index).x).strength(pull))
     .force("y", forceY((d) => goal(d.index).y).strength(pull));
-  // With `settle`, anchored nodes stay put while the others find their places; then they are let go for `settle`
-  // gentle steps, in which only overlaps and stretched links move them.
-  if (settle && anchors) for (const d of nodes) if (anchors[d.index]) Object.assign(d, { fx: anchors[d.index].x, fy: anchors[d.index].y });
-  sim.tick(ticks);
-  if (settle && anchors) {
+  const pinned = settle && anchors;
+  if (pinned) for (const d of nodes) if (anchors[d.index]) Object.assign(d, { fx: anchors[d.index].x, fy: anchors[d.index].y });
+  for (let k = 0; k < ticks; k++) {
+    sim.tick();
+    yield;
+  }
+  if (pinned) {
     for (const d of nodes) Object.assign(d, { fx: null, fy: null, vx: 0, vy: 0 });
     sim.alpha(settleAlpha).alphaDecay(1 - (ALPHA_MIN / settleAlpha) ** (1 / settle));
-    sim.tick(settle);
+    for (let k = 0; k < settle; k++) {
+      sim.tick();
+      yield;
+    }
   }
   return nodes.map((d) => ({ x: d.x, y: d.y }));
 }
 
-/** A fresh layout of `g`: components packed apart (see packComponents) into about `aspect`, then relaxed. */
-export function freshLayout(g, r, aspect = 1) {
+/** Runs steps (a generator such as relaxSteps) to their end; returns what they return. */
+export function runSteps(steps) {
+  for (;;) {
+    const { done, value } = steps.next();
+    if (done) return value;
+  }
+}
+
+/** relaxSteps run to its end at once. */
+export function relax(g, start, r, options = {}) {
+  return runSteps(relaxSteps(g, start, r, options));
+}
+
+/** The steps of a fresh layout of `g`: components packed apart (see packComponents) into about `aspect`, relaxed. */
+export function freshSteps(g, r, aspect = 1) {
   const { positions, centres } = packComponents(g.nodes.length, g.links, r, { aspect });
-  return relax(g, positions, r, { targets: centres, alpha: 1, ticks: TICKS.fresh });
+  return relaxSteps(g, positions, r, { targets: centres, alpha: 1, ticks: ticksFor("fresh", g.nodes.length) });
+}
+
+/** A fresh layout of `g`, at once. */
+export function freshLayout(g, r, aspect = 1) {
+  return runSteps(freshSteps(g, r, aspect));
 }

@@ -5,7 +5,7 @@
 // Nothing in here touches the DOM (unit-tested by node --test).
 
 import { seedPositions, sameGraph } from "./graph.js";
-import { TICKS, componentCentres, freshLayout, nodeRadii, relax } from "./layout.js";
+import { componentCentres, freshSteps, nodeRadii, relaxSteps, runSteps, ticksFor } from "./layout.js";
 import { bounds, unionBox } from "./frame.js";
 
 /**
@@ -15,11 +15,17 @@ import { bounds, unionBox } from "./frame.js";
  * With no `prev`, a fresh layout packed into about `aspect`.
  */
 export function layoutAfter(prev, prevPos, g, r, aspect = 1) {
-  if (!prev || !prevPos) return freshLayout(g, r, aspect);
+  return runSteps(layoutSteps(prev, prevPos, g, r, aspect));
+}
+
+/** layoutAfter, one relaxation step per `next()` (the chain runs them in slices, so the page stays responsive). */
+export function layoutSteps(prev, prevPos, g, r, aspect = 1) {
+  if (!prev || !prevPos) return freshSteps(g, r, aspect);
   const seeds = seedPositions(prev, prevPos, g);
   const anchors = seeds.map((p) => (p.kept ? p : null));
   const targets = componentCentres(g.nodes.length, g.links, seeds);
-  return relax(g, seeds, r, { targets, anchors, alpha: 0.3, ticks: TICKS.step, settle: TICKS.settle, settleAlpha: 0.05 });
+  const n = g.nodes.length;
+  return relaxSteps(g, seeds, r, { targets, anchors, alpha: 0.3, ticks: ticksFor("step", n), settle: ticksFor("settle", n), settleAlpha: 0.05 });
 }
 
 /** The box of one layout's discs. */
@@ -28,6 +34,8 @@ export function layoutBox(positions, r) {
 }
 
 const pause = () => new Promise((resolve) => setTimeout(resolve, 0));
+/** Longest run of layout work between two pauses (the page answers the user in between). */
+const SLICE_MS = 30;
 
 /** One layer's chain of layouts, for one set of parameters, node size mode and packing aspect. */
 export class LayoutChain {
@@ -74,21 +82,39 @@ export class LayoutChain {
       keep++;
     }
     this.steps.length = keep;
+    let t0 = performance.now();
     for (let i = keep; i < epochs.length; i++) {
-      if (i > keep) await pause();
-      if (signal && signal.aborted) throw new DOMException("superseded", "AbortError");
-      this.extend(epochs[i], graphs[i]);
+      const work = this.stepsFor(graphs[i]);
+      for (;;) {
+        if (performance.now() - t0 > SLICE_MS) {
+          await pause();
+          if (signal && signal.aborted) throw new DOMException("superseded", "AbortError");
+          t0 = performance.now();
+        }
+        const { done, value } = work.next();
+        if (done) {
+          this.push(epochs[i], graphs[i], value);
+          break;
+        }
+      }
       onStep(i + 1, epochs.length);
     }
     return epochs.length - keep;
   }
 
-  /** Appends epoch `epoch` with graph `g`, laid out after the last step (synchronously). */
-  extend(epoch, g) {
-    const r = nodeRadii(g, this.size);
+  /** The layout steps of graph `g` after the last step of the chain. */
+  stepsFor(g) {
     const last = this.steps[this.steps.length - 1];
-    const positions = Object.freeze(layoutAfter(last && last.graph, last && last.positions, g, r, this.aspect));
-    this.steps.push({ epoch, graph: g, positions, box: layoutBox(positions, r) });
+    return layoutSteps(last && last.graph, last && last.positions, g, nodeRadii(g, this.size), this.aspect);
+  }
+
+  push(epoch, g, positions) {
+    this.steps.push({ epoch, graph: g, positions: Object.freeze(positions), box: layoutBox(positions, nodeRadii(g, this.size)) });
+  }
+
+  /** Appends epoch `epoch` with graph `g`, laid out after the last step (at once). */
+  extend(epoch, g) {
+    this.push(epoch, g, runSteps(this.stepsFor(g)));
   }
 }
 

@@ -59,7 +59,7 @@ export class ProjectionController {
     const controls = el("div", { cls: "projection-controls" }, [this.methodSel, this.lassoBtn]);
     this.note = el("div", { cls: "projection-note", testid: "projection-note" });
     this.note.hidden = true;
-    this.wait = new ElapsedNote({ testid: "projection-progress", cancelText: "Cancel: show PCA", onCancel: () => app.set({ projm: "pca" }) });
+    this.wait = new ElapsedNote({ testid: "projection-progress", cancelText: "Show PCA instead", onCancel: () => app.set({ projm: "pca" }) });
     this.root.append(this.canvas, caption, controls, this.note, this.wait.element);
     this.root.hidden = true;
     app.graphs.appendChild(this.root);
@@ -86,7 +86,7 @@ export class ProjectionController {
       },
       load: async (w, signal, key) => {
         if (w.disabled) return { projection: Object.freeze({ key, disabled: w.disabled, layer: w.layer, data: null }) };
-        const label = w.method === "tsne" ? `Computing the t-SNE of ${w.layer} at epoch ${w.epoch} (once per epoch)` : `Computing the PCA of ${w.layer}`;
+        const label = w.method === "tsne" ? `Computing the t-SNE of ${w.layer} at epoch ${w.epoch}` : `Computing the PCA of ${w.layer}`;
         const task = startTask(store, "projection", label, signal);
         try {
           const data = await api.projection(w.run, w.layer, w.epoch, w.method, signal);

@@ -17,6 +17,7 @@ import {
   remapBlocked,
   remappedMark,
   remapping,
+  remaps,
   validParam,
   validParam as validSpec,
 } from "../src/params.js";
@@ -88,6 +89,13 @@ test("the limits are the server's: a cap it lowers, an option it adds, are what 
   assert.equal(describeRule(SPEC.overlap), "a number in [0, 1)");
   assert.equal(describeRule(SPEC.eps), "a number above 0 (or auto, fixed)");
   assert.equal(describeRule(SPEC.metric), "one of euclidean, cosine");
+});
+
+test("remaps tells a re-mapping query from the logged graphs' (a query, not a state)", () => {
+  assert.equal(remaps({}), false);
+  assert.equal(remaps(null), false);
+  assert.equal(remaps({ n_intervals: "0" }), true);
+  assert.equal(remaps(mapperQuery({ ...DEFAULTS, intervals: "7" })), true);
 });
 
 test("paramsOfQuery gives the state of a route query back (a refused value's way out of the URL)", () => {

@@ -137,6 +137,12 @@ test("transitions: a run's default layer, epochs snapped, the latest epoch follo
   s = transition(s, { epoch: 2 });
   s = transition(s, { epochs: [0, 2, 4, 6, 8] });
   assert.equal(s.epoch, 2); // elsewhere: stay
+  // Another layer: the epochs shown were the old layer's, so there are none until its own come.
+  s = transition(s, { layer: "fc2" });
+  assert.deepEqual([s.layer, s.epochs, s.epoch], ["fc2", [], 2]);
+  s = transition(s, { epochs: [0, 5] });
+  assert.equal(s.epoch, 0); // the nearest logged one
+  assert.deepEqual(transition(s, { layer: "fc2" }).epochs, [0, 5]); // the same layer again: nothing to forget
 });
 
 test("transitions: the selected node follows its members to the next graph of its layer, or goes", () => {
