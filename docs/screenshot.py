@@ -8,7 +8,8 @@ TopoAct tab in Debian's headless Chromium (the tab opens on the last watched lay
 - ``screenshot.png`` (the README's picture): the projection panel beside the graph, the largest node clicked so
   the node panel shows and the projection highlights its members, the side bar scrolled back to its top (the
   summary, the legend, the Mapper parameter card and the metric chart);
-- ``compare.png``: compare mode, the epoch before on the left and the last epoch on the right;
+- ``compare.png``: compare mode, the epoch before on the left and the last epoch on the right, the side bar at the
+  comparison's summary;
 - ``layers.png`` (at 1280x800 unless ``--size`` says otherwise): layers mode, two panels side by side at a
   readable size, the third reached by scrolling;
 - ``tsne.png``: the projection panel waiting for a t-SNE (the request is held at the network for the picture),
@@ -71,6 +72,8 @@ def compare(page, frame, base: str) -> str:
     frame.click("[data-testid=compare-toggle]")
     frame.wait_for_selector("body[data-compare-ready]", timeout=60_000)
     quiet(page, frame)
+    # The side bar at the comparison's summary, which reads in the captions' words.
+    frame.evaluate("() => document.querySelector('[data-testid=compare-summary]').scrollIntoView()")
     left = frame.inner_text("[data-testid=compare-from]")
     return f"{left} {frame.inner_text('[data-testid=compare-to]')}"
 

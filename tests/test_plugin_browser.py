@@ -108,23 +108,29 @@ def wait_epoch(frame, epoch: int) -> None:
     frame.wait_for_selector(f"body[data-epoch='{epoch}']", timeout=15_000)
 
 
-def assert_layout_follows_members(g_old, g_new, layout_old, layout_new) -> None:
-    """Nodes that keep most of their members stay put across an epoch switch.
-
-    For every new node whose best predecessor shares at least half of their union (Jaccard >= 0.5), the distance
-    between the two positions must be small next to the size of the layout; a layout made from scratch puts them
-    anywhere (about the layout's radius apart).
-    """
-    import statistics
-
-    old_sets = {n["id"]: set(n["members"]) for n in g_old["nodes"]}
-    moves = []
+def continuing(g_old: dict, g_new: dict) -> list[tuple[int, int]]:
+    """(old id, new id) of each node of ``g_new`` whose best predecessor in ``g_old`` shares at least half their
+    union (Jaccard >= 0.5): the nodes that continue one of the epoch before."""
+    old = {n["id"]: set(n["members"]) for n in g_old["nodes"]}
+    pairs = []
     for n in g_new["nodes"]:
         m = set(n["members"])
-        best = max(old_sets, key=lambda i: len(m & old_sets[i]) / len(m | old_sets[i]))
-        if len(m & old_sets[best]) / len(m | old_sets[best]) >= 0.5:
-            (x0, y0), (x1, y1) = layout_old[str(best)], layout_new[str(n["id"])]
-            moves.append(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5)
+        best = max(old, key=lambda i: len(m & old[i]) / len(m | old[i]))
+        if len(m & old[best]) / len(m | old[best]) >= 0.5:
+            pairs.append((best, n["id"]))
+    return pairs
+
+
+def assert_layout_follows_members(g_old, g_new, layout_old, layout_new) -> None:
+    """Nodes that keep most of their members stay put across an epoch switch: the distance between a continuing
+    node's position and its predecessor's is small next to the size of the layout; a layout made from scratch puts
+    them anywhere (about the layout's radius apart)."""
+    import statistics
+
+    moves = []
+    for a, b in continuing(g_old, g_new):
+        (x0, y0), (x1, y1) = layout_old[str(a)], layout_new[str(b)]
+        moves.append(((x1 - x0) ** 2 + (y1 - y0) ** 2) ** 0.5)
     xs = [p[0] for p in layout_old.values()]
     ys = [p[1] for p in layout_old.values()]
     radius = max(max(xs) - min(xs), max(ys) - min(ys)) / 2

@@ -13,7 +13,7 @@ import statistics
 import pytest
 
 from tests._browser import open_topoact
-from tests.test_plugin_browser import nodes_outside, route, wait_epoch
+from tests.test_plugin_browser import continuing, nodes_outside, route, wait_epoch
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -37,18 +37,6 @@ def drawn(frame) -> dict[int, tuple[float, float]]:
                 .map((id) => [id, window.__topoact.nodePosition(Number(id))]))"""
         ).items()
     }
-
-
-def continuing(g_old: dict, g_new: dict) -> list[tuple[int, int]]:
-    """(old id, new id) of each new node whose best predecessor shares at least half their union (Jaccard)."""
-    old = {n["id"]: set(n["members"]) for n in g_old["nodes"]}
-    pairs = []
-    for n in g_new["nodes"]:
-        m = set(n["members"])
-        best = max(old, key=lambda i: len(m & old[i]) / len(m | old[i]))
-        if len(m & old[best]) / len(m | old[best]) >= 0.5:
-            pairs.append((best, n["id"]))
-    return pairs
 
 
 def transform(frame) -> list[float]:

@@ -202,12 +202,12 @@ export function edgeCrossings(positions, links) {
 // ---------------------------------------------------------------------------------------------- relaxation
 /**
  * Steps of relaxation: a fresh layout's; a step along the epochs', with the nodes that continue a predecessor held
- * in place; then the settling that lets those go gently. A graph of more than SMALL nodes takes fewer (a step
- * costs about as much per node; a large graph starts packed and near its end state, and every epoch of the layer
- * is laid out), down to a fifth.
+ * in place; then the settling that lets those go gently. A graph of more than SMALL nodes takes proportionally
+ * fewer, down to a tenth (a step costs about as much per node; a large graph starts packed, or from the epoch
+ * before, near its end state; and every epoch of the layer is laid out).
  */
 export const TICKS = Object.freeze({ fresh: 160, step: 70, settle: 60 });
-const SMALL = 400;
+const SMALL = 200;
 const ALPHA_MIN = 0.005;
 /** Pull towards the component's centre (every node), and towards its predecessors' place (a matched node). */
 const CENTRE_PULL = 0.04;
@@ -215,7 +215,7 @@ export const ANCHOR_PULL = 0.25;
 
 /** The steps of kind `kind` (TICKS) for a graph of `n` nodes. */
 export function ticksFor(kind, n) {
-  return Math.max(1, Math.round(TICKS[kind] * Math.max(0.2, Math.min(1, SMALL / Math.max(1, n)))));
+  return Math.max(1, Math.round(TICKS[kind] * Math.max(0.1, Math.min(1, SMALL / Math.max(1, n)))));
 }
 
 /** A seeded linear congruential generator (d3-force's own default), fresh for each layout. */
@@ -242,11 +242,12 @@ function perGroup(groups, make) {
  * The relaxation of graph `g` from positions `start` (`[{x, y}]`), node radii `r`, one step per `next()`, for
  * exactly `ticks` steps from heat `alpha` down to the minimum: links pull to a length set by the radii and the
  * Jaccard weight, nodes repel within their component and never overlap, each is pulled towards `targets[i]` (its
- * component's centre) and, when `anchors[i]` is set, towards it more strongly. With `settle`, anchored nodes stay
+ * component's centre; less so along the long side of a pane of shape `aspect`, width / height, so the layout
+ * takes the pane's shape) and, when `anchors[i]` is set, towards it more strongly. With `settle`, anchored nodes stay
  * put while the others find their places; then they are let go for `settle` gentle steps (heat `settleAlpha`), in
  * which only overlaps and stretched links move them. Returns (when done) the new `[{x, y}]`. Deterministic.
  */
-export function* relaxSteps(g, start, r, { targets, anchors = null, alpha = 1, ticks = TICKS.fresh, settle = 0, settleAlpha = 0.05 } = {}) {
+export function* relaxSteps(g, start, r, { targets, anchors = null, alpha = 1, ticks = TICKS.fresh, settle = 0, settleAlpha = 0.05, aspect = 1 } = {}) {
   const n = g.nodes.length;
   if (!n) return [];
   const nodes = start.map((p, i) => ({ index: i, x: p.x, y: p.y, vx: 0, vy: 0, r: r[i] }));
@@ -255,6 +256,9 @@ export function* relaxSteps(g, start, r, { targets, anchors = null, alpha = 1, t
   const groups = components(n, g.links).filter((c) => c.length > 1);
   const goal = (i) => (anchors && anchors[i]) || targets[i];
   const pull = (d) => (anchors && anchors[d.index] ? ANCHOR_PULL : many ? CENTRE_PULL / 2 : CENTRE_PULL);
+  // The pull towards the centre is weaker along the pane's long side: the layout takes the shape of its pane.
+  const pullX = (d) => (anchors && anchors[d.index] ? ANCHOR_PULL : pull(d) / aspect);
+  const pullY = (d) => (anchors && anchors[d.index] ? ANCHOR_PULL : pull(d) * aspect);
   const sim = forceSimulation(nodes)
     .stop()
     .randomSource(lcg())
@@ -268,10 +272,12 @@ export function* relaxSteps(g, start, r, { targets, anchors = null, alpha = 1, t
         .distance((l) => l.source.r + l.target.r + 6 + 20 * (1 - l.jaccard))
         .iterations(1),
     )
-    .force("charge", perGroup(groups, () => forceManyBody().strength(many ? -12 : -30).theta(0.95).distanceMax(many ? 250 : 400)))
+    // A large graph goes without charge (more than half of each step's cost): it starts from its radial trees or
+    // from the epoch before, and links and collisions keep it apart.
+    .force("charge", many ? null : perGroup(groups, () => forceManyBody().strength(-30).theta(0.95).distanceMax(400)))
     .force("collide", forceCollide((d) => d.r + 1).iterations(1))
-    .force("x", forceX((d) => goal(d.index).x).strength(pull))
-    .force("y", forceY((d) => goal(d.index).y).strength(pull));
+    .force("x", forceX((d) => goal(d.index).x).strength(pullX))
+    .force("y", forceY((d) => goal(d.index).y).strength(pullY));
   const pinned = settle && anchors;
   if (pinned) for (const d of nodes) if (anchors[d.index]) Object.assign(d, { fx: anchors[d.index].x, fy: anchors[d.index].y });
   for (let k = 0; k < ticks; k++) {
@@ -305,7 +311,7 @@ export function relax(g, start, r, options = {}) {
 /** The steps of a fresh layout of `g`: components packed apart (see packComponents) into about `aspect`, relaxed. */
 export function freshSteps(g, r, aspect = 1) {
   const { positions, centres } = packComponents(g.nodes.length, g.links, r, { aspect });
-  return relaxSteps(g, positions, r, { targets: centres, alpha: 1, ticks: ticksFor("fresh", g.nodes.length) });
+  return relaxSteps(g, positions, r, { targets: centres, alpha: 1, ticks: ticksFor("fresh", g.nodes.length), aspect });
 }
 
 /** A fresh layout of `g`, at once. */

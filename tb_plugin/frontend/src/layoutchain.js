@@ -25,7 +25,7 @@ export function layoutSteps(prev, prevPos, g, r, aspect = 1) {
   const anchors = seeds.map((p) => (p.kept ? p : null));
   const targets = componentCentres(g.nodes.length, g.links, seeds);
   const n = g.nodes.length;
-  return relaxSteps(g, seeds, r, { targets, anchors, alpha: 0.3, ticks: ticksFor("step", n), settle: ticksFor("settle", n), settleAlpha: 0.05 });
+  return relaxSteps(g, seeds, r, { targets, anchors, alpha: 0.3, ticks: ticksFor("step", n), settle: ticksFor("settle", n), settleAlpha: 0.02, aspect });
 }
 
 /** The box of one layout's discs. */

@@ -152,22 +152,28 @@ export class MainView {
         const prev = before.graph;
         const sameLayer = prev && v.graph === prev && prev.run === g.run && prev.layer === g.layer;
         const from = sameLayer ? tweenFrom(prev, v.positions(), g, state.layoutA.positions) : null;
+        const t0 = performance.now();
         v.show(g, state.layoutA.positions, { from, box: this.frameBox(state) });
-        this.rendered(state);
+        this.rendered(state, performance.now() - t0);
       }
     } else if (changed.has("compare") || changed.has("cmp")) {
+      // Compare's other graph joins (or leaves) the box both views frame: the frame rule decides whether the
+      // camera moves.
       v.box = this.frameBox(state);
-      if (v.autoFit) v.fitTo(v.frameBox(), true);
+      if (v.autoFit) v.fitTo(v.frameBox(), !state.cmp);
     }
     if (g && STYLE_KEYS.some((k) => changed.has(k))) v.setStyle(viewStyle(state, g, true));
     this.caption(state);
   }
 
-  rendered(state) {
+  /** Timings for benchmarks: the first render since render(), and the last switch (its fetch and layout, and its
+   * drawing). */
+  rendered(state, drawMs) {
     const t = this.app.timings;
     t.renders++;
     if (t.firstRender === null) t.firstRender = performance.now() - this.app.t0;
-    else t.lastSwitch = this.pendingMs ?? null;
+    else t.lastSwitch = (this.pendingMs ?? 0) + drawMs;
+    t.parts = { fetchAndLayout: this.pendingMs ?? 0, draw: drawMs };
     document.body.dataset.epoch = String(state.layoutA.epoch);
     document.body.dataset.layer = state.graph.layer;
     document.body.dataset.ready = "1";

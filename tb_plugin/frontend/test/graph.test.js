@@ -3,17 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { abortable, isAbort } from "../src/api.js";
 import { linkedNodes, overlaps, prepareGraph, sameGraph, seedPositions } from "../src/graph.js";
-
-/** A small payload as the graph route sends it. */
-function payload(nodes, edges, classNames = ["0", "1", "2", "7"]) {
-  return {
-    nodes: nodes.map(([members, classes], id) => ({ id, members, size: members.length, classes })),
-    edges: edges.map(([source, target]) => ({ source, target, jaccard: 0.5, intersection: 1 })),
-    class_names: classNames,
-    n_samples: 10,
-  };
-}
-
+import { payload } from "./helpers.js";
 
 test("prepareGraph leaves the payload untouched, freezes it and memoizes", () => {
   const raw = payload([[[0, 1], [2, 0, 0, 0]], [[1, 2], [0, 1, 0, 1]]], [[0, 1]]);

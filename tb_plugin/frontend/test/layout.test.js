@@ -6,16 +6,7 @@ import { aspectStep, bounds, boxInView, fitTransform, offscreen, panelsPerRow, s
 import { overlaps, prepareGraph } from "../src/graph.js";
 import { componentCentres, components, edgeCrossings, freshLayout, nodeRadii, packComponents, relax } from "../src/layout.js";
 import { LayoutChain, layoutAfter, tweenFrom } from "../src/layoutchain.js";
-
-/** A seeded pseudo-random generator (mulberry32), for property checks. */
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./helpers.js";
 
 test("components are largest first", () => {
   const links = [{ s: 0, t: 1 }, { s: 3, t: 4 }, { s: 4, t: 5 }];

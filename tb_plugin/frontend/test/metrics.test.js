@@ -2,16 +2,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { chartDomain, chartMetric, metricOrder, problemList, tickStep } from "../src/metrics.js";
-
-/** A seeded pseudo-random generator (mulberry32), for property checks. */
-function rng(seed) {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { rng } from "./helpers.js";
 
 test("chartDomain clamps shares to [0, 1] and counts at 0, with round ticks", () => {
   const flat = chartDomain([0.06, 0.06, 0.06], "fraction");

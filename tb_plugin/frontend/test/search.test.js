@@ -4,16 +4,7 @@ import assert from "node:assert/strict";
 import { prepareGraph } from "../src/graph.js";
 import { focusSet, parseSampleList, parseSearch, searchMisses, searchNodes } from "../src/search.js";
 import { Store } from "../src/state.js";
-
-/** A small payload as the graph route sends it. */
-function payload(nodes, edges, classNames = ["0", "1", "2", "7"]) {
-  return {
-    nodes: nodes.map(([members, classes], id) => ({ id, members, size: members.length, classes })),
-    edges: edges.map(([source, target]) => ({ source, target, jaccard: 0.5, intersection: 1 })),
-    class_names: classNames,
-    n_samples: 10,
-  };
-}
+import { payload } from "./helpers.js";
 
 test("parseSearch: nodes, samples, and classes with numeric names through class:", () => {
   assert.deepEqual(parseSearch("#5"), { kind: "node", id: 5 });

@@ -9,22 +9,13 @@ import { compareOrder, compareSide, compareWords, defaultEpoch2, modeOf, paneSiz
 import { fadedBy } from "../src/paint.js";
 import { parseSpec } from "../src/params.js";
 import { DEFAULTS, Store, TRANSIENT, decodeState, encodeState, snapEpoch, transition } from "../src/state.js";
+import { payload } from "./helpers.js";
 
 const SPEC = parseSpec(JSON.parse(readFileSync(new URL("./fixtures/params.json", import.meta.url), "utf8")));
 const RUNS = [
   { run: "r", layers: ["conv", "fc1", "fc2"], activations: ["conv", "fc1", "fc2"] },
   { run: "bare", layers: ["fc1"], activations: [] },
 ];
-
-/** A small payload as the graph route sends it. */
-function payload(nodes, edges, classNames = ["0", "1", "2", "7"]) {
-  return {
-    nodes: nodes.map(([members, classes], id) => ({ id, members, size: members.length, classes })),
-    edges: edges.map(([source, target]) => ({ source, target, jaccard: 0.5, intersection: 1 })),
-    class_names: classNames,
-    n_samples: 10,
-  };
-}
 
 test("compare order: the earlier epoch on the left (first to the route), in every mode", () => {
   assert.equal(defaultEpoch2([0, 1, 2, 5], 5), 2);
