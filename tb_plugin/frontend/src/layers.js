@@ -19,14 +19,13 @@ import { runInfo, snapEpoch } from "./state.js";
 import { fillSelect } from "./toolbar.js";
 
 const NONE = "";
-const STYLE_KEYS = ["layers", "color", "size", "thr", "cls", "q", "track", "psel", "graph", "node"];
+const STYLE_KEYS = ["layers", "color", "size", "thr", "cls", "q", "track", "psel", "graph", "node", "lpin"];
 
 export class LayersController {
   constructor(app) {
     this.app = app;
     /** layer -> view, for the views besides A. */
     this.extra = new Map();
-    this.pinned = null; // {layer, index}: a node clicked in one of the extra views
     this.updates = 0;
     this.selects = [0, 1, 2].map((i) =>
       el("select", { testid: `layers-select-${i}`, title: i === 2 ? "Third layer (or none)" : `Layer ${i + 1}` }),
@@ -140,10 +139,7 @@ export class LayersController {
       if (!view) {
         view = new GraphView(app.graphs, {
           testid: `graph-layer-${data.shown.indexOf(layer)}`,
-          onClick: (i) => {
-            this.pinned = i === null ? null : { layer, index: i };
-            this.restLinks();
-          },
+          onClick: (i) => this.app.set({ lpin: i === null ? null : { layer, id: this.extra.get(layer).graph.nodes[i].id } }),
           onHover: (i) => this.linkHover(layer, i),
         });
         if (app.theme) view.setTheme(app.theme);
@@ -165,7 +161,6 @@ export class LayersController {
     // the current layer changes; otherwise the user's scroll stays.
     if (this.scroll && this.revealed !== state.layer) this.reveal();
     this.revealed = state.layer;
-    if (this.pinned && !this.extra.has(this.pinned.layer)) this.pinned = null;
     this.restyle(state);
     this.updates++;
     document.body.dataset.layersReady = `${data.epoch}:${data.shown.join(",")}`;
@@ -200,12 +195,14 @@ export class LayersController {
     if (src) src.view.setStyle({ linked: null });
   }
 
-  /** What is linked while nothing is hovered: a node pinned in an extra view, else A's selected node. */
+  /** What is linked while nothing is hovered: a node clicked in an extra view (`lpin`), else A's selected node. */
   restLinks() {
     if (!this.extra.size) return;
     const s = this.app.store.get();
     const g = s.graph;
-    if (this.pinned) this.linkFrom(this.pinned.layer, this.pinned.index);
+    const pin = s.lpin && this.extra.get(s.lpin.layer);
+    const pinned = pin && pin.graph ? pin.graph.index.get(s.lpin.id) : undefined;
+    if (pinned !== undefined) this.linkFrom(s.lpin.layer, pinned);
     else if (s.node !== null && g && g.index.has(s.node)) this.linkFrom(s.layer, g.index.get(s.node));
     else this.linkFrom(s.layer, null);
   }
@@ -239,7 +236,6 @@ export class LayersController {
     this.app.graphs.scrollLeft = 0;
     for (const view of this.extra.values()) view.destroy();
     this.extra.clear();
-    this.pinned = null;
     this.app.graphs.classList.remove("layers");
     this.app.graphs.style.removeProperty("--panel-width");
     main.root.style.order = "";

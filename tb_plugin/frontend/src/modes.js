@@ -20,7 +20,7 @@ export function modeOf(state) {
 export function toggleMode(state, mode) {
   const on = modeOf(state) !== mode;
   const modes = { cmp: on && mode === "compare", lay: on && mode === "layers", proj: on && mode === "projection" };
-  return { ...modes, psel: [], compare: null, layers: null };
+  return { ...modes, psel: [], lpin: null, compare: null, layers: null };
 }
 
 /** B's default epoch: the logged epoch before A's (forward in time to A), or the next one when A is the first. */

@@ -39,10 +39,10 @@ export const DEFAULTS = Object.freeze({
 
 /**
  * The user's choices the URL does not keep: the projection's selection (`psel`, sample ids: it can be hundreds),
- * the findings panel's kind filter (`fkinds`) and its active finding (`factive`: its index in `findings.list`), and
- * whether the epochs are playing.
+ * the findings panel's kind filter (`fkinds`) and its active finding (`factive`: its index in `findings.list`), the
+ * node clicked in one of layers mode's other panels (`lpin`: `{layer, id}`), and whether the epochs are playing.
  */
-export const TRANSIENT = Object.freeze({ psel: Object.freeze([]), fkinds: Object.freeze([]), factive: null, playing: false });
+export const TRANSIENT = Object.freeze({ psel: Object.freeze([]), fkinds: Object.freeze([]), factive: null, lpin: null, playing: false });
 
 /**
  * What the loaders write: the server's parameter rules (`spec`, or why there are none: `specError`), the runs,

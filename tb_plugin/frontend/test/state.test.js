@@ -68,7 +68,7 @@ test("shownLayers: always includes the current layer, at most three, all from th
 test("the store starts with an empty projection selection, which the URL never holds", () => {
   const s = new Store().get();
   assert.deepEqual(s.psel, []);
-  assert.deepEqual(TRANSIENT, { psel: [], fkinds: [], factive: null, playing: false });
+  assert.deepEqual(TRANSIENT, { psel: [], fkinds: [], factive: null, lpin: null, playing: false });
   assert.equal("psel" in DEFAULTS, false);
   const store = new Store();
   store.set({ psel: [4, 8], proj: true });
