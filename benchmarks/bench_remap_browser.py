@@ -113,7 +113,7 @@ def main() -> None:
             remap, logged, nodes = [], [], []
             for r in range(args.repeats):
                 # A layer the server has not re-mapped (nor decoded the activations of) yet, shown as logged.
-                frame.evaluate("(l) => window.__topoact.app.update({ layer: l })", f"layer{r}")
+                frame.evaluate("(l) => window.__topoact.app.set({ layer: l })", f"layer{r}")
                 frame.wait_for_function("(l) => document.body.dataset.layer === l", arg=f"layer{r}")
                 quiet(frame, page)
                 ms, n_nodes = frame.evaluate(_PICK_JS, [PRESETS[r % len(PRESETS)], True])

@@ -46,3 +46,19 @@ ensure_chromium() {
   fi
   export TOPOACT_CHROMIUM="$CHROMIUM"
 }
+
+# The front end's lint (eslint) and unit tests (node --test, which lay graphs out with d3-force) need Node.js and
+# the front end's own packages; the Python package itself needs neither (the bundle is committed).
+FRONTEND=tb_plugin/frontend
+ensure_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    echo "== installing Node.js for the front end's lint and unit tests"
+    _sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive _sudo apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  # npm ci writes node_modules/.package-lock.json: older than the lock file means the packages changed since.
+  if [ ! -f "$FRONTEND/node_modules/.package-lock.json" ] || [ "$FRONTEND/package-lock.json" -nt "$FRONTEND/node_modules/.package-lock.json" ]; then
+    echo "== installing the front end's Node packages (npm ci)"
+    (cd "$FRONTEND" && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}

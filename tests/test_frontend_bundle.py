@@ -44,16 +44,29 @@ def test_a_changed_source_changes_the_hash(tmp_path):
     copy = tmp_path / "frontend"
     shutil.copytree(FRONTEND, copy, ignore=shutil.ignore_patterns("node_modules"))
     before = sources_hash(copy)
-    (copy / "src" / "model.js").write_text((copy / "src" / "model.js").read_text() + "\n// edit\n")
+    (copy / "src" / "state.js").write_text((copy / "src" / "state.js").read_text() + "\n// edit\n")
     assert sources_hash(copy) != before
 
 
-def test_the_parameter_cards_lenses_are_the_engines():
-    """``params.js`` lists the built-in lenses by hand (the bundle has no Python to ask): the same list as the
-    engine's, in the same order, so the lens selector offers exactly what the server accepts."""
+def test_the_front_end_restates_no_parameter_rule():
+    """The parameter card's limits and options come from the server (the ``params`` route), stated once in the
+    engine and the plugin: no front-end source lists the engine's lenses or metrics, or a request cap."""
+    from topoact_tensorboard.arguments import MAX_REQUEST_INTERVALS, MAX_REQUEST_MIN_SAMPLES
+
+    from topoact_lightning.engine.distances import METRICS
     from topoact_lightning.engine.lenses import LENSES
 
-    source = (FRONTEND / "src" / "params.js").read_text(encoding="utf-8")
-    m = re.search(r"export const LENSES = Object\.freeze\(\[([^\]]*)\]\)", source)
-    assert m is not None
-    assert re.findall(r'"([^"]+)"', m.group(1)) == list(LENSES)
+    for path in sorted((FRONTEND / "src").glob("*.js")):
+        code = "\n".join(
+            line
+            for line in path.read_text(encoding="utf-8").splitlines()
+            if not line.lstrip().startswith(("//", "*", "/*"))
+        )
+        lenses = [name for name in LENSES if f'"{name}"' in code]
+        assert len(lenses) <= 1, (
+            f"{path.name} lists the lenses {lenses}"
+        )  # "pca" alone is a projection method
+        assert not [m for m in METRICS if f'"{m}"' in code], path.name
+        # (A cap restated would sit beside the parameter; milliseconds per second elsewhere are no cap.)
+        for cap in {MAX_REQUEST_INTERVALS, MAX_REQUEST_MIN_SAMPLES} if "intervals" in code else ():
+            assert not re.search(rf"\b{cap}\b", code), f"{path.name} states the cap {cap}"

@@ -122,7 +122,7 @@ def test_findings_panel(server, browser, tmp_path):
     page.screenshot(path=str(tmp_path / "findings_confusion.png"))
     # Moving to another epoch ends the highlight (node ids belong to one graph).
     other = next(e for e in frame.evaluate("() => window.__topoact.epochs") if e != target["step"])
-    frame.evaluate("(e) => window.__topoact.app.update({epoch: e})", other)
+    frame.evaluate("(e) => window.__topoact.app.set({epoch: e})", other)
     frame.wait_for_selector(f"body[data-epoch='{other}']")
     assert frame.evaluate("() => window.__topoact.focused()") is None
     frame.click("[data-testid=finding-chips] .chip[data-kind=confusion]")

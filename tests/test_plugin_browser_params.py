@@ -1,28 +1,25 @@
 """The tab's Mapper parameter card in headless Chromium, against a real ``tensorboard`` on both data back ends.
 
-The session's trained run (stored activations on by default) plus ``bare``, a run whose graph was logged without
-stored activations, and ``nostore``, the trained run's ``fc1`` graphs logged again without their activations (the same
-probe, so it can be compared with ``run``). Every expected graph is the engine's: ``Mapper`` with the logged parameters so overridden, run
+The session's re-mapping logs (``remap_logdir`` in conftest: the trained run with its stored activations, ``bare``
+without any, ``nostore`` with the trained run's ``fc1`` graphs and no activations) and its ``tensorboard`` per data
+back end (``remap_server``). Every expected graph is the engine's: ``Mapper`` with the logged parameters so overridden, run
 on ``LogReader(run).activations(layer, step)``; the server's messages are fetched from the same server.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 import pytest
-from torch.utils.tensorboard import SummaryWriter
 
-from tests._browser import hover_node, new_page, open_topoact, serve_tensorboard, topoact_frame
-from tests.test_plugin_remap import expected_graph, with_bare_run
+from tests._browser import hover_node, new_page, open_topoact, topoact_frame
+from tests.test_plugin_remap import expected_graph
 from tests.test_plugin_routes import synthetic_graph
 from topoact_lightning import LogReader
-from topoact_lightning.logformat import summary
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
@@ -34,14 +31,8 @@ REFUSAL_LOG = "status of 400"
 
 
 @pytest.fixture(scope="module")
-def logdir(trained_logdir: Path, tmp_path_factory) -> Path:
-    logdir = with_bare_run(trained_logdir, tmp_path_factory.mktemp("params_logs"))
-    log = LogReader(logdir / "run")
-    writer = SummaryWriter(os.path.join(logdir, "nostore"))
-    for step in log.steps(LAYER):
-        summary.write_summary(writer, summary.graph_summary(LAYER, log.graph(LAYER, step).to_bytes()), step)
-    writer.close()
-    return logdir
+def logdir(remap_logdir: Path) -> Path:
+    return remap_logdir
 
 
 @pytest.fixture(scope="module")
@@ -49,10 +40,10 @@ def log(logdir: Path) -> LogReader:
     return LogReader(logdir / "run")
 
 
-@pytest.fixture(scope="module", params=["rust", "python"])
-def server(logdir: Path, request):
-    with serve_tensorboard(logdir, *([] if request.param == "rust" else ["--load_fast=false"])) as base:
-        yield base
+@pytest.fixture
+def server(remap_server: str) -> str:
+    """The session's ``tensorboard`` on these logs, for each data back end."""
+    return remap_server
 
 
 def preset_graph(log: LogReader, step: int):
@@ -120,7 +111,7 @@ def test_a_preset_remaps_every_epoch_as_the_engine_says_and_the_url_reopens_it(s
     assert got0["params"]["eps"] == got["params"]["eps"]
     # The chart's metrics are the re-mapped graphs' too.
     frame.wait_for_function(
-        "(n) => window.__topoact.app.metrics && window.__topoact.app.metrics.metrics.nodes[0] === n",
+        "(n) => window.__topoact.state.metrics && window.__topoact.state.metrics.metrics.nodes[0] === n",
         arg=want[steps[0]].n_nodes,
     )
 
@@ -153,6 +144,7 @@ def test_a_refused_value_shows_the_servers_message_and_keeps_the_graph(server, b
     assert good["members"] == [m.tolist() for m in expected_graph(log, LAYER, step, n_intervals=7).members]
     assert frame.input_value("[data-testid=params-preset]") == "Custom"
 
+    page.wait_for_function("() => location.hash.includes('p.topoact.intervals=7')")
     frame.fill("[data-testid=params-intervals]", "0")
     message = server_message(server, run="run", layer=LAYER, epoch=step, n_intervals=0)
     assert "n_intervals" in message
@@ -161,6 +153,28 @@ def test_a_refused_value_shows_the_servers_message_and_keeps_the_graph(server, b
     after = shown(frame)
     assert after["members"] == good["members"] and after["params"]["n_intervals"] == 7
     assert frame.locator("[data-testid=status]").is_hidden()
+    # The refused value leaves the state and the URL: they hold the parameters of the graph on screen again,
+    # while the field keeps what was typed beside the server's reason.
+    assert frame.evaluate("() => window.__topoact.state.intervals") == "7"
+    assert frame.input_value("[data-testid=params-intervals]") == "0"
+    page.wait_for_timeout(300)  # the URL is written 150 ms after a change
+    assert "p.topoact.intervals=7" in page.url and "p.topoact.intervals=0" not in page.url
+    # A refused eps too (the server's rule: a positive number, auto or fixed): unticking "auto" makes the eps
+    # shown a given number, which is accepted; -1 is not, and goes.
+    frame.uncheck("[data-testid=params-eps-auto]")
+    frame.wait_for_function(
+        "() => { const g = window.__topoact.graph(); return g.params.eps_rule === 'given' && !window.__topoact.state.remapError; }",
+        timeout=30_000,
+    )
+    given = frame.evaluate("() => window.__topoact.state.eps")
+    frame.fill("[data-testid=params-eps]", "-1")
+    frame.wait_for_function(
+        "() => (window.__topoact.state.remapError || '').includes('eps')",
+        timeout=20_000,
+    )
+    page.wait_for_timeout(300)
+    assert frame.evaluate("() => window.__topoact.state.eps") == given
+    assert f"p.topoact.eps={given}" in page.url and "p.topoact.eps=-1" not in page.url
 
     # A good value again clears the message.
     frame.fill("[data-testid=params-intervals]", "9")
@@ -208,15 +222,15 @@ def test_every_view_on_screen_uses_the_parameters(server, browser, log):
     page, frame, watch = open_topoact(browser, server, hash_extra=extra)
     frame.wait_for_selector(f"body[data-compare-ready='{a}:{b}']", timeout=30_000)
     got = frame.evaluate(
-        "() => { const g = window.__topoact.app.compare.graph; return [g.remapped, g.nodes.map((n) => n.members)]; }"
+        "() => { const g = window.__topoact.view('b').graph; return [g.remapped, g.nodes.map((n) => n.members)]; }"
     )
     assert got == [True, [m.tolist() for m in preset_graph(log, b).members]]
     assert frame.evaluate("() => window.__topoact.nodeCount('b')") == preset_graph(log, b).n_nodes
-    # Each caption says its graph is not the logged one.
-    captions = [frame.inner_text(f"[data-testid=graph-{v}-caption-text]") for v in ("a", "b")]
+    # Each caption says its graph is not the logged one, the earlier (B) on the left.
+    captions = [frame.inner_text(f"[data-testid=graph-{v}-caption-text]") for v in ("b", "a")]
     assert captions == [
-        f"A · run / {LAYER} · epoch {a} · re-mapped",
-        f"B · run / {LAYER} · epoch {b} · re-mapped",
+        f"From epoch {b} · run / {LAYER} · re-mapped",
+        f"To epoch {a} · run / {LAYER} · re-mapped",
     ]
 
     frame.click("[data-testid=layers-toggle]")
@@ -225,7 +239,7 @@ def test_every_view_on_screen_uses_the_parameters(server, browser, log):
     eps = log.graph(other, log.steps(other)[-1]).params["eps"]
     want = expected_graph(log, other, a, overlap=0.5, eps=eps)
     got = frame.evaluate(
-        "(l) => { const g = window.__topoact.app.layers.extra.get(l).graph; "
+        "(l) => { const g = window.__topoact.state.layers.panels.find((p) => p.layer === l).graph; "
         "return [g.remapped, g.params.eps, g.nodes.map((n) => n.members)]; }",
         other,
     )
@@ -253,9 +267,9 @@ def test_compare_with_a_side_without_stored_activations_shows_logged_graphs_on_b
     frame.wait_for_selector(f"body[data-compare-ready='{a}:{b}']", timeout=30_000)
     frame.evaluate("() => window.__topoact.settle()")
     got = frame.evaluate(
-        """() => { const app = window.__topoact.app; const m = (g) => g.nodes.map((n) => n.members);
-            return { a: m(app.graph), aRemapped: Boolean(app.graph.remapped), b: m(app.compare.graph),
-                     bRemapped: Boolean(app.compare.graph.remapped), cmp: app.compare.cmp,
+        """() => { const s = window.__topoact.state; const m = (g) => g.nodes.map((n) => n.members);
+            return { a: m(s.graph), aRemapped: Boolean(s.graph.remapped), b: m(s.compare.graph),
+                     bRemapped: Boolean(s.compare.graph.remapped), cmp: s.compare.cmp,
                      drawn: [window.__topoact.nodeCount("a"), window.__topoact.nodeCount("b")] }; }"""
     )
     assert got["a"] == logged_a and not got["aRemapped"]
@@ -272,21 +286,21 @@ def test_compare_with_a_side_without_stored_activations_shows_logged_graphs_on_b
     assert [by_epoch[a], by_epoch[b]] == got["drawn"] == [len(got["a"]), len(got["b"])]
     # The card says why its parameters do not apply, and the captions do not claim a re-mapped graph.
     reason = frame.inner_text("[data-testid=params-reason]")
-    assert reason.startswith(f"B (nostore / {LAYER}): Re-mapping needs stored activations")
+    assert reason.startswith(f"Compared with nostore / {LAYER}: Re-mapping needs stored activations")
     assert frame.is_disabled("[data-testid=params-preset]")
-    captions = [frame.inner_text(f"[data-testid=graph-{v}-caption-text]") for v in ("a", "b")]
-    assert captions == [f"A · run / {LAYER} · epoch {a}", f"B · nostore / {LAYER} · epoch {b}"]
+    captions = [frame.inner_text(f"[data-testid=graph-{v}-caption-text]") for v in ("b", "a")]
+    assert captions == [f"From nostore / {LAYER} · epoch {b}", f"To run / {LAYER} · epoch {a}"]
 
     # Hovering a node of A rings in B exactly the route's matches of the node under the pointer.
     a_col = 0 if cmp["a"]["run"] == "run" else 1  # the route lists the earlier graph (here B) first
     matched = sorted({m[a_col] for m in cmp["matches"]})
     assert matched
     hover_node(page, frame, matched[0], "a")
-    frame.wait_for_function("() => window.__topoact.app.viewA.hovered !== null")
+    frame.wait_for_function("() => window.__topoact.view('a').hovered !== null")
     rings = frame.evaluate(
-        """() => { const app = window.__topoact.app; const v = app.compare.view;
-            return { hovered: app.graph.nodes[app.viewA.hovered].id,
-                     linked: v.style.linked ? [...v.style.linked].map((i) => app.compare.graph.nodes[i].id) : [] }; }"""
+        """() => { const a = window.__topoact.view('a'); const v = window.__topoact.view('b');
+            return { hovered: a.graph.nodes[a.hovered].id,
+                     linked: v.style.linked ? [...v.style.linked].map((i) => v.graph.nodes[i].id) : [] }; }"""
     )
     want = sorted(m[1 - a_col] for m in cmp["matches"] if m[a_col] == rings["hovered"])
     assert sorted(rings["linked"]) == want
@@ -307,7 +321,7 @@ def test_a_failed_remap_is_an_error_not_a_refusal_and_refetches_nothing_else(ser
     page, frame, watch = open_topoact(
         browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}"
     )
-    frame.wait_for_function("() => window.__topoact.graph() && window.__topoact.app.metrics")
+    frame.wait_for_function("() => window.__topoact.graph() && window.__topoact.state.metrics")
     asked = []
     page.on("request", lambda r: asked.append(r.url))
     page.route(
@@ -328,8 +342,68 @@ def test_a_failed_remap_is_an_error_not_a_refusal_and_refetches_nothing_else(ser
     assert good["params"]["n_intervals"] == 7
     assert frame.locator("[data-testid=status]").is_hidden()
     frame.wait_for_function(
-        "() => window.__topoact.app.metrics && window.__topoact.app.metrics.metrics.nodes.length > 0"
+        "() => window.__topoact.state.metrics && window.__topoact.state.metrics.metrics.nodes.length > 0"
     )
     assert any("/metrics?" in u and "n_intervals=7" in u for u in asked)
     assert watch.problems(ignore=("status of 503",)) == []
+    page.context.close()
+
+
+def test_the_metric_selector_re_maps_with_the_servers_metrics(server, browser, log):
+    """The card's metric selector offers the metrics the server states (the params route) and re-maps with the one
+    chosen, as the engine would; the URL keeps it."""
+    step = log.steps(LAYER)[-1]
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}"
+    )
+    offered = frame.eval_on_selector_all("[data-testid=params-metric] option", "os => os.map(o => o.value)")
+    with urllib.request.urlopen(f"{server}/data/plugin/topoact/params", timeout=30) as r:
+        assert offered == json.loads(r.read())["parameters"]["metric"]["options"]
+    assert frame.input_value("[data-testid=params-metric]") == log.graph(LAYER, step).params["metric"]
+    other = next(m for m in offered if m != log.graph(LAYER, step).params["metric"])
+    frame.select_option("[data-testid=params-metric]", other)
+    got = wait_remapped(frame, step, log.graph(LAYER, step).params["overlap"])
+    want = expected_graph(log, LAYER, step, metric=other)
+    assert got["params"]["metric"] == other
+    assert got["members"] == [m.tolist() for m in want.members]
+    # The metric changes the graph (else this would prove nothing), and the URL reopens it.
+    assert [m.tolist() for m in log.graph(LAYER, step).members] != got["members"]
+    page.wait_for_function("(m) => location.hash.includes(`p.topoact.dist=${m}`)", arg=other)
+    assert "metric " + other in frame.inner_text("[data-testid=remap-summary]")
+    assert watch.problems() == []
+    page.context.close()
+
+
+def test_the_colour_choice_survives_an_empty_re_map_and_says_why(server, browser, log):
+    """A re-map whose graph has no nodes cannot show the colour chosen: the tab says so and keeps the choice (in
+    the state, the selector and the URL), which applies again once a graph can show it."""
+    step = log.steps(LAYER)[-1]
+    page, frame, watch = open_topoact(
+        browser, server, hash_extra=f"&p.topoact.run=run&p.topoact.layer={LAYER}&p.topoact.color=purity"
+    )
+    assert frame.input_value("[data-testid=color-select]") == "purity"
+    frame.fill("[data-testid=params-min-samples]", "1000")  # more than the probe holds: every sample is noise
+    frame.wait_for_function(
+        "() => { const g = window.__topoact.graph(); return g && g.remapped && g.nodes.length === 0; }",
+        timeout=30_000,
+    )
+    assert frame.evaluate("() => window.__topoact.state.color") == "purity"
+    assert frame.input_value("[data-testid=color-select]") == "purity"
+    option = frame.eval_on_selector("[data-testid=color-select]", "s => s.selectedOptions[0].textContent")
+    assert "not in this graph" in option
+    note = frame.inner_text("[data-testid=color-note]")
+    assert "purity" in note and "no nodes" in note
+    page.wait_for_function("() => location.hash.includes('p.topoact.min_samples=1000')")
+    assert "p.topoact.color=purity" in page.url
+    # Back to the logged graphs: the choice applies again, with no note.
+    frame.select_option("[data-testid=params-preset]", "As logged")
+    frame.wait_for_function(
+        "(e) => { const g = window.__topoact.graph(); return g && !g.remapped && window.__topoact.epoch === e; }",
+        arg=step,
+        timeout=30_000,
+    )
+    assert frame.evaluate("() => window.__topoact.view('a').style.colorMode") == "purity"
+    assert frame.locator("[data-testid=color-note]").count() == 0
+    assert "p.topoact.color=purity" in page.url
+    assert watch.problems() == []
     page.context.close()

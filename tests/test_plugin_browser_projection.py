@@ -251,3 +251,42 @@ def test_a_layer_without_stored_activations_disables_the_panel_with_the_reason(s
     assert frame.is_disabled(toggle)
     assert watch.problems() == [] and watch2.problems() == []
     page.context.close()
+
+
+def test_a_slow_t_sne_shows_its_time_and_can_be_left(server, browser):
+    """While a t-SNE is computed (held here at the network, so the wait is as long as the test needs), the panel
+    says what it waits for and for how long, ticking; the tab stays usable; moving to another epoch waits for that
+    epoch's instead; Cancel goes back to PCA at once."""
+    page, frame, watch = open_topoact(browser, server, hash_extra=OPEN + "&p.topoact.epoch=3")
+    ready(frame, "fc1", 3)
+    held = []
+    page.route("**/data/plugin/topoact/projection?*method=tsne*", lambda r: held.append(r))
+    frame.select_option("[data-testid=projection-method]", "tsne")
+    text = frame.locator("[data-testid=projection-progress-text]")
+    text.wait_for(state="visible")
+    first = text.inner_text()
+    assert first.startswith("Computing the t-SNE of fc1 at epoch 3") and first.endswith(" s")
+    frame.wait_for_function(  # the elapsed time ticks
+        "(t) => document.querySelector('[data-testid=projection-progress-text]').textContent !== t", arg=first
+    )
+    assert frame.evaluate("() => window.__topoact.projection().method") == "pca"  # the last points stay
+    # The rest of the tab answers: a click selects a node and opens its panel meanwhile.
+    graph = route(server, "graph", run="run", layer="fc1", epoch=3)
+    click_node(page, frame, graph["nodes"][0]["id"])
+    frame.wait_for_selector("[data-testid=panel-title]")
+    # Another epoch: the wait is for that epoch's t-SNE now.
+    frame.focus("[data-testid=projection-method]")
+    page.keyboard.press("ArrowLeft")
+    frame.wait_for_function(
+        "() => document.querySelector('[data-testid=projection-progress-text]').textContent.includes('epoch 2')"
+    )
+    assert len(held) == 2
+    # Cancel: PCA again, no wait.
+    frame.click("[data-testid=projection-progress-cancel]")
+    ready(frame, "fc1", 2)
+    assert not frame.locator("[data-testid=projection-progress]").is_visible()
+    assert frame.evaluate("() => window.__topoact.state.projm") == "pca"
+    assert watch.problems() == []
+    for r in held:
+        r.abort()
+    page.context.close()

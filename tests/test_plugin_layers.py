@@ -138,3 +138,38 @@ def test_the_url_reopens_layers_mode_with_the_chosen_layers(server, browser):
     page.wait_for_function("() => location.hash.includes('p.topoact.lay=1')")
     assert watch.problems() == []
     page.context.close()
+
+
+def test_every_panel_stays_readable_at_1280_px(server, browser):
+    """At 1,280 x 800, each layer's panel draws its nodes at least 60% as large as the single view of that layer
+    does (panels keep a readable width; those that do not fit scroll sideways instead of shrinking)."""
+    single = {}
+    for layer in LAYERS:
+        page, frame, _ = open_topoact(
+            browser, server, width=1280, height=800, hash_extra=f"&p.topoact.run=run&p.topoact.layer={layer}"
+        )
+        frame.evaluate("() => window.__topoact.settle()")
+        graph = route(server, "graph", run="run", layer=layer, epoch=3)
+        node = max(graph["nodes"], key=lambda n: (n["size"], -n["id"]))
+        single[layer] = (
+            node["id"],
+            frame.evaluate("(id) => window.__topoact.nodePosition(id).r", node["id"]),
+        )
+        page.context.close()
+    page, frame, watch = open_topoact(
+        browser,
+        server,
+        width=1280,
+        height=800,
+        hash_extra="&p.topoact.run=run&p.topoact.layer=fc1&p.topoact.lay=1",
+    )
+    shown = layers_ready(frame, 3)
+    assert [v["layer"] for v in shown] == LAYERS
+    for layer, (node_id, r) in single.items():
+        in_panel = frame.evaluate(
+            "([l, id]) => window.__topoact.layerNodePosition(l, id).r", [layer, node_id]
+        )
+        assert in_panel >= 0.6 * r, (layer, in_panel, r)
+    assert all(v["offscreen"] == 0 for v in shown)
+    assert watch.problems() == []
+    page.context.close()

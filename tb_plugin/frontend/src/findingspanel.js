@@ -1,12 +1,11 @@
 // The findings panel in the side bar: the run's findings (the findings route) by step, filter chips by kind, and a
-// click on a finding jumps to its layer and epoch, highlights its nodes and tracks its samples. Faults and class
-// findings differ by glyph, fill and colour (Okabe-Ito vermillion and blue), never by colour alone. Every string
-// from the logs goes through textContent.
+// click on a finding jumps to its layer and epoch, highlights its nodes and tracks its samples. The findings, the
+// chosen chips (`fkinds`) and the active finding (`factive`) live in the store; the panel only draws them. Faults
+// and class findings differ by glyph, fill and colour (Okabe-Ito vermillion and blue), never by colour alone. Every
+// string from the logs goes through textContent.
 
 import {
-  cleanFindings,
   filterFindings,
-  findingNodes,
   findingPatch,
   findingShown,
   groupByStep,
@@ -14,102 +13,79 @@ import {
   kindCounts,
   kindLabel,
 } from "./findings.js";
-import { api, isAbort } from "./model.js";
-import { el } from "./views.js";
+import { el } from "./dom.js";
 
 const GLYPH = { fault: "⚠", info: "◆" };
 
 export class FindingsPanel {
-  /** `update(patch)` writes the app's state, `state()` reads it, `restyle()` redraws the highlight. */
-  constructor(box, { update, state, restyle }) {
+  /** `app` gives the store: read with `app.store.get()`, written only with `app.set`. */
+  constructor(box, app) {
     this.box = box;
-    this.update = update;
-    this.state = state;
-    this.restyle = restyle;
-    this.run = null;
-    this.findings = [];
-    this.errors = {};
-    this.kinds = new Set();
-    this.active = null;
+    this.app = app;
     this.rows = [];
   }
 
-  /** Fetches the run's findings (an empty list when the route fails: the tab works without them) and draws them. */
-  async load(run, signal) {
-    let payload = null;
-    try {
-      payload = await api.findings(run, signal);
-    } catch (e) {
-      if (isAbort(e)) throw e;
-      console.warn("topoact: findings unavailable:", e.message);
-    }
-    if (run !== this.run) {
-      this.kinds = new Set();
-      this.active = null;
-    }
-    this.run = run;
-    this.findings = cleanFindings(payload);
-    this.errors = (payload && payload.errors) || {};
-    this.render();
-    return this.findings;
+  /** Redraws the list when the findings or the chosen kinds change; marks the current and active rows otherwise. */
+  render(state, changed) {
+    if (["findings", "fkinds"].some((k) => changed.has(k))) this.draw(state);
+    else if (["factive", "run", "layer", "epoch"].some((k) => changed.has(k))) this.sync(state);
   }
 
-  /** Node indices of `g` to highlight: the active finding's nodes while its layer and epoch are shown. */
-  focus(g, state) {
-    return findingShown(this.active, this.run, state) ? findingNodes(g, this.active) : null;
-  }
-
-  render() {
+  draw(state) {
     const box = this.box;
     box.textContent = "";
-    box.hidden = !this.findings.length;
+    const all = state.findings ? state.findings.list : [];
+    const kinds = new Set(state.fkinds);
+    box.hidden = !all.length;
     this.rows = [];
-    if (!this.findings.length) return;
-    const faults = this.findings.filter((f) => f.fault).length;
+    if (!all.length) return;
+    const faults = all.filter((f) => f.fault).length;
     box.appendChild(
       el("div", { cls: "section-title" }, [
         el("span", { text: "Findings" }),
         el("span", {
           cls: "muted",
-          text: `${faults} fault${faults === 1 ? "" : "s"} · ${this.findings.length - faults} about classes`,
+          text: `${faults} fault${faults === 1 ? "" : "s"} · ${all.length - faults} about classes`,
         }),
       ]),
     );
     const chips = el("div", { cls: "finding-chips", testid: "finding-chips" });
-    for (const [kind, count] of kindCounts(this.findings)) {
+    for (const [kind, count] of kindCounts(all)) {
       const fault = isFault({ kind });
       const chip = el("button", {
         cls: `chip ${fault ? "fault" : "info"}`,
         text: `${GLYPH[fault ? "fault" : "info"]} ${kindLabel(kind)} ${count}`,
-        title: this.kinds.has(kind) ? `Show every kind again` : `Show only ${kindLabel(kind)} findings (with the other chosen kinds)`,
-        attrs: { "aria-pressed": String(this.kinds.has(kind)), type: "button" },
+        title: kinds.has(kind) ? `Show every kind again` : `Show only ${kindLabel(kind)} findings (with the other chosen kinds)`,
+        attrs: { "aria-pressed": String(kinds.has(kind)), type: "button" },
       });
       chip.dataset.kind = kind;
       chip.addEventListener("click", () => {
-        if (this.kinds.has(kind)) this.kinds.delete(kind);
-        else this.kinds.add(kind);
-        this.render();
+        const chosen = new Set(kinds);
+        if (chosen.has(kind)) chosen.delete(kind);
+        else chosen.add(kind);
+        this.app.set({ fkinds: [...chosen] });
       });
       chips.appendChild(chip);
     }
     box.appendChild(chips);
     const list = el("div", { cls: "finding-list", testid: "finding-list" });
-    for (const [step, group] of groupByStep(filterFindings(this.findings, this.kinds))) {
+    for (const [step, group] of groupByStep(filterFindings(all, kinds))) {
       list.appendChild(el("div", { cls: "finding-step", text: `epoch ${step}` }));
-      for (const f of group) list.appendChild(this.row(f));
+      for (const f of group) list.appendChild(this.row(f, all.indexOf(f)));
     }
     box.appendChild(list);
-    const broken = Object.values(this.errors).reduce((n, steps) => n + Object.keys(steps || {}).length, 0);
+    const errors = state.findings.errors || {};
+    const broken = Object.values(errors).reduce((n, steps) => n + Object.keys(steps || {}).length, 0);
     if (broken) {
-      const lines = Object.entries(this.errors).flatMap(([layer, steps]) =>
+      const lines = Object.entries(errors).flatMap(([layer, steps]) =>
         Object.entries(steps || {}).map(([s, reason]) => `${layer} @ ${s}: ${reason}`),
       );
       box.appendChild(el("div", { cls: "muted finding-errors", text: `${broken} epoch(s) with unreadable findings`, title: lines.join("\n") }));
     }
-    this.sync(this.state());
+    this.sync(state);
   }
 
-  row(f) {
+  row(f, index) {
     const family = f.fault ? "fault" : "info";
     const row = el("div", {
       cls: `finding ${family}`,
@@ -128,7 +104,7 @@ export class FindingsPanel {
       ]),
       el("div", { cls: "finding-message", text: f.message }),
     );
-    const go = () => this.show(f);
+    const go = () => this.show(f, index);
     row.addEventListener("click", go);
     row.addEventListener("keydown", (ev) => {
       if (ev.key === "Enter" || ev.key === " ") {
@@ -136,25 +112,24 @@ export class FindingsPanel {
         go();
       }
     });
-    this.rows.push([f, row]);
+    this.rows.push([f, row, index]);
     return row;
   }
 
-  /** Jump to finding `f`: its layer and epoch, then highlight its nodes and track its samples. Showing the active
-   * finding again (a second click) ends its highlight. */
-  show(f) {
-    const again = f === this.active && findingShown(f, this.run, this.state());
-    this.active = again ? null : f;
-    if (!again) this.update(findingPatch(f));
-    this.restyle();
-    this.sync(this.state());
+  /** Jump to finding `f` (at `index` of the list): its layer and epoch, then highlight its nodes and track its
+   * samples. Showing the active finding again (a second click) ends its highlight. */
+  show(f, index) {
+    const s = this.app.store.get();
+    const again = s.factive === index && findingShown(f, s.findings.run, s);
+    this.app.set(again ? { factive: null } : { ...findingPatch(f), factive: index });
   }
 
   /** Marks the rows about the shown layer and epoch, and the active one. */
   sync(state) {
-    for (const [f, row] of this.rows) {
-      row.classList.toggle("current", findingShown(f, this.run, state));
-      row.classList.toggle("active", f === this.active);
+    const run = state.findings ? state.findings.run : null;
+    for (const [f, row, index] of this.rows) {
+      row.classList.toggle("current", findingShown(f, run, state));
+      row.classList.toggle("active", index === state.factive);
     }
   }
 }

@@ -1,82 +1,121 @@
 // Layers mode: two or three layers of the current run side by side at the same epoch (TopoAct's cross-layer
 // view), sharing the class filter, the search, tracked samples and the epoch slider. The current layer stays in
-// view A; the other chosen layers get views of their own, placed in watch order. Hovering or selecting a node in
-// one view rings, in the others, the nodes holding its samples (the probe is the same in every layer's graph).
+// view A; the other chosen layers get views of their own, in watch order. Panels keep a readable size (frame.js
+// panelsPerRow): those that do not fit beside each other are reached by scrolling sideways. Each panel shows its
+// layer's own layout at that epoch (layoutchain.js), framed on that layer's layouts over its epochs. Hovering or
+// selecting a node in one view rings, in the others, the nodes holding its samples.
 
-import { api, componentCentres, focusSet, isAbort, linkedNodes, nodesContaining, seedPositions, shownLayers, snapEpoch } from "./model.js";
-import { fillSelect } from "./toolbar.js";
-import { GraphView, el } from "./views.js";
+import { api } from "./api.js";
+import { el } from "./dom.js";
+import { aspectStep } from "./frame.js";
+import { EMPTY_GRAPH, linkedNodes } from "./graph.js";
+import { GraphView } from "./graphview.js";
+import { tweenFrom } from "./layoutchain.js";
+import { Loader, layerChain } from "./loaders.js";
+import { viewStyle } from "./mainview.js";
+import { modeOf, paneSize, queryFor, shownLayers } from "./modes.js";
 import { remappedMark } from "./params.js";
+import { runInfo, snapEpoch } from "./state.js";
+import { fillSelect } from "./toolbar.js";
 
 const NONE = "";
+const STYLE_KEYS = ["layers", "color", "size", "thr", "cls", "q", "track", "psel", "graph", "node", "lpin"];
 
 export class LayersController {
-  /** `app` gives the runs, view A and its graph; `update(patch)` is the only way this writes the state. */
-  constructor(app, { update }) {
+  constructor(app) {
     this.app = app;
-    this.update = update;
-    /** layer -> {view, graph, epoch} for the views besides A. */
+    /** layer -> view, for the views besides A. */
     this.extra = new Map();
-    this.shown = [];
-    this.pinned = null; // {layer, index}: a node clicked in one of the extra views
-    this.ctl = null;
     this.updates = 0;
     this.selects = [0, 1, 2].map((i) =>
       el("select", { testid: `layers-select-${i}`, title: i === 2 ? "Third layer (or none)" : `Layer ${i + 1}` }),
     );
     this.selects.forEach((sel) => sel.addEventListener("change", () => this.choose()));
+    this.hint = el("span", { cls: "muted", testid: "layers-hint" });
     this.bar = el("div", { cls: "toolbar layers-bar", testid: "layers-bar" }, [
       el("strong", { text: "Layers: " }),
       ...this.selects,
-      el("span", { cls: "muted", text: "same epoch, shared filter and search; hover a node to find its samples in the other layers" }),
+      this.hint,
     ]);
     this.bar.hidden = true;
+    const store = app.store;
+    this.loaders = [
+      new Loader(store, {
+        want: (s) => {
+          if (modeOf(s) !== "layers" || !s.graph || !s.layoutA) return null;
+          const shown = shownLayers(runInfo(s, s.run).layers, s.layer, s.lays);
+          const pane = paneSize(s);
+          const others = shown.filter((l) => l !== s.layer).map((layer) => ({ layer, query: queryFor(s, { run: s.run, layer }) }));
+          return { run: s.run, shown, others, epoch: s.layoutA.epoch, size: s.size, aspect: aspectStep(pane.width, pane.height), reloads: s.reloads };
+        },
+        load: (w, signal) => this.load(w, signal),
+      }),
+    ];
+  }
+
+  /** Each other layer's graph at the epoch (the nearest logged one) and its layout over its epochs. */
+  async load(w, signal) {
+    const panels = await Promise.all(
+      w.others.map(async ({ layer, query }) => {
+        const epochs = (await api.epochs(w.run, layer, signal)).epochs || [];
+        const epoch = snapEpoch(epochs, w.epoch);
+        if (epoch === null) return { layer, epoch, graph: null, positions: [], box: null };
+        const want = { run: w.run, layer, epochs, query, size: w.size, aspect: w.aspect };
+        const { chain } = await layerChain(this.app.store, want, signal, `layer:${layer}`);
+        const step = chain.steps.find((x) => x.epoch === epoch);
+        return { layer, epoch, graph: step.graph, positions: step.positions, box: chain.box() };
+      }),
+    );
+    return { layers: Object.freeze({ epoch: w.epoch, shown: w.shown, panels }) };
   }
 
   /** The layer pickers changed: the new set (the current layer kept in it, or the first chosen one becomes it). */
   choose() {
-    const layers = this.app.runInfo(this.app.store.get().run).layers;
-    const picked = [...new Set(this.selects.map((s) => s.value).filter((v) => v !== NONE && layers.includes(v)))];
     const s = this.app.store.get();
+    const layers = runInfo(s, s.run).layers;
+    const picked = [...new Set(this.selects.map((x) => x.value).filter((v) => v !== NONE && layers.includes(v)))];
     const ordered = layers.filter((l) => picked.includes(l));
     const layer = ordered.includes(s.layer) ? s.layer : ordered[0] || s.layer;
-    this.update({ lays: ordered.join(","), layer, node: layer === s.layer ? s.node : null });
+    this.app.set({ lays: ordered.join(","), layer, node: layer === s.layer ? s.node : null });
   }
 
-  /** Brings the extra views in line with the state; called once per change of A's graph or of the mode. */
-  async refresh() {
-    if (this.ctl) this.ctl.abort();
+  render(state, changed) {
     const app = this.app;
-    const s = app.store.get();
-    // Compare mode has the room beside A (a URL could ask for both): layers mode waits until compare is off.
-    const on = s.lay && !s.cmp;
+    const on = modeOf(state) === "layers";
     this.bar.hidden = !on;
     if (!on) {
-      this.ctl = null;
-      this.close();
+      if (this.active) this.close();
       return;
     }
-    if (!app.graph) return;
-    const ctl = (this.ctl = new AbortController());
-    const layers = app.runInfo(s.run).layers;
-    const shown = shownLayers(layers, s.layer, s.lays);
+    const layers = runInfo(state, state.run).layers;
+    const shown = shownLayers(layers, state.layer, state.lays);
+    if (!this.active) {
+      this.active = true;
+      app.graphs.classList.add("layers");
+    }
+    const pane = paneSize(state);
+    app.graphs.style.setProperty("--panel-width", `${pane.width}px`);
     this.syncBar(layers, shown);
-    const others = shown.filter((l) => l !== s.layer);
-    let loaded;
-    try {
-      loaded = await Promise.all(
-        others.map(async (layer) => {
-          const epochs = (await api.epochs(s.run, layer, ctl.signal)).epochs || [];
-          const epoch = snapEpoch(epochs, s.epoch);
-          const params = app.mapperParams({ run: s.run, layer });
-          return { layer, epoch, graph: epoch === null ? null : await api.graph(s.run, layer, epoch, ctl.signal, params) };
-        }),
-      );
-    } catch (e) {
-      if (!isAbort(e)) console.warn("topoact: layers view:", e.message);
-      return;
-    }
-    this.show(s, shown, loaded);
+    const scroll = pane.perRow < shown.length;
+    this.hint.textContent = scroll
+      ? `${pane.perRow} of ${shown.length} side by side, at a readable size: scroll sideways for the others`
+      : "same epoch, shared filter and search; hover a node to find its samples in the other layers";
+    app.main.view.root.style.order = String(shown.indexOf(state.layer));
+    this.scroll = scroll;
+    if (changed.has("layers") && state.layers) this.show(state, state.layers);
+    if (STYLE_KEYS.some((k) => changed.has(k))) this.restyle(state);
+  }
+
+  /** Scrolls the panels so that view A's (the current layer's) is in view. */
+  reveal() {
+    requestAnimationFrame(() => {
+      const area = this.app.graphs;
+      const panel = this.app.main.view.root;
+      const left = panel.offsetLeft;
+      if (left < area.scrollLeft || left + panel.offsetWidth > area.scrollLeft + area.clientWidth) {
+        area.scrollLeft = Math.max(0, left + panel.offsetWidth - area.clientWidth);
+      }
+    });
   }
 
   syncBar(layers, shown) {
@@ -87,92 +126,61 @@ export class LayersController {
     });
   }
 
-  show(s, shown, loaded) {
+  show(state, data) {
     const app = this.app;
-    for (const [layer, entry] of this.extra) {
-      if (!loaded.some((l) => l.layer === layer)) {
-        entry.view.destroy();
+    for (const [layer, view] of this.extra) {
+      if (!data.panels.some((p) => p.layer === layer)) {
+        view.destroy();
         this.extra.delete(layer);
       }
     }
-    app.graphs.classList.add("layers");
-    app.viewA.framer = null;
-    for (const { layer, epoch, graph } of loaded) {
-      let entry = this.extra.get(layer);
-      if (!entry) {
-        const view = new GraphView(app.graphs, {
-          testid: `graph-layer-${shown.indexOf(layer)}`,
-          onClick: (i) => {
-            this.pinned = i === null ? null : { layer, index: i };
-            this.restLinks();
-          },
+    for (const { layer, epoch, graph, positions, box } of data.panels) {
+      let view = this.extra.get(layer);
+      if (!view) {
+        view = new GraphView(app.graphs, {
+          testid: `graph-layer-${data.shown.indexOf(layer)}`,
+          onClick: (i) => this.app.set({ lpin: i === null ? null : { layer, id: this.extra.get(layer).graph.nodes[i].id } }),
           onHover: (i) => this.linkHover(layer, i),
         });
         if (app.theme) view.setTheme(app.theme);
-        entry = { view, graph: null, epoch: null };
-        this.extra.set(layer, entry);
+        this.extra.set(layer, view);
       }
-      const g = graph || { nodes: [], links: [], edges: [], class_names: [], index: new Map() };
-      // Stepping epochs within a layer, nodes start where their members were; a new layer is packed afresh.
-      if (entry.graph && graph) {
-        const seeds = seedPositions(entry.graph, entry.view.positions(), g);
-        entry.view.setGraph(g, seeds, { relax: 0.2, targets: componentCentres(g.nodes.length, g.links, seeds) });
-      } else {
-        const layout = app.freshLayout(g, entry.view);
-        entry.view.setGraph(g, layout.seeds, { relax: 1, budgetMs: 250, targets: layout.targets });
-      }
-      entry.graph = graph;
-      entry.epoch = epoch;
-      entry.view.setCaption(
-        `${s.run} / ${layer} · epoch ${epoch ?? "–"}${remappedMark(graph)}`,
-        app.health[layer] || null,
-      );
-    }
-    // Watch order left to right, whatever order the views were made in.
-    app.viewA.root.style.order = String(shown.indexOf(s.layer));
-    for (const [layer, entry] of this.extra) {
-      const k = shown.indexOf(layer);
-      entry.view.root.style.order = String(k);
-      entry.view.canvas.dataset.testid = `graph-layer-${k}`;
+      view.setStyle({ sizeMode: state.size });
+      const g = graph || EMPTY_GRAPH;
+      const prev = view.graph;
+      const from = prev && graph && prev.run === graph.run && prev.layer === graph.layer ? tweenFrom(prev, view.positions(), g, positions) : null;
+      view.show(g, positions, { from, box });
+      view.epoch = epoch;
+      view.setCaption(`${state.run} / ${layer} · epoch ${epoch ?? "–"}${remappedMark(graph)}`, state.health[layer] || null);
+      const k = data.shown.indexOf(layer);
+      view.root.style.order = String(k);
+      view.canvas.dataset.testid = `graph-layer-${k}`;
     }
     for (const v of this.views()) v.root.classList.toggle("layer-divided", v.root.style.order !== "0");
-    this.shown = shown;
-    if (this.pinned && !this.extra.has(this.pinned.layer)) this.pinned = null;
-    app.setCaptions();
-    this.restyle();
-    for (const v of this.views()) v.resize();
+    // The current layer's panel in view once the panels are there (the others may need a scroll), and again when
+    // the current layer changes; otherwise the user's scroll stays.
+    if (this.scroll && this.revealed !== state.layer) this.reveal();
+    this.revealed = state.layer;
+    this.restyle(state);
     this.updates++;
-    document.body.dataset.layersReady = `${s.epoch}:${shown.join(",")}`;
+    document.body.dataset.layersReady = `${data.epoch}:${data.shown.join(",")}`;
   }
 
   views() {
-    return [this.app.viewA, ...[...this.extra.values()].map((e) => e.view)];
+    return [...this.extra.values()];
   }
 
   /** The shared class filter, search, tracking and style, applied to every extra view. */
-  restyle() {
-    const s = this.app.store.get();
-    for (const { view, graph } of this.extra.values()) {
-      if (!graph) continue;
-      view.setStyle({
-        colorMode: s.color,
-        sizeMode: s.size,
-        threshold: s.thr,
-        focus: focusSet(graph, s),
-        tracked: s.track.length ? nodesContaining(graph, s.track) : null,
-      });
-    }
+  restyle(state) {
+    for (const view of this.extra.values()) if (view.graph) view.setStyle(viewStyle(state, view.graph));
     this.restLinks();
   }
 
   /** (layer, graph, view) of every shown view, A included. */
   entries() {
-    const app = this.app;
-    const s = app.store.get();
-    return [
-      { layer: s.layer, graph: app.graph, view: app.viewA },
-      ...[...this.extra].map(([layer, e]) => ({ layer, graph: e.graph, view: e.view })),
-    ];
+    const s = this.app.store.get();
+    const main = this.app.main.view;
+    return [{ layer: s.layer, graph: main.graph, view: main }, ...[...this.extra].map(([layer, view]) => ({ layer, graph: view.graph, view }))];
   }
 
   /** Rings, in every other view, the nodes holding the samples of node `index` of `layer` (null: none). */
@@ -187,13 +195,15 @@ export class LayersController {
     if (src) src.view.setStyle({ linked: null });
   }
 
-  /** What is linked while nothing is hovered: a node pinned in an extra view, else A's selected node. */
+  /** What is linked while nothing is hovered: a node clicked in an extra view (`lpin`), else A's selected node. */
   restLinks() {
     if (!this.extra.size) return;
-    const app = this.app;
-    const s = app.store.get();
-    if (this.pinned) this.linkFrom(this.pinned.layer, this.pinned.index);
-    else if (s.node !== null && app.graph && app.graph.index.has(s.node)) this.linkFrom(s.layer, app.graph.index.get(s.node));
+    const s = this.app.store.get();
+    const g = s.graph;
+    const pin = s.lpin && this.extra.get(s.lpin.layer);
+    const pinned = pin && pin.graph ? pin.graph.index.get(s.lpin.id) : undefined;
+    if (pinned !== undefined) this.linkFrom(s.lpin.layer, pinned);
+    else if (s.node !== null && g && g.index.has(s.node)) this.linkFrom(s.layer, g.index.get(s.node));
     else this.linkFrom(s.layer, null);
   }
 
@@ -202,7 +212,7 @@ export class LayersController {
     else this.linkFrom(layer, i);
   }
 
-  /** A summary of each shown view (layer, epoch, node count, caption, node centres outside it), for tests. */
+  /** A summary of each shown view (layer, epoch, node count, caption, size, node centres outside it), for tests. */
   describe() {
     const s = this.app.store.get();
     return this.entries()
@@ -214,23 +224,23 @@ export class LayersController {
         offscreen: view.offscreenCount(),
         width: view.width,
         height: view.height,
-        epoch: layer === s.layer ? s.epoch : this.extra.get(layer)?.epoch ?? null,
+        epoch: layer === s.layer ? s.epoch : view.epoch ?? null,
       }))
       .sort((a, b) => a.order - b.order);
   }
 
   close() {
-    for (const { view } of this.extra.values()) view.destroy();
-    const hadViews = this.extra.size > 0 || this.app.graphs.classList.contains("layers");
+    const main = this.app.main.view;
+    this.active = false;
+    this.revealed = null;
+    this.app.graphs.scrollLeft = 0;
+    for (const view of this.extra.values()) view.destroy();
     this.extra.clear();
-    this.shown = [];
-    this.pinned = null;
-    if (!hadViews) return;
     this.app.graphs.classList.remove("layers");
-    this.app.viewA.root.style.order = "";
-    this.app.viewA.root.classList.remove("layer-divided");
-    this.app.viewA.setStyle({ linked: null });
-    this.app.setCaptions();
-    this.app.viewA.resize();
+    this.app.graphs.style.removeProperty("--panel-width");
+    main.root.style.order = "";
+    main.root.classList.remove("layer-divided");
+    main.setStyle({ linked: null });
+    delete document.body.dataset.layersReady;
   }
 }

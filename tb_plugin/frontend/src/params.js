@@ -1,9 +1,7 @@
-// Mapper parameters of the parameter card: TopoAct's six presets, the view-state keys that hold the parameters
-// (URL-safe strings, "" meaning "as logged"), and the query the graph, compare, metrics and track routes take to
-// re-map from stored activations. Nothing in here touches the DOM (unit-tested by node --test).
-
-/** The engine's built-in lenses (topoact_lightning/engine/lenses.py LENSES; a test keeps the two lists equal). */
-export const LENSES = Object.freeze(["l2norm", "pca", "pca2", "knn_distance", "eccentricity"]);
+// Mapper parameters of the parameter card: their limits and options as the server states them (the params route),
+// TopoAct's six presets, the view-state keys that hold the parameters (URL-safe strings, "" meaning "as logged"),
+// and the query the graph, compare, metrics and track routes take to re-map from stored activations.
+// Nothing in here touches the DOM (unit-tested by node --test).
 
 /** View-state key -> the routes' query parameter. */
 export const PARAM_KEYS = Object.freeze({
@@ -12,14 +10,65 @@ export const PARAM_KEYS = Object.freeze({
   eps: "eps",
   min_samples: "min_samples",
   lens: "lens",
+  dist: "metric",
 });
 
 /** The state keys the card writes (a change of any of them re-maps). */
 export const PARAM_STATE_KEYS = Object.freeze(Object.keys(PARAM_KEYS));
 
-/** The server's caps on a request's interval count and min_samples (arguments.py). */
-export const MAX_INTERVALS = 1000;
-export const MAX_MIN_SAMPLES = 1000;
+/**
+ * The params route's answer checked and frozen: `{n_intervals: {type, min, max, ...}, ...}` for the parameters
+ * the card knows, each `{type: "integer" | "number" | "choice", min?, max?, min_exclusive?, max_exclusive?,
+ * options?}`. The server states each limit once; the front end only reads them. Throws on an answer of another
+ * shape (the card is then disabled with the reason).
+ */
+export function parseSpec(answer) {
+  const params = answer && answer.parameters;
+  if (!params || typeof params !== "object") throw new Error("the params route sent no parameters");
+  const out = {};
+  for (const name of Object.values(PARAM_KEYS)) {
+    const p = params[name];
+    if (!p || !["integer", "number", "choice"].includes(p.type)) throw new Error(`the params route does not describe ${name}`);
+    const options = Array.isArray(p.options) ? p.options.map(String) : [];
+    if (p.type === "choice" && !options.length) throw new Error(`the params route lists no options for ${name}`);
+    const bound = (v) => (typeof v === "number" && Number.isFinite(v) ? v : null);
+    out[name] = Object.freeze({
+      type: p.type,
+      min: bound(p.min),
+      max: bound(p.max),
+      minExclusive: Boolean(p.min_exclusive),
+      maxExclusive: Boolean(p.max_exclusive),
+      options: Object.freeze(options),
+    });
+  }
+  return Object.freeze(out);
+}
+
+/** The rule of state key `key` in a parsed spec, or null. */
+export function ruleOf(spec, key) {
+  return (spec && spec[PARAM_KEYS[key]]) || null;
+}
+
+/** True when number `x` is within the rule's bounds. */
+function inBounds(rule, x) {
+  if (rule.min !== null && (rule.minExclusive ? x <= rule.min : x < rule.min)) return false;
+  if (rule.max !== null && (rule.maxExclusive ? x >= rule.max : x > rule.max)) return false;
+  return Number.isFinite(x);
+}
+
+/** The rule's range in words, as the card's tooltips say it ("an integer from 1 to 1000", "a number in [0, 1)"). */
+export function describeRule(rule) {
+  if (!rule) return "";
+  if (rule.type === "choice") return `one of ${rule.options.join(", ")}`;
+  const lo = rule.min === null ? "" : `${rule.minExclusive ? "(" : "["}${rule.min}`;
+  const hi = rule.max === null ? "" : `${rule.max}${rule.maxExclusive ? ")" : "]"}`;
+  const range = rule.type === "integer" && !rule.minExclusive && !rule.maxExclusive && lo && hi
+    ? `from ${rule.min} to ${rule.max}`
+    : lo && hi ? `in ${lo}, ${hi}` : lo ? `${rule.minExclusive ? "above" : "at least"} ${rule.min}` : hi ? `${rule.maxExclusive ? "below" : "at most"} ${rule.max}` : "";
+  const kind = rule.type === "integer" ? "an integer" : "a number";
+  const also = rule.options.length ? ` (or ${rule.options.join(", ")})` : "";
+  return `${kind}${range ? " " + range : ""}${also}`;
+}
 
 export const AS_LOGGED = "As logged";
 export const CUSTOM = "Custom";
@@ -54,24 +103,19 @@ const INT = /^[0-9]{1,9}$/;
 const NUM = /^(?:[0-9]{1,9}(?:\.[0-9]{0,12})?|\.[0-9]{1,12})(?:[eE][-+]?[0-9]{1,3})?$/;
 
 /**
- * `raw` (a URL value) as the state holds it, or null when it is not a value the parameter can take: an interval
- * count or min_samples from 1 to the server's cap, an overlap in [0, 1), an eps that is positive, "auto" or
- * "fixed", a built-in lens. Numbers come back in one spelling ("0.30" -> "0.3") so equal settings share a URL.
+ * `raw` (a URL or field value) as the state holds it, or null when the server's `spec` (parseSpec) says the
+ * parameter cannot take it (and always without a spec). Numbers come back in one spelling ("0.30" -> "0.3") so
+ * equal settings share a URL.
  */
-export function validParam(key, raw) {
-  if (typeof raw !== "string") return null;
+export function validParam(key, raw, spec) {
+  const rule = ruleOf(spec, key);
+  if (!rule || typeof raw !== "string") return null;
   const s = raw.trim();
-  if (key === "intervals" || key === "min_samples") {
-    const cap = key === "intervals" ? MAX_INTERVALS : MAX_MIN_SAMPLES;
-    return INT.test(s) && Number(s) >= 1 && Number(s) <= cap ? String(Number(s)) : null;
-  }
-  if (key === "lens") return LENSES.includes(s) ? s : null;
-  if (key === "eps" && (s === "auto" || s === "fixed")) return s;
-  if (!NUM.test(s)) return null;
+  if (rule.options.includes(s)) return s;
+  if (rule.type === "choice") return null;
+  if (!(rule.type === "integer" ? INT : NUM).test(s)) return null;
   const x = Number(s);
-  if (key === "overlap") return x >= 0 && x < 1 ? String(x) : null;
-  if (key === "eps") return x > 0 && Number.isFinite(x) ? String(x) : null;
-  return null;
+  return inBounds(rule, x) ? String(x) : null;
 }
 
 /** The route query of the state's parameters (only those set: `{}` means "show the logged graphs"). */
@@ -86,7 +130,19 @@ export function mapperQuery(state) {
 
 /** True when the state asks for re-mapping. */
 export function remapping(state) {
-  return Object.keys(mapperQuery(state)).length > 0;
+  return remaps(mapperQuery(state));
+}
+
+/** True when a route query (as mapperQuery gives it) re-maps rather than showing the logged graphs. */
+export function remaps(query) {
+  return Object.keys(query || {}).length > 0;
+}
+
+/** The state's parameter values that `query` (a route query, as mapperQuery gives) sets: the others cleared. */
+export function paramsOfQuery(query) {
+  const out = {};
+  for (const [key, name] of Object.entries(PARAM_KEYS)) out[key] = query && query[name] !== undefined ? String(query[name]) : "";
+  return out;
 }
 
 /** What choosing `name` (a preset, or AS_LOGGED) writes to the state. */
@@ -130,6 +186,7 @@ export function describeParams(params) {
     p.eps !== undefined ? `eps ${num(p.eps)} (${rule})` : null,
     p.min_samples !== undefined ? `min_samples ${p.min_samples}` : null,
     p.lens ? `lens ${p.lens}` : null,
+    p.metric ? `metric ${p.metric}` : null,
   ];
   return parts.filter(Boolean).join(" · ");
 }

@@ -1,22 +1,14 @@
 // The "Mapper parameters" card in the side bar: TopoAct's presets, and fields for the interval count, overlap,
-// DBSCAN eps (or automatic), min_samples and lens. A change writes the view state (debounced while typing or
-// sliding), and the app re-maps every graph on screen from the stored activations with it. The card shows the
-// re-mapping in progress, the server's refusal (as text), or why the layer cannot be re-mapped.
+// DBSCAN eps (or automatic), min_samples, lens and distance metric, each with the limits and options the server
+// states (the params route). A change writes the view state (debounced while typing or sliding), and every graph
+// on screen is re-mapped from the stored activations with it. The card shows the re-mapping in progress, the
+// server's refusal (as text; the state and the URL go back to the parameters of the graph on screen), or why the
+// layer cannot be re-mapped.
 
-import {
-  AS_LOGGED,
-  CUSTOM,
-  LENSES,
-  MAX_INTERVALS,
-  MAX_MIN_SAMPLES,
-  PRESET_HELP,
-  PRESET_NAMES,
-  num,
-  presetOf,
-  presetPatch,
-} from "./params.js";
+import { el } from "./dom.js";
+import { queryFor, remapReason } from "./modes.js";
+import { AS_LOGGED, CUSTOM, PRESETS, PRESET_HELP, describeRule, num, presetOf, presetPatch, remaps, ruleOf } from "./params.js";
 import { fillSelect } from "./toolbar.js";
-import { el } from "./views.js";
 
 /** The overlap slider's label ("–" when the graph does not say). */
 const overlapText = (v) => (v === "" ? "–" : Number(v).toFixed(2));
@@ -24,12 +16,15 @@ const overlapText = (v) => (v === "" ? "–" : Number(v).toFixed(2));
 /** Quiet time after the last keystroke or slider move before the graphs are re-mapped. */
 export const DEBOUNCE_MS = 300;
 
+/** The state keys whose change the card shows. */
+const KEYS = ["spec", "specError", "graph", "query", "remapError", "tasks", "runs", "run", "layer", "cmp", "run2", "layer2", "intervals", "overlap", "eps", "min_samples", "lens", "dist"];
+
 export class ParamsPanel {
-  /** `update(patch)` writes the app's state; `state()` reads it. */
-  constructor(box, { update, state }) {
+  /** `app` gives the store: read with `app.store.get()`, written only with `app.set`. */
+  constructor(box, app) {
     this.box = box;
-    this.update = update;
-    this.state = state;
+    this.update = app.set;
+    this.state = () => app.store.get();
     this.pending = {};
     this.timer = null;
     const c = el;
@@ -37,7 +32,7 @@ export class ParamsPanel {
     this.intervals = c("input", {
       testid: "params-intervals",
       title: "Intervals of the cover (per lens dimension)",
-      attrs: { type: "number", min: "1", max: String(MAX_INTERVALS), step: "1" },
+      attrs: { type: "number", step: "1" },
     });
     this.overlap = c("input", {
       testid: "params-overlap",
@@ -54,10 +49,13 @@ export class ParamsPanel {
     this.minSamples = c("input", {
       testid: "params-min-samples",
       title: "DBSCAN min_samples: points within eps that make a core point",
-      attrs: { type: "number", min: "1", max: String(MAX_MIN_SAMPLES), step: "1" },
+      attrs: { type: "number", step: "1" },
     });
     this.lens = c("select", { testid: "params-lens", title: "Lens: the function the cover's intervals slice" });
-    fillSelect(this.lens, [...LENSES]);
+    this.metric = c("select", { testid: "params-metric", title: "Metric: the distance DBSCAN clusters with (and the distance-based lenses use)" });
+    this.titles = new Map(
+      [this.intervals, this.minSamples, this.overlap, this.eps, this.lens, this.metric].map((x) => [x, x.title]),
+    );
     this.note = c("div", { cls: "muted params-note", testid: "params-note" });
     this.message = c("div", { cls: "params-message", testid: "params-message" });
     this.message.hidden = true;
@@ -68,6 +66,7 @@ export class ParamsPanel {
       field("Overlap", this.overlap, this.overlapLabel),
       field("Eps", this.eps, c("label", { cls: "params-auto", title: "Chosen for each epoch (knee rule)" }, [this.auto, c("span", { text: "auto" })])),
       field("Lens", this.lens),
+      field("Metric", this.metric),
     ]);
     box.append(
       c("div", { cls: "section-title" }, [
@@ -79,7 +78,7 @@ export class ParamsPanel {
       this.note,
       this.message,
     );
-    this.controls = [this.preset, this.intervals, this.overlap, this.eps, this.auto, this.minSamples, this.lens];
+    this.controls = [this.preset, this.intervals, this.overlap, this.eps, this.auto, this.minSamples, this.lens, this.metric];
     this._bind();
   }
 
@@ -107,6 +106,7 @@ export class ParamsPanel {
       this.flush({ eps: this.auto.checked ? "auto" : this.eps.value.trim() });
     });
     this.lens.addEventListener("change", () => this.flush({ lens: this.lens.value }));
+    this.metric.addEventListener("change", () => this.flush({ dist: this.metric.value }));
   }
 
   /** Writes `patch` after DEBOUNCE_MS without further edits (edits in between are merged). */
@@ -127,9 +127,46 @@ export class ParamsPanel {
 
   syncPreset(state) {
     const current = presetOf(state);
-    const values = [AS_LOGGED, ...PRESET_NAMES, ...(current === CUSTOM ? [CUSTOM] : [])];
+    // TopoAct's presets, those the server's eps rule takes (a fixed or an automatic eps).
+    const eps = ruleOf(state.spec, "eps");
+    const names = PRESETS.filter((p) => eps && eps.options.includes(p.eps)).map((p) => p.name);
+    const values = [AS_LOGGED, ...names, ...(current === CUSTOM || (current !== AS_LOGGED && !names.includes(current)) ? [current] : [])];
     fillSelect(this.preset, values);
     this.preset.value = current;
+  }
+
+  /** The card in line with the state (when something it shows changed). */
+  render(state, changed) {
+    if (!KEYS.some((k) => changed.has(k))) return;
+    this.limits(state.spec);
+    this.sync(state, state.graph, remapReason(state));
+    this.setBusy(Boolean(state.tasks.graph) && remaps(queryFor(state)) && !remapReason(state));
+    if (!remapReason(state) && !this.box.classList.contains("busy")) this.setError(state.remapError);
+  }
+
+  /** The fields' limits and options, from the server's rules (once per spec). */
+  limits(spec) {
+    if (!spec || spec === this.spec) return;
+    this.spec = spec;
+    const bounds = (input, key) => {
+      const rule = ruleOf(spec, key);
+      if (rule.min !== null) input.min = String(rule.minExclusive && rule.type === "integer" ? rule.min + 1 : rule.min);
+      if (rule.max !== null) input.max = String(rule.maxExclusive && rule.type === "integer" ? rule.max - 1 : rule.max);
+      input.title = `${this.titles.get(input)}: ${describeRule(rule)}`;
+    };
+    bounds(this.intervals, "intervals");
+    bounds(this.minSamples, "min_samples");
+    bounds(this.eps, "eps");
+    const overlap = ruleOf(spec, "overlap");
+    // The slider's own range (0.05 to 0.9 in steps of 0.05) within what the server takes.
+    const step = 0.05;
+    this.overlap.min = String(Math.max(step, overlap.min === null ? step : overlap.min + (overlap.minExclusive ? step : 0)));
+    this.overlap.max = String(Math.min(0.9, overlap.max === null ? 0.9 : overlap.max - (overlap.maxExclusive ? step : 0)));
+    this.overlap.title = `${this.titles.get(this.overlap)}: ${describeRule(overlap)}`;
+    for (const [select, key] of [[this.lens, "lens"], [this.metric, "dist"]]) {
+      fillSelect(select, [...ruleOf(spec, key).options]);
+      select.title = `${this.titles.get(select)}: ${describeRule(ruleOf(spec, key))}`;
+    }
   }
 
   /**
@@ -155,7 +192,8 @@ export class ParamsPanel {
     this.auto.checked = auto;
     const epsNumber = state.eps !== "" && state.eps !== "auto" && state.eps !== "fixed" ? state.eps : p.eps;
     set(this.eps, "eps", typeof epsNumber === "number" ? num(epsNumber, 4) : epsNumber ?? "");
-    if (!("lens" in this.pending)) this.lens.value = shown("lens", p.lens) || LENSES[0];
+    if (!("lens" in this.pending)) this.lens.value = shown("lens", p.lens) || (this.lens.options[0] || {}).value || "";
+    if (!("dist" in this.pending)) this.metric.value = shown("dist", p.metric) || (this.metric.options[0] || {}).value || "";
     this.note.textContent = blocked
       ? blocked
       : state.eps === "fixed"

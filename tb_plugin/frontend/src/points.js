@@ -1,7 +1,8 @@
 // The projection panel's pure side (no DOM): which samples the view state highlights, how the scatter is framed,
 // and which points a box or a lasso encloses. Tested with node --test (test/points.test.js).
 
-import { bounds, fitTransform, matchClasses, parseSearch } from "./model.js";
+import { bounds, fitTransform } from "./frame.js";
+import { matchClasses, parseSearch } from "./search.js";
 
 /**
  * The probe samples the state picks out in the projection, or null when nothing is picked (no point faded):
@@ -47,7 +48,7 @@ export function classCount(labels) {
 }
 
 /**
- * The scatter's frame: the graph views' framing (model.js `fitTransform`: a uniform scale, both axes alike so
+ * The scatter's frame: the graph views' framing (frame.js `fitTransform`: a uniform scale, both axes alike so
  * distances read true, centred, `inset` pixels kept free at the top for the caption) of the points' box with y
  * turned upwards, as on a plot, keeping `margin` pixels free around them. Returns `{k, x, y}`:
  * screen = (x + k px, y - k py).

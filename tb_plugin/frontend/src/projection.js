@@ -1,15 +1,23 @@
 // The projection panel: the probe's activations for the shown layer and epoch as a 2-D scatter (the projection
 // route: PCA, or t-SNE), beside the graph. Linked both ways: what the state picks out (a node, a class, a search,
 // tracked samples) is highlighted among the points; a box (drag) or a lasso (shift+drag, or the Lasso button)
-// selects points, and the graph then focuses the nodes holding them (model.js focusSet reads `psel`).
+// selects points, and the graph then focuses the nodes holding them (search.js focusSet reads `psel`).
 // The selection lives in the state as `psel` (not in the URL: it can be hundreds of ids); Esc or a click on empty
-// space clears it.
+// space clears it. A t-SNE takes seconds: its wait shows the time elapsed and can be left (Cancel goes back to
+// PCA), the rest of the tab stays usable, and moving elsewhere (another epoch, layer or method) stops waiting.
 
-import { api, isAbort } from "./model.js";
+import { api } from "./api.js";
+import { classColor, fillByColour } from "./colors.js";
+import { el } from "./dom.js";
+import { CAPTION_BAND } from "./graphview.js";
+import { Loader, startTask } from "./loaders.js";
+import { modeOf } from "./modes.js";
 import { missingActivations } from "./params.js";
 import { classCount, highlightedSamples, nearestPoint, pointsInBox, pointsInPolygon, scatterFrame, toScreen } from "./points.js";
+import { ElapsedNote } from "./progress.js";
+import { parseSearch, searchMisses } from "./search.js";
+import { runInfo } from "./state.js";
 import { fillSelect } from "./toolbar.js";
-import { CAPTION_BAND, classColor, el, fillByColour } from "./views.js";
 
 export const METHODS = [
   ["pca", "PCA"],
@@ -24,10 +32,9 @@ export function unavailable(info, layer) {
 }
 
 export class ProjectionController {
-  /** `app` gives the state, the runs and the graph; `update(patch)` is the only way this writes the state. */
-  constructor(app, { update }) {
+  /** `app` gives the store (read, and written only through `app.set`) and the graphs' area. */
+  constructor(app) {
     this.app = app;
-    this.update = update;
     this.root = el("div", { cls: "graph-view projection-view", testid: "projection-view" });
     this.canvas = el("canvas", { testid: "projection", attrs: { "aria-label": "2-D projection of the activations" } });
     this.captionText = el("span", { testid: "projection-caption" });
@@ -38,7 +45,7 @@ export class ProjectionController {
       METHODS.map((m) => m[0]),
       METHODS.map((m) => m[1]),
     );
-    this.methodSel.addEventListener("change", () => this.update({ projm: this.methodSel.value }));
+    this.methodSel.addEventListener("change", () => app.set({ projm: this.methodSel.value }));
     this.lassoBtn = el("button", {
       text: "Lasso",
       testid: "projection-lasso",
@@ -52,88 +59,86 @@ export class ProjectionController {
     const controls = el("div", { cls: "projection-controls" }, [this.methodSel, this.lassoBtn]);
     this.note = el("div", { cls: "projection-note", testid: "projection-note" });
     this.note.hidden = true;
-    this.root.append(this.canvas, caption, controls, this.note);
+    this.wait = new ElapsedNote({ testid: "projection-progress", cancelText: "Show PCA instead", onCancel: () => app.set({ projm: "pca" }) });
+    this.root.append(this.canvas, caption, controls, this.note, this.wait.element);
     this.root.hidden = true;
     app.graphs.appendChild(this.root);
     this.ctx = this.canvas.getContext("2d");
     this.lasso = false;
     this.data = null; // the route's answer being shown
-    this.key = null; // what it answers: run, layer, epoch, method
-    this.reason = null; // why the panel is disabled, or null
     this.highlight = null;
     this.labelCount = 0; // classes the data's labels name
     this.paths = null; // the points' paths for the current data, frame and highlight (a drag redraws over them)
     this.screen = { sx: new Float32Array(0), sy: new Float32Array(0) };
     this.drag = null;
-    this.ctl = null;
     this.width = 0;
     this.height = 0;
     this._bindPointer();
     this.resizeObserver = new ResizeObserver(() => this.resize());
     this.resizeObserver.observe(this.root);
+    const store = app.store;
+    this.loader = new Loader(store, {
+      want: (s) => {
+        if (modeOf(s) !== "projection" || s.epoch === null || !s.layer) return null;
+        const method = LABEL[s.projm] ? s.projm : "pca";
+        const disabled = unavailable(runInfo(s, s.run), s.layer);
+        return disabled ? { disabled, layer: s.layer } : { run: s.run, layer: s.layer, epoch: s.epoch, method, reloads: s.reloads };
+      },
+      load: async (w, signal, key) => {
+        if (w.disabled) return { projection: Object.freeze({ key, disabled: w.disabled, layer: w.layer, data: null }) };
+        const label = w.method === "tsne" ? `Computing the t-SNE of ${w.layer} at epoch ${w.epoch}` : `Computing the PCA of ${w.layer}`;
+        const task = startTask(store, "projection", label, signal);
+        try {
+          const data = await api.projection(w.run, w.layer, w.epoch, w.method, signal);
+          return { projection: Object.freeze({ key, data, error: null }) };
+        } finally {
+          task.end();
+        }
+      },
+      fail: (e, w) => ({ projection: Object.freeze({ error: `Could not load the projection: ${e.message}`, layer: w.layer, data: null }) }),
+    });
   }
 
   get on() {
-    const s = this.app.store.get();
-    return Boolean(s.proj) && !s.cmp && !s.lay;
+    return modeOf(this.app.store.get()) === "projection";
   }
 
-  /** Brings the panel in line with the state: shown or not, and the projection of the shown layer and epoch. */
-  async refresh() {
-    const s = this.app.store.get();
-    const method = LABEL[s.projm] ? s.projm : "pca";
-    this.methodSel.value = method;
+  /** Brings the panel in line with the state: shown or not, the projection on screen, its wait, its highlight. */
+  render(state, changed) {
+    const on = modeOf(state) === "projection";
     const wasHidden = this.root.hidden;
-    this.root.hidden = !this.on;
-    if (!this.on) {
-      if (this.ctl) this.ctl.abort();
-      this.ctl = null;
+    this.root.hidden = !on;
+    this.methodSel.value = LABEL[state.projm] ? state.projm : "pca";
+    if (!on) {
+      this.wait.show(null);
       document.body.dataset.projectionReady = "";
       return;
     }
     if (wasHidden) this.resize();
-    this.reason = unavailable(this.app.runInfo(s.run), s.layer);
-    if (this.reason) {
-      if (this.ctl) this.ctl.abort();
-      this.data = null;
-      this.key = null;
-      this.setNote(this.reason);
-      this.setCaption();
-      this.draw();
-      document.body.dataset.projectionReady = `disabled:${s.layer}`;
-      return;
-    }
-    if (s.epoch === null) return;
-    const key = `${s.run}\u0000${s.layer}\u0000${s.epoch}\u0000${method}`;
-    if (key === this.key && this.data) {
+    if (changed.has("tasks") || wasHidden) this.wait.show(state.tasks.projection || null);
+    const p = state.projection;
+    if ((changed.has("projection") || wasHidden) && p) {
+      if (p.disabled || p.error) {
+        this.data = null;
+        this.reason = p.disabled || null;
+        this.setNote(p.disabled || p.error);
+        this.reframe();
+        this.setCaption();
+        this.draw();
+        document.body.dataset.projectionReady = `${p.disabled ? "disabled" : "error"}:${p.layer}`;
+        return;
+      }
+      // The previous points stay while the next epoch loads (aligned, they move little).
+      this.data = p.data;
+      this.reason = null;
+      this.labelCount = classCount(p.data.labels);
+      this.setNote(null);
+      this.reframe();
       this.restyle();
       this.markReady();
       return;
     }
-    if (this.ctl) this.ctl.abort();
-    const ctl = (this.ctl = new AbortController());
-    // The previous points stay while the next epoch loads (aligned, they move little); t-SNE can take seconds.
-    this.setNote(method === "tsne" ? "Computing t-SNE (once per epoch)…" : null, true);
-    let data;
-    try {
-      data = await api.projection(s.run, s.layer, s.epoch, method, ctl.signal);
-    } catch (e) {
-      if (isAbort(e)) return;
-      this.data = null;
-      this.key = null;
-      this.setNote(`Could not load the projection: ${e.message}`);
-      this.draw();
-      document.body.dataset.projectionReady = `error:${s.layer}`;
-      return;
-    }
-    this.data = data;
-    this.labelCount = classCount(data.labels);
-    this.key = key;
-    this.setNote(null);
-    this.reframe();
-    this.setCaption();
-    this.restyle();
-    this.markReady();
+    if (["graph", "node", "cls", "q", "track", "psel"].some((k) => changed.has(k))) this.restyle();
   }
 
   /** Tells tests which projection is on screen: `layer:epoch:method`. */
@@ -142,10 +147,9 @@ export class ProjectionController {
     document.body.dataset.projectionReady = `${d.layer}:${d.epoch}:${d.method}`;
   }
 
-  setNote(text, busy = false) {
+  setNote(text) {
     this.note.hidden = !text;
     this.note.textContent = text || "";
-    this.note.classList.toggle("busy", busy);
   }
 
   setCaption() {
@@ -161,7 +165,11 @@ export class ProjectionController {
   restyle() {
     if (this.root.hidden) return;
     const s = this.app.store.get();
-    this.highlight = this.data ? highlightedSamples(s, this.app.graph, this.data.labels) : null;
+    // A search that finds nothing in the graph fades nothing here either, unless it names one of these samples.
+    const parsed = parseSearch(s.q);
+    const aSample = parsed && parsed.kind === "sample" && this.data && parsed.id < this.data.x.length;
+    const state = searchMisses(s.graph, s.q) && !aSample ? { ...s, q: "" } : s;
+    this.highlight = this.data ? highlightedSamples(state, s.graph, this.data.labels) : null;
     this.paths = null;
     this.setCaption();
     this.draw();
@@ -215,7 +223,8 @@ export class ProjectionController {
    * per data, frame, highlight and theme: a drag's every mouse move redraws them with its outline on top.
    */
   pointPaths(theme) {
-    const names = this.app.graph ? this.app.graph.class_names : [];
+    const graph = this.app.store.get().graph;
+    const names = graph ? graph.class_names : [];
     const nClasses = Math.max(names.length, this.labelCount);
     const key = `${theme.select}\u0000${nClasses}`;
     if (this.paths && this.paths.key === key) return this.paths;
@@ -291,7 +300,7 @@ export class ProjectionController {
       } else {
         picked = g.mode === "box" ? pointsInBox(sx, sy, g.a, g.b) : pointsInPolygon(sx, sy, g.path);
       }
-      this.update({ psel: picked, node: null });
+      this.app.set({ psel: picked, node: null });
       this.draw();
     });
   }

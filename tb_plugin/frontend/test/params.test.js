@@ -6,7 +6,10 @@ import {
   CUSTOM,
   PRESET_NAMES,
   describeParams,
+  describeRule,
   mapperQuery,
+  paramsOfQuery,
+  parseSpec,
   missingActivations,
   num,
   presetOf,
@@ -14,9 +17,16 @@ import {
   remapBlocked,
   remappedMark,
   remapping,
+  remaps,
   validParam,
+  validParam as validSpec,
 } from "../src/params.js";
-import { DEFAULTS, decodeState, encodeState } from "../src/model.js";
+import { readFileSync } from "node:fs";
+import { DEFAULTS, decodeState, encodeState } from "../src/state.js";
+
+/** The params route's answer as /work/helpers' contract shapes it (test/fixtures/params.json). */
+const ANSWER = JSON.parse(readFileSync(new URL("./fixtures/params.json", import.meta.url), "utf8"));
+const SPEC = parseSpec(ANSWER);
 
 test("the six presets are TopoAct's, labelled as TopoAct labels them", () => {
   assert.deepEqual(PRESET_NAMES, [
@@ -49,7 +59,55 @@ test("presetOf names the preset the fields match, else Custom", () => {
   assert.equal(presetOf({ ...DEFAULTS, overlap: "0.2", eps: "0.5" }), CUSTOM);
 });
 
+test("parseSpec reads the params route's answer, and refuses one of another shape", () => {
+  assert.deepEqual(SPEC.n_intervals, { type: "integer", min: 1, max: 1000, minExclusive: false, maxExclusive: false, options: [] });
+  assert.deepEqual(SPEC.overlap, { type: "number", min: 0, max: 1, minExclusive: false, maxExclusive: true, options: [] });
+  assert.deepEqual(SPEC.eps.options, ["auto", "fixed"]);
+  assert.deepEqual(SPEC.metric.options, ["euclidean", "cosine"]);
+  assert.ok(Object.isFrozen(SPEC) && Object.isFrozen(SPEC.lens));
+  assert.throws(() => parseSpec(null), /no parameters/);
+  assert.throws(() => parseSpec({ parameters: { ...ANSWER.parameters, metric: undefined } }), /metric/);
+  assert.throws(() => parseSpec({ parameters: { ...ANSWER.parameters, lens: { type: "choice" } } }), /no options for lens/);
+});
+
+test("the limits are the server's: a cap it lowers, an option it adds, are what the card takes", () => {
+  const other = parseSpec({
+    parameters: {
+      ...ANSWER.parameters,
+      n_intervals: { type: "integer", min: 2, max: 50 },
+      metric: { type: "choice", options: ["euclidean", "cosine", "manhattan"] },
+    },
+  });
+  assert.equal(validParam("intervals", "60", SPEC), "60");
+  assert.equal(validParam("intervals", "60", other), null);
+  assert.equal(validParam("intervals", "1", other), null);
+  assert.equal(validParam("dist", "manhattan", SPEC), null);
+  assert.equal(validParam("dist", "manhattan", other), "manhattan");
+  // Without the server's rules nothing is valid (the card is disabled until they come).
+  assert.equal(validParam("intervals", "20", null), null);
+  assert.equal(describeRule(other.n_intervals), "an integer from 2 to 50");
+  assert.equal(describeRule(SPEC.overlap), "a number in [0, 1)");
+  assert.equal(describeRule(SPEC.eps), "a number above 0 (or auto, fixed)");
+  assert.equal(describeRule(SPEC.metric), "one of euclidean, cosine");
+});
+
+test("remaps tells a re-mapping query from the logged graphs' (a query, not a state)", () => {
+  assert.equal(remaps({}), false);
+  assert.equal(remaps(null), false);
+  assert.equal(remaps({ n_intervals: "0" }), true);
+  assert.equal(remaps(mapperQuery({ ...DEFAULTS, intervals: "7" })), true);
+});
+
+test("paramsOfQuery gives the state of a route query back (a refused value's way out of the URL)", () => {
+  assert.deepEqual(paramsOfQuery({ n_intervals: "7", metric: "cosine" }), {
+    intervals: "7", overlap: "", eps: "", min_samples: "", lens: "", dist: "cosine",
+  });
+  assert.deepEqual(mapperQuery({ ...DEFAULTS, ...paramsOfQuery({ overlap: "0.5", eps: "fixed" }) }), { overlap: "0.5", eps: "fixed" });
+  assert.deepEqual(paramsOfQuery({}), { intervals: "", overlap: "", eps: "", min_samples: "", lens: "", dist: "" });
+});
+
 test("validParam accepts what the server accepts and one spelling of it", () => {
+  const validParam = (key, raw) => validSpec(key, raw, SPEC);
   assert.equal(validParam("intervals", "20"), "20");
   assert.equal(validParam("intervals", "007"), "7");
   for (const bad of ["0", "1001", "-3", "2.5", "x", "", "1e3"]) assert.equal(validParam("intervals", bad), null, bad);
@@ -66,6 +124,8 @@ test("validParam accepts what the server accepts and one spelling of it", () => 
   assert.equal(validParam("lens", "pca2"), "pca2");
   assert.equal(validParam("lens", "umap"), null);
   assert.equal(validParam("lens", "<b>"), null);
+  assert.equal(validParam("dist", "cosine"), "cosine");
+  assert.equal(validParam("dist", "euclid"), null);
 });
 
 test("the URL keeps only set parameters and decodes only valid ones", () => {
@@ -75,10 +135,13 @@ test("the URL keeps only set parameters and decodes only valid ones", () => {
     Object.fromEntries(Object.entries(pairs).filter(([k]) => ["intervals", "overlap", "eps", "min_samples", "lens"].includes(k))),
     { intervals: "12", overlap: "0.5", eps: "fixed" },
   );
-  assert.deepEqual(decodeState(pairs), { run: "r", intervals: "12", overlap: "0.5", eps: "fixed" });
+  assert.deepEqual(decodeState(pairs, SPEC), { run: "r", intervals: "12", overlap: "0.5", eps: "fixed" });
   assert.deepEqual(encodeState(DEFAULTS), {});
-  assert.deepEqual(decodeState({ intervals: "0", overlap: "2", eps: "knee", min_samples: "x", lens: "umap" }), {});
-  assert.deepEqual(decodeState({ overlap: "0.30", lens: "pca" }), { overlap: "0.3", lens: "pca" });
+  const bad = { intervals: "0", overlap: "2", eps: "knee", min_samples: "x", lens: "umap", dist: "nope" };
+  assert.deepEqual(decodeState(bad, SPEC), {});
+  assert.deepEqual(decodeState({ overlap: "0.30", lens: "pca", dist: "cosine" }, SPEC), { overlap: "0.3", lens: "pca", dist: "cosine" });
+  // Without the server's rules, the URL's parameters are dropped rather than trusted.
+  assert.deepEqual(decodeState({ run: "r", overlap: "0.3" }, null), { run: "r" });
 });
 
 test("describeParams says how eps was chosen", () => {

@@ -1,7 +1,8 @@
 // The projection panel's pure side (src/points.js): highlighting, framing, box and lasso selection.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeState, encodeState, DEFAULTS, prepareGraph } from "../src/model.js";
+import { prepareGraph } from "../src/graph.js";
+import { decodeState, encodeState, DEFAULTS } from "../src/state.js";
 import {
   classCount,
   highlightedSamples,
