@@ -18,7 +18,12 @@ from torch import nn
 
 from topoact_lightning.errors import TopoActConfigError
 from topoact_lightning.monitor.capture import BatchContext, reduce_output
-from topoact_lightning.monitor.feature_images import FeatureImages, image_space, render_feature_images
+from topoact_lightning.monitor.feature_images import (
+    FeatureImages,
+    check_feature_images,
+    image_space,
+    render_feature_images,
+)
 from topoact_lightning.monitor.feature_optimisation import direction_objective
 from topoact_lightning.monitor.feature_target import FeatureImagesUnavailable, LayerTap, LayerTarget
 from topoact_lightning.monitor.image_space import FourierImages, ImageSpace, colour_sqrt
@@ -317,6 +322,19 @@ def test_a_layer_reduced_over_tokens_has_no_feature_images():
         model, "mix", torch.rand(1, 256), probe=probe, reduction="flatten", steps=4, attempts=1
     )
     assert result.images.shape == (1, 16, 16, 3)
+
+
+def test_the_check_before_training_resolves_the_layer_or_says_why_not():
+    model = PatchTokens()
+    probe = torch.rand(4, 3, 16, 16)
+    training = model.training
+    patch = check_feature_images(model, "patch", probe=probe)
+    assert (patch.reduction, patch.width) == ("random_position", 16)
+    assert check_feature_images(model, "patch", probe=probe, reduction="mean").reduction == "mean"
+    with pytest.raises(FeatureImagesUnavailable, match="'random_token'"):
+        check_feature_images(model, "mix", probe=probe)
+    assert model.training == training and all(p.requires_grad for p in model.parameters())
+    assert all(not m._forward_hooks for m in model.modules())
 
 
 def test_other_unavailable_cases_say_why():

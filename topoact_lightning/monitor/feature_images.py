@@ -67,6 +67,8 @@ __all__ = [
     "DEFAULT_STEPS",
     "FeatureImages",
     "FeatureImagesUnavailable",
+    "LayerTarget",
+    "check_feature_images",
     "image_space",
     "render_feature_images",
 ]
@@ -198,6 +200,44 @@ def _frozen(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(requires_grad)
 
 
+def _dry_run(
+    model: nn.Module, layer: str, tap: LayerTap, space: ImageSpace, reduction: Reduction, select: Selector
+) -> LayerTarget:
+    device, dtype = _model_device(model)
+    grey = space.to_model(torch.full((1, *space.shape), 0.5)).to(device, dtype)
+    return resolve_target(model, layer, tap, grey, reduction, select)
+
+
+def check_feature_images(
+    model: nn.Module,
+    layer: str,
+    *,
+    probe: torch.Tensor | Sequence[torch.Tensor] | None = None,
+    input_shape: Sequence[int] | None = None,
+    value_range: tuple[float | Sequence[float], float | Sequence[float]] = (0.0, 1.0),
+    reduction: Reduction = "auto",
+    select: Selector = None,
+) -> LayerTarget:
+    """What feature images of ``layer`` would be optimised for, or :class:`FeatureImagesUnavailable` saying why not.
+
+    One forward pass on a grey image (arguments as for :func:`render_feature_images`); the model is left as it
+    was. Use it before training to choose the layers that get feature images.
+
+    Example:
+        >>> from torch import nn
+        >>> model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten(), nn.Linear(144, 2))
+        >>> target = check_feature_images(model, "0", input_shape=(1, 8, 8))
+        >>> target.reduction, target.width
+        ('random_position', 4)
+        >>> check_feature_images(model, "2", input_shape=(1, 8, 8)).reduction
+        'flatten'
+    """
+    space = image_space(probe, input_shape, value_range)
+    module = find_module(model, layer)
+    with _frozen(model), LayerTap(module) as tap:
+        return _dry_run(model, layer, tap, space, reduction, select)
+
+
 def render_feature_images(
     model: nn.Module,
     layer: str,
@@ -262,8 +302,7 @@ def render_feature_images(
     )
     device, dtype = _model_device(model)
     with _frozen(model), LayerTap(module) as tap:
-        neutral = space.to_model(torch.full((1, *space.shape), 0.5)).to(device, dtype)
-        target = resolve_target(model, layer, tap, neutral, reduction, select)
+        target = _dry_run(model, layer, tap, space, reduction, select)
         if dirs.shape[1] != target.width:
             raise TopoActConfigError(
                 f"feature images: directions have {dirs.shape[1]} values but layer {layer!r} gives "
