@@ -50,13 +50,12 @@ from lightning_utilities.core.rank_zero import rank_zero_only, rank_zero_warn
 from torch import nn
 
 from topoact_lightning.errors import TopoActConfigError
-from topoact_lightning.monitor.capture import Reduction, Selector
+from topoact_lightning.monitor.capture import Reduction, Selector, find_module
 from topoact_lightning.monitor.feature_optimisation import Recipe, optimise_images
 from topoact_lightning.monitor.feature_target import (
     FeatureImagesUnavailable,
     LayerTap,
     LayerTarget,
-    find_module,
     resolve_target,
     unavailable,
 )
@@ -233,7 +232,7 @@ def check_feature_images(
         'flatten'
     """
     space = image_space(probe, input_shape, value_range)
-    module = find_module(model, layer)
+    module = find_module(model, layer, owner="feature images")
     with _frozen(model), LayerTap(module) as tap:
         return _dry_run(model, layer, tap, space, reduction, select)
 
@@ -291,7 +290,7 @@ def render_feature_images(
         )
     dirs = _directions(directions)
     space = image_space(probe, input_shape, value_range)
-    module = find_module(model, layer)
+    module = find_module(model, layer, owner="feature images")
     recipe = Recipe(
         steps=int(steps),
         lr=float(lr),

@@ -48,8 +48,6 @@ from topoact_lightning.monitor.capture import (
     CaptureError,
     Reduction,
     Selector,
-    closest_names,
-    module_index,
     resolve_reduction,
     select_output,
 )
@@ -65,19 +63,6 @@ class FeatureImagesUnavailable(TopoActConfigError):
 def unavailable(layer: str | None, why: str) -> FeatureImagesUnavailable:
     where = f"layer {layer!r}" if layer is not None else "this model"
     return FeatureImagesUnavailable(f"feature images are unavailable for {where}: {why}")
-
-
-def find_module(model: nn.Module, layer: str) -> nn.Module:
-    """The module named ``layer`` (as in ``model.named_modules()``); an unknown name fails with close names."""
-    index = module_index(model)
-    if layer not in index:
-        near = closest_names(layer, [n for n in index if "_orig_mod" not in n])
-        hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
-        raise TopoActConfigError(
-            f"feature images: the model has no module named {layer!r}{hint} "
-            "(names are those of model.named_modules())"
-        )
-    return index[layer][1]
 
 
 class _ReachedLayer(Exception):
