@@ -16,8 +16,8 @@ Atlas renders averaged activations:
   of the steps polishing the cosine alone, three attempts per direction keeping the best
   (:mod:`~topoact_lightning.monitor.feature_optimisation` says why).
 
-The images are rendered at the model's own input size, seeded and deterministic on the CPU. The model is left as it
-was: its training flags and the parameters' ``requires_grad`` are restored, its parameters never change, and the
+The images are rendered at the model's own input size, on the model's device and in its dtype, seeded and
+deterministic on the CPU. The model is left as it was: its training flags and the parameters' ``requires_grad`` are restored, its parameters never change, and the
 hook is removed, even on error. A feature image is an *optimised input*, not a data sample: it shows what excites
 the direction, exaggerated, not what typical members of the node look like.
 
