@@ -157,7 +157,10 @@ def image_space(
 
 
 def _directions(directions: torch.Tensor | np.ndarray | Sequence[Sequence[float]]) -> torch.Tensor:
-    d = torch.as_tensor(np.asarray(directions, dtype=np.float32))
+    if isinstance(directions, torch.Tensor):  # on any device: the optimisation moves it to the model's
+        d = directions.detach().to("cpu", torch.float32)
+    else:
+        d = torch.as_tensor(np.asarray(directions, dtype=np.float32))
     if d.ndim == 1:
         d = d[None, :]
     if d.ndim != 2 or d.shape[0] == 0:
