@@ -4,6 +4,8 @@
 ``probe`` and ``probe_pass`` (the fixed samples and the forward pass with ``capture``'s hooks), ``schedule``,
 ``pipeline`` (graph jobs to the ``worker``, results to the ``sink``, which steps are done), ``diagnostics`` and
 ``state`` (what a checkpoint keeps, and what a resume reads back from the logs).
+``feature_images`` renders what a Mapper node "sees" (``feature_target``, ``feature_optimisation``,
+``image_space``, ``image_transforms``); the callback does not call it yet.
 
 This wing imports torch and Lightning, but only in the modules that need them: the graph worker
 (:mod:`topoact_lightning.monitor.worker`) and :mod:`~topoact_lightning.monitor.diagnostics` run in the

@@ -361,6 +361,23 @@ def closest_names(name: str, candidates: Sequence[str], n: int = 5) -> list[str]
     return difflib.get_close_matches(name, list(candidates), n=n, cutoff=0.3)
 
 
+def find_module(
+    root: nn.Module,
+    name: str,
+    owner: str = "TopoActMonitor",
+    index: dict[str, tuple[str, nn.Module]] | None = None,
+) -> nn.Module:
+    """The module called ``name`` (compiled or not); an unknown name fails naming ``owner`` and close names."""
+    index = module_index(root) if index is None else index
+    if name not in index:
+        near = closest_names(name, [n for n in index if "_orig_mod" not in n])
+        hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
+        raise TopoActConfigError(
+            f"{owner}: the model has no module named {name!r}{hint} (names are those of model.named_modules())"
+        )
+    return index[name][1]
+
+
 def resolve_layers(pl_module: nn.Module, layers: list[str] | None) -> dict[str, nn.Module]:
     """The watched modules by name (the default layers when ``layers`` is None); unknown names fail with hints."""
     index = module_index(pl_module)
@@ -370,16 +387,7 @@ def resolve_layers(pl_module: nn.Module, layers: list[str] | None) -> dict[str, 
             "TopoActMonitor found no Linear or Conv layer to watch by default; pass layers=[...] with names "
             "from model.named_modules()"
         )
-    modules = {}
-    for name in names:
-        if name not in index:
-            near = closest_names(name, [n for n in index if "_orig_mod" not in n])
-            hint = f"; did you mean {', '.join(map(repr, near))}?" if near else ""
-            raise TopoActConfigError(
-                f"TopoActMonitor: the model has no module named {name!r}{hint} "
-                "(names are those of model.named_modules())"
-            )
-        modules[name] = index[name][1]
+    modules = {name: find_module(pl_module, name, index=index) for name in names}
     if layers is None:
         from lightning_utilities.core.rank_zero import rank_zero_info
 
