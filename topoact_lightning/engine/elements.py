@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +28,7 @@ from topoact_lightning.engine.dbscan import dbscan, native_dbscan_params
 from topoact_lightning.engine.distances import Points, unit_rows
 from topoact_lightning.engine.lowrank import Projection, fast_basis
 from topoact_lightning.engine.neighbors import auto_eps
+from topoact_lightning.engine.scale import cell_dbscan
 from topoact_lightning.engine.screened import screened_dbscan
 from topoact_lightning.engine.threads import n_threads, run_parallel
 
@@ -41,6 +43,8 @@ _FAST_SAMPLE = 1000
 # Exact mode screens elements this wide (and at least _FAST_MIN_POINTS large) on this many directions (rounded up
 # to fill the padded block width, 78): below, whole rows cost little more than the screen.
 SCREENED_MIN_FEATURES = 240
+#: Scale mode finds the neighbour pairs of elements this large within k-means cells (:mod:`.scale`).
+SCALE_MIN_POINTS = 8192
 SCREEN_COMPONENTS = 32
 _SCREEN_SAMPLE = 500
 
@@ -124,6 +128,7 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
             "n_components": n_components,
             "random_state": random_state,
             "device": params["device"],
+            "scale": params["scale"],
         }
         run = _native_runner(X, elements, found, fast, fast_options)
     else:
@@ -131,7 +136,8 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
         run = _estimator_runner(clusterer, X, elements, fast, n_components, random_state)
 
     todo = [k for k, idx in enumerate(elements) if len(idx) >= found.min_points]
-    results = run_parallel(run, todo, threads, size=lambda k: len(elements[k]))
+    with _progress_bar(params["progress"], todo, elements) as done:
+        results = run_parallel(run, todo, threads, size=lambda k: len(elements[k]), done=done)
     node_cover = []
     for k, lab in zip(todo, results, strict=True):
         idx = elements[k]
@@ -245,6 +251,9 @@ def _native_runner(
 
     def run(k: int) -> np.ndarray:
         idx = elements[k]
+        if options["scale"] and len(idx) >= SCALE_MIN_POINTS:
+            found.dims[k] = int(X.shape[1])
+            return cell_dbscan(X, idx, eps, min_samples, metric=metric, random_state=options["random_state"])
         projection = None
         if projections is not None and len(idx) >= _FAST_MIN_POINTS:
             projection = projections.get(k)
@@ -284,6 +293,20 @@ def _estimator_runner(
         return np.asarray(clone(clusterer).fit_predict(data))
 
     return run
+
+
+@contextmanager
+def _progress_bar(show: bool, todo: list[int], elements: list[np.ndarray]) -> Iterator[Any]:
+    """A tqdm bar over the cover elements to cluster (None when ``show`` is false): the callback to call as each
+    is done. Its total counts points (an element of 100,000 points is more work than one of 100)."""
+    if not show:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    total = sum(len(elements[k]) for k in todo)
+    with tqdm(total=total, desc=f"Mapper: {len(todo)} cover elements", unit="pt", unit_scale=True) as bar:
+        yield lambda k: bar.update(len(elements[k]))
 
 
 def _min_cluster_samples(clusterer: Any) -> int:

@@ -83,19 +83,32 @@ def n_threads(n_jobs: int | None) -> int:
 
 
 def run_parallel(
-    run: Callable[[int], T], todo: Sequence[int], n_threads: int, *, size: Callable[[int], int]
+    run: Callable[[int], T],
+    todo: Sequence[int],
+    n_threads: int,
+    *,
+    size: Callable[[int], int],
+    done: Callable[[int], None] | None = None,
 ) -> list[T]:
     """``run(k)`` for every ``k`` in ``todo`` (results in that order), on ``n_threads`` threads with
     single-threaded BLAS; the largest pieces by ``size(k)`` start first, so no thread is left with one big piece
-    at the end."""
+    at the end. ``done(k)`` is called in the calling thread as each piece finishes (for progress)."""
     by_size = sorted(todo, key=lambda k: -size(k))
+    out: dict[int, T] = {}
     with single_threaded_blas():
         if n_threads > 1 and len(todo) > 1:
             # Imported here: the single-threaded graph process never needs it (with logging, 8 ms of its start-up).
-            from concurrent.futures import ThreadPoolExecutor
+            from concurrent.futures import ThreadPoolExecutor, as_completed
 
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
-                out = dict(zip(by_size, pool.map(run, by_size), strict=True))
+                futures = {pool.submit(run, k): k for k in by_size}
+                for future in as_completed(futures):
+                    out[futures[future]] = future.result()
+                    if done is not None:
+                        done(futures[future])
         else:
-            out = {k: run(k) for k in by_size}
+            for k in by_size:
+                out[k] = run(k)
+                if done is not None:
+                    done(k)
     return [out[k] for k in todo]
