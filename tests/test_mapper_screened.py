@@ -40,6 +40,23 @@ def projection_of(X: np.ndarray, rows: np.ndarray, eps: float, n_components: int
     return Projection.of(X, rows, basis, "euclidean", eps=eps, sample=sample)
 
 
+def screened_elements(monkeypatch) -> list[int]:
+    """The sizes of the cover elements the screened route clusters from now on (a list filled as they run)."""
+    import topoact_lightning.engine.elements as elements
+
+    sizes: list[int] = []
+    real = elements.screened_dbscan
+    monkeypatch.setattr(
+        elements, "screened_dbscan", lambda X, idx, *a, **k: sizes.append(len(idx)) or real(X, idx, *a, **k)
+    )
+    return sizes
+
+
+def node_sets(graph) -> dict[str, list[int]]:
+    ids = graph.node_ids
+    return {ids[i]: m.tolist() for i, m in enumerate(graph.members)}
+
+
 @given(
     seed=st.integers(0, 10_000),
     d=st.sampled_from([64, 300, 700]),
@@ -179,21 +196,12 @@ def test_wide_exact_mapper_graph_is_keplermappers_and_the_one_stage_routes(n_fea
     km = kmapper.KeplerMapper(verbose=0).map(
         lens[:, None], X, clusterer=clusterer, cover=kmapper.Cover(3, 0.3)
     )
-    screened = []
-    real = elements.screened_dbscan
-    monkeypatch.setattr(
-        elements,
-        "screened_dbscan",
-        lambda X, idx, *a, **k: screened.append(len(idx)) or real(X, idx, *a, **k),
-    )
+    screened = screened_elements(monkeypatch)
     graph = Mapper(lens=lens, cover="kmapper", n_intervals=3, overlap=0.3, clusterer=clusterer, n_jobs=2).fit(
         X
     )
     assert len(screened) >= 2  # the large elements went through the screened route
-    ids = graph.graph_.node_ids
-    assert {ids[i]: m.tolist() for i, m in enumerate(graph.graph_.members)} == {
-        name: sorted(m) for name, m in km["nodes"].items()
-    }
+    assert node_sets(graph.graph_) == {name: sorted(m) for name, m in km["nodes"].items()}
     monkeypatch.setattr(elements, "SCREENED_MIN_FEATURES", 10**9)
     one_stage = Mapper(lens=lens, cover="kmapper", n_intervals=3, overlap=0.3, clusterer=clusterer).fit(X)
     assert one_stage.graph_ == graph.graph_
@@ -204,26 +212,15 @@ def test_near_eps_pairs_give_keplermappers_graph_through_the_screened_route(monk
     # route: node for node the graph KeplerMapper (scikit-learn, float64) builds.
     import kmapper
 
-    import topoact_lightning.engine.elements as elements
-
     eps = 4.0
     X = near_eps_pairs(2600, 256, eps, seed=11)
     lens = np.arange(len(X), dtype=np.float64) % 7  # every element mixes the near pairs with the rest
     clusterer = DBSCAN(eps=eps, min_samples=2)
-    screened = []
-    real = elements.screened_dbscan
-    monkeypatch.setattr(
-        elements,
-        "screened_dbscan",
-        lambda X, idx, *a, **k: screened.append(len(idx)) or real(X, idx, *a, **k),
-    )
+    screened = screened_elements(monkeypatch)
     graph = Mapper(lens=lens, cover="kmapper", n_intervals=2, overlap=0.3, clusterer=clusterer).fit(X).graph_
     assert len(screened) == 2
     km = kmapper.KeplerMapper(verbose=0).map(
         lens[:, None], X, clusterer=clusterer, cover=kmapper.Cover(2, 0.3)
     )
-    ids = graph.node_ids
-    assert {ids[i]: m.tolist() for i, m in enumerate(graph.members)} == {
-        name: sorted(m) for name, m in km["nodes"].items()
-    }
+    assert node_sets(graph) == {name: sorted(m) for name, m in km["nodes"].items()}
     assert graph.n_nodes >= 30  # the pairs just within eps are nodes of their own (min_samples=2)
