@@ -54,17 +54,30 @@ def dbscan(
     else:
         points = Points.unverified(X, metric, device=device)
     n = points.n
-    labels = np.full(n, -1, dtype=np.int64)
     if n == 0:
-        return labels
+        return np.full(0, -1, dtype=np.int64)
     # Everything below works on positions in the sorted order of the pairs (rows of a CSR matrix without a sort);
     # only the cluster numbering looks at the original indices.
     order, i, j = _sorted_radius_pairs(points, eps, block_size=block_size)
-    index = np.arange(n) if order is None else order
     counts = np.bincount(i, minlength=n) + np.bincount(j, minlength=n) + 1
-    core = counts >= min_samples
+    return labels_from_pairs(n, i, j, counts >= min_samples, order)
+
+
+def labels_from_pairs(
+    n: int, i: np.ndarray, j: np.ndarray, core: np.ndarray, order: np.ndarray | None = None
+) -> np.ndarray:
+    """DBSCAN labels from the neighbour pairs ``(i, j)`` (positions, ``i`` non-decreasing) and the core points.
+
+    Clusters are the connected components of the core points through core-core pairs, numbered by their
+    smallest core index; every other point takes the smallest label among its core neighbours, or -1 (noise).
+    ``order``: positions -> indices (None: the identity); labels are returned by index. Pairs between two core
+    points of one component may be missing (they change nothing), and so may pairs between two non-core
+    points; every other neighbour pair must be there.
+    """
+    labels = np.full(n, -1, dtype=np.int64)
     if not core.any():
         return labels
+    index = np.arange(n) if order is None else order
     both = core[i] & core[j]
     comp = connected_components(n, i[both], j[both], rows_sorted=True)
     core_pos = np.flatnonzero(core)

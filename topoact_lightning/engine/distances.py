@@ -332,8 +332,7 @@ def _sorted_radius_pairs(
     """
     thr = points.threshold(eps)
     order = None
-    coord = None
-    reach = np.inf
+    ends = None
     n = points.n
     if n > block_size:
         if points.sorted_by_pc1:
@@ -345,11 +344,48 @@ def _sorted_radius_pairs(
         order = np.argsort(coord, kind="stable")
         coord = coord[order]
         points = points.take(order)
-        reach = _reach(points, thr)
-    # Narrow row blocks keep the window tight; a quarter of block_size still makes efficient matrix products.
-    row_size = max(block_size // 4, 1) if coord is not None else block_size
-    ends = None if coord is None else np.searchsorted(coord, coord + reach, side="right")
-    rows_out, cols_out = [], []
+        ends = np.searchsorted(coord, coord + _reach(points, thr), side="right")
+    if points.verified:
+
+        def limit(r: slice, c: slice) -> np.ndarray:
+            return thr + points.row_tolerance(r, c)
+
+        def check(vals: np.ndarray, i: np.ndarray, j: np.ndarray, r: slice, c: slice) -> np.ndarray | None:
+            unsure = vals > thr - points.row_tolerance(r, c)[i]
+            if not unsure.any():
+                return None
+            keep = ~unsure
+            keep[unsure] = points.exact_values(i[unsure] + r.start, j[unsure] + c.start) <= thr
+            return keep
+
+        i, j, _ = window_pairs(points, ends, block_size, limit, check)
+    else:
+        i, j, _ = window_pairs(points, ends, block_size, lambda r, c: np.float32(thr))
+    return order, i, j
+
+
+def window_pairs(
+    points: Points,
+    ends: np.ndarray | None,
+    block_size: int,
+    limit,
+    check=None,
+    *,
+    values: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """``(i, j, vals)``: the pairs of positions ``i < j`` (``i`` non-decreasing) whose block value is at most
+    ``limit(rows, cols)`` (a scalar, or one bound per row of the block), and their float32 block values when
+    ``values`` (else None).
+
+    Points are compared in blocks of rows with the columns that follow them, up to ``ends`` of each block's last
+    row (every column when ``ends`` is None; then blocks of ``block_size`` rows, else a quarter of it: narrow
+    row blocks keep the window tight and still make efficient matrix products). No block holds more than
+    ``block_size ** 2`` values. ``check(vals, i, j, rows, cols)`` may then drop pairs (their block values and
+    coordinates; returns a mask, or None to keep them all).
+    """
+    n = points.n
+    row_size = block_size if ends is None else max(block_size // 4, 1)
+    rows_out, cols_out, vals_out = [], [], []
     for r in _block_ranges(n, row_size):
         end = n if ends is None else int(ends[r.stop - 1])
         col_chunk = max(block_size * block_size // (r.stop - r.start), 1)
@@ -357,37 +393,34 @@ def _sorted_radius_pairs(
         for start in range(r.start, end, col_chunk):
             c = slice(start, min(start + col_chunk, end))
             d = points.block(r, c)
-            ncols = c.stop - c.start
-            if points.verified:
-                tol = points.row_tolerance(r, c)
-                flat = np.flatnonzero(d <= (thr + tol)[:, None])
-            else:
-                flat = np.flatnonzero(d <= np.float32(thr))
-            i, j = np.divmod(flat, ncols)
+            bound = limit(r, c)
+            # flatnonzero and divmod: four times faster than np.nonzero of the 2-D mask.
+            flat = np.flatnonzero(d <= (bound[:, None] if np.ndim(bound) else bound))
+            i, j = np.divmod(flat, c.stop - c.start)
             if c.start < r.stop:
                 # Columns overlapping the rows: each pair once, self-pairs are counted by the caller.
                 upper = j + c.start > i + r.start
                 flat, i, j = flat[upper], i[upper], j[upper]
-            if points.verified:
-                vals = d.ravel()[flat]
-                unsure = vals > (thr - tol)[i]
-                if unsure.any():
-                    ui, uj = i[unsure] + r.start, j[unsure] + c.start
-                    keep = ~unsure
-                    keep[unsure] = points.exact_values(ui, uj) <= thr
-                    i, j = i[keep], j[keep]
+            if check is not None:
+                keep = check(d.ravel()[flat], i, j, r, c)
+                if keep is not None:
+                    flat, i, j = flat[keep], i[keep], j[keep]
+            if values:
+                vals_out.append(d.ravel()[flat])
             rows_out.append(i + r.start)
             cols_out.append(j + c.start)
-        if (
-            len(rows_out) - first_chunk > 1
-        ):  # several column chunks: put this row block's pairs back in row order
-            bi, bj = np.concatenate(rows_out[first_chunk:]), np.concatenate(cols_out[first_chunk:])
-            by_row = np.argsort(bi, kind="stable")
-            rows_out[first_chunk:] = [bi[by_row]]
-            cols_out[first_chunk:] = [bj[by_row]]
+        if len(rows_out) - first_chunk > 1:  # several column chunks: put this row block's pairs in row order
+            by_row = np.argsort(np.concatenate(rows_out[first_chunk:]), kind="stable")
+            for out in (rows_out, cols_out, vals_out) if values else (rows_out, cols_out):
+                out[first_chunk:] = [np.concatenate(out[first_chunk:])[by_row]]
     if not rows_out:
-        return order, np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return order, np.concatenate(rows_out), np.concatenate(cols_out)
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty, np.zeros(0, dtype=np.float32) if values else None
+    return (
+        np.concatenate(rows_out),
+        np.concatenate(cols_out),
+        np.concatenate(vals_out) if values else None,
+    )
 
 
 def _reach(points: Points, thr: float) -> float:

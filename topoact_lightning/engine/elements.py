@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,8 +26,10 @@ import numpy as np
 
 from topoact_lightning.engine.dbscan import dbscan, native_dbscan_params
 from topoact_lightning.engine.distances import Points, unit_rows
-from topoact_lightning.engine.lowrank import fast_basis
+from topoact_lightning.engine.lowrank import Projection, fast_basis
 from topoact_lightning.engine.neighbors import auto_eps
+from topoact_lightning.engine.scale import cell_dbscan
+from topoact_lightning.engine.screened import screened_dbscan
 from topoact_lightning.engine.threads import n_threads, run_parallel
 
 # Below this many points a cover element is cheaper to cluster in full dimension than to reduce first.
@@ -37,6 +40,13 @@ _FAST_MIN_POINTS = 1000
 _ELEMENTS_PER_BASIS = 2
 # Rows sampled per basis and per element's residual-weight calibration.
 _FAST_SAMPLE = 1000
+# Exact mode screens elements this wide (and at least _FAST_MIN_POINTS large) on this many directions (rounded up
+# to fill the padded block width, 78): below, whole rows cost little more than the screen.
+SCREENED_MIN_FEATURES = 240
+#: Scale mode finds the neighbour pairs of elements this large within k-means cells (:mod:`.scale`).
+SCALE_MIN_POINTS = 8192
+SCREEN_COMPONENTS = 32
+_SCREEN_SAMPLE = 500
 
 
 @dataclass
@@ -118,6 +128,7 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
             "n_components": n_components,
             "random_state": random_state,
             "device": params["device"],
+            "scale": params["scale"],
         }
         run = _native_runner(X, elements, found, fast, fast_options)
     else:
@@ -125,7 +136,8 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
         run = _estimator_runner(clusterer, X, elements, fast, n_components, random_state)
 
     todo = [k for k, idx in enumerate(elements) if len(idx) >= found.min_points]
-    results = run_parallel(run, todo, threads, size=lambda k: len(elements[k]))
+    with _progress_bar(params["progress"], todo, elements) as done:
+        results = run_parallel(run, todo, threads, size=lambda k: len(elements[k]), done=done)
     node_cover = []
     for k, lab in zip(todo, results, strict=True):
         idx = elements[k]
@@ -138,73 +150,125 @@ def cluster_elements(X: np.ndarray, elements: list[np.ndarray], params: Mapping[
     return found
 
 
-class _SharedBases:
-    """Fast mode's principal directions, computed once per group of neighbouring cover elements, on demand.
+class _SharedProjections:
+    """Fast mode's projections (:class:`~topoact_lightning.engine.lowrank.Projection`), one per group of
+    neighbouring cover elements, computed on demand from a sample of their union.
 
-    Thread-safe: the first thread that needs a group's basis computes it while the others wait for it.
+    Thread-safe: the first thread that needs a group's projection computes it while the others wait for it.
     """
 
     def __init__(
-        self, X: np.ndarray, elements: list[np.ndarray], metric: str, eps: float, n_components: int, seed: Any
+        self,
+        X: np.ndarray,
+        elements: list[np.ndarray],
+        metric: str,
+        eps: float,
+        n_components: int,
+        seed: Any,
+        *,
+        screen: bool = False,
     ) -> None:
         self.X, self.elements, self.metric, self.eps = X, elements, metric, eps
         self.n_components, self.seed = n_components, seed
+        # Exact mode's screen needs any good directions (they set how many pairs are checked, not the result):
+        # a smaller sample and one product fewer than fast mode, whose distances are the directions'.
+        self.screen = screen
+        self.sample, self.n_iter = (_SCREEN_SAMPLE, 2) if screen else (_FAST_SAMPLE, 3)
         self._locks: dict[int, threading.Lock] = {}
-        self._bases: dict[int, np.ndarray | None] = {}
+        self._done: dict[int, Projection | None] = {}
+        self._left = {}  # group -> elements of it not yet clustered: a group's rows are let go after its last
+        for k, idx in enumerate(elements):
+            if len(idx) >= _FAST_MIN_POINTS:
+                self._left[k // _ELEMENTS_PER_BASIS] = self._left.get(k // _ELEMENTS_PER_BASIS, 0) + 1
         self._guard = threading.Lock()
+        self._row_sq: np.ndarray | None = None
 
-    def get(self, element: int) -> np.ndarray | None:
+    def row_sq(self) -> np.ndarray:
+        """``|x|^2`` of every row of X (float64), computed once."""
+        with self._guard:
+            if self._row_sq is None:
+                self._row_sq = np.einsum("ij,ij->i", self.X, self.X, dtype=np.float64)
+            return self._row_sq
+
+    def get(self, element: int) -> Projection | None:
         group = element // _ELEMENTS_PER_BASIS
         with self._guard:
             lock = self._locks.setdefault(group, threading.Lock())
         with lock:
-            if group not in self._bases:
-                self._bases[group] = self._compute(group)
-            return self._bases[group]
+            if group not in self._done:
+                self._done[group] = self._compute(group)
+            return self._done[group]
 
-    def _compute(self, group: int) -> np.ndarray | None:
+    def release(self, element: int) -> None:
+        """``element`` is clustered: its group's projection goes once every element of the group is."""
+        group = element // _ELEMENTS_PER_BASIS
+        with self._guard:
+            self._left[group] -= 1
+            if not self._left[group]:
+                self._done[group] = None
+
+    def _compute(self, group: int) -> Projection | None:
         start = group * _ELEMENTS_PER_BASIS
         members = [
             idx for idx in self.elements[start : start + _ELEMENTS_PER_BASIS] if len(idx) >= _FAST_MIN_POINTS
         ]
         union = np.unique(np.concatenate(members))
         rng = np.random.default_rng(self.seed)
-        rows = np.sort(rng.choice(union, size=min(_FAST_SAMPLE, len(union)), replace=False))
+        rows = np.sort(rng.choice(union, size=min(self.sample, len(union)), replace=False))
         S = self.X[rows]  # a copy already: centred in place below
         if self.metric == "cosine":
             S = unit_rows(S)
         S -= S.mean(axis=0)
-        return fast_basis(S, self.metric, self.n_components, eps=self.eps, random_state=self.seed)
+        basis = fast_basis(
+            S, self.metric, self.n_components, eps=self.eps, random_state=self.seed, n_iter=self.n_iter
+        )
+        if basis is None:  # too much residual even with the most directions worth keeping
+            return None
+        # The union's rows are projected once for every element of the group (they overlap by design). Fast
+        # mode calibrates the residual weight per element (Projection.estimate); the screen's group weight only
+        # orders its checks.
+        return Projection.of(
+            self.X, union, basis, self.metric, eps=self.eps, sample=rows if self.screen else None, rng=rng
+        )
 
 
 def _native_runner(
     X: np.ndarray, elements: list[np.ndarray], found: ElementClusters, fast: bool, options: dict[str, Any]
 ):
     eps, metric, min_samples, device = found.eps, found.metric, found.min_points, options["device"]
-    reduce = fast and X.shape[1] > 2 * options["n_components"]
-    bases = (
-        _SharedBases(X, elements, metric, eps, options["n_components"], options["random_state"])
+    if fast:
+        reduce = X.shape[1] > 2 * options["n_components"]
+        n_components = options["n_components"]
+    else:
+        # Exact mode screens wide elements on fast mode's default directions (:mod:`.screened`).
+        reduce = metric == "euclidean" and device is None and X.shape[1] >= SCREENED_MIN_FEATURES
+        n_components = SCREEN_COMPONENTS
+    projections = (
+        _SharedProjections(X, elements, metric, eps, n_components, options["random_state"], screen=not fast)
         if reduce
         else None
     )
 
     def run(k: int) -> np.ndarray:
         idx = elements[k]
-        if bases is not None and len(idx) >= _FAST_MIN_POINTS:
-            basis = bases.get(k)
-            element = (
-                Points.unverified(X[idx], metric, device=device)
-                if basis is None  # too much residual even with the most directions worth keeping
-                else Points.low_rank(
-                    X[idx],
-                    metric,
-                    eps=eps,
-                    sample=_FAST_SAMPLE,
-                    random_state=options["random_state"],
-                    device=device,
-                    basis=basis,
+        if options["scale"] and len(idx) >= SCALE_MIN_POINTS:
+            found.dims[k] = int(X.shape[1])
+            return cell_dbscan(X, idx, eps, min_samples, metric=metric, random_state=options["random_state"])
+        projection = None
+        if projections is not None and len(idx) >= _FAST_MIN_POINTS:
+            projection = projections.get(k)
+            if projection is not None and not fast:
+                labels = screened_dbscan(X, idx, projection, eps, min_samples, row_sq=projections.row_sq())
+                projections.release(k)
+                return labels
+            if projection is not None:
+                coords, sq = projection.estimate(
+                    idx, X, sample=_FAST_SAMPLE, random_state=options["random_state"]
                 )
-            )
+            projections.release(k)
+        if projection is not None:
+            element = Points(coords, sq, metric, device=device)
+            element.sorted_by_pc1 = True
         elif fast:
             element = Points.unverified(X[idx], metric, device=device)
         else:
@@ -229,6 +293,20 @@ def _estimator_runner(
         return np.asarray(clone(clusterer).fit_predict(data))
 
     return run
+
+
+@contextmanager
+def _progress_bar(show: bool, todo: list[int], elements: list[np.ndarray]) -> Iterator[Any]:
+    """A tqdm bar over the cover elements to cluster (None when ``show`` is false): the callback to call as each
+    is done. Its total counts points (an element of 100,000 points is more work than one of 100)."""
+    if not show:
+        yield None
+        return
+    from tqdm.auto import tqdm
+
+    total = sum(len(elements[k]) for k in todo)
+    with tqdm(total=total, desc=f"Mapper: {len(todo)} cover elements", unit="pt", unit_scale=True) as bar:
+        yield lambda k: bar.update(len(elements[k]))
 
 
 def _min_cluster_samples(clusterer: Any) -> int:

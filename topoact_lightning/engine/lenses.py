@@ -126,11 +126,15 @@ def principal_basis(
             _, _, vt = randomized_svd(X, k, n_iter=7, random_state=random_state)
         basis = vt.T.astype(np.float64)
     elif d <= n:
+        import scipy.linalg  # noqa: F401  (loads scipy's BLAS before the limit below, so that it is limited too)
+
         cov = (X.T @ X).astype(np.float64)
         # A threaded eigensolver of a small matrix is many times slower on a busy machine.
         with single_threaded_blas():
             _, basis = _top_eigenvectors(cov, k)
     else:
+        import scipy.linalg  # noqa: F401  (as above)
+
         gram = (X @ X.T).astype(np.float64)
         with single_threaded_blas():
             _, U = _top_eigenvectors(gram, k)

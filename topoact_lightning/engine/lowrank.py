@@ -19,6 +19,8 @@ Example:
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from topoact_lightning.engine.threads import single_threaded_blas
@@ -32,12 +34,14 @@ def fast_basis(
     eps: float | None = None,
     residual_share: float = 0.15,
     random_state: int | None = 0,
+    n_iter: int = 3,
 ) -> np.ndarray | None:
     """The principal directions fast mode projects rows like ``S`` on (``(D, k)`` float32), or None for whole rows.
 
     ``S``: a sample of centred rows (for cosine: of centred unit rows). The rule of :meth:`Points.low_rank`:
     at least ``n_components`` directions (filling the padded block width), doubled while the mean squared
     residual of ``S`` exceeds ``residual_share`` of the squared threshold, None past a third of the width.
+    ``n_iter``: products with the covariance in the subspace iteration (:func:`_top_directions`).
     """
     S = np.ascontiguousarray(S, dtype=np.float32)
     m, d = S.shape
@@ -52,11 +56,96 @@ def fast_basis(
     # squared radius (without eps: of the mean squared norm).
     scale = (eps * eps if metric == "euclidean" else 2 * eps) if eps is not None else total / m
     while k <= d // 3:
-        V, kept = _top_directions(S, k, random_state, cov=cov)
+        V, kept = _top_directions(S, k, random_state, cov=cov, n_iter=n_iter)
         if (total - kept) / m <= residual_share * scale:
             return V
         k = _fill_width(2 * k)
     return None
+
+
+@dataclass
+class Projection:
+    """Rows of ``X`` (a group of neighbouring cover elements) on a fast-mode basis: what the distance estimate
+    ``|p_x - p_y|^2 + w (|r_x|^2 + |r_y|^2)`` needs, computed once for every element of the group.
+
+    ``rows``: sorted indices into ``X``; ``coords``: float32 coordinates of the centred rows (cosine: of the
+    centred unit rows) on the basis; ``sq``: their squared norms (float32 sums, in float64), so
+    ``|r|^2 = sq - |p|^2``; ``weight``: the group's residual weight ``w`` (:func:`_residual_weight`; each element
+    calibrates its own in :meth:`estimate`); ``mean``: the centre; ``zero``: rows that are zero vectors (cosine
+    only, kept apart from everything).
+    """
+
+    rows: np.ndarray
+    coords: np.ndarray
+    sq: np.ndarray
+    weight: float
+    mean: np.ndarray
+    basis: np.ndarray
+    metric: str
+    thr: float
+    zero: np.ndarray | None = None
+    #: The largest eigenvalue of ``V^T V`` for the basis ``V`` (1 up to rounding): ``|V^T z| <= sigma |z|``.
+    sigma2: float = 1.0
+
+    @classmethod
+    def of(
+        cls,
+        X: np.ndarray,
+        rows: np.ndarray,
+        basis: np.ndarray,
+        metric: str,
+        *,
+        eps: float,
+        sample: np.ndarray | None = None,
+        rng: np.random.Generator | None = None,
+    ) -> Projection:
+        """Project ``X[rows]`` on ``basis`` (``(D, k)``) and calibrate ``w`` on the rows ``sample`` (a subset of
+        ``rows``; without it ``w = 1``). One copy of the rows is held while it runs."""
+        from topoact_lightning.engine.distances import unit_rows
+
+        block = X[rows]
+        zero = None
+        if metric == "cosine":
+            zero = ~block.any(axis=1)
+            block = unit_rows(block)
+        mean = block.mean(axis=0, dtype=np.float64).astype(np.float32)
+        block -= mean
+        # float32 sums of D squares: relative error below D 2^-24, which users of sq allow for.
+        sq = np.einsum("ij,ij->i", block, block).astype(np.float64)
+        coords = block @ basis
+        thr = eps * eps if metric == "euclidean" else 2 * eps
+        weight = 1.0
+        if sample is not None:
+            at = np.searchsorted(rows, sample)
+            weight = _residual_weight(block[at], coords[at], thr, rng or np.random.default_rng(0))
+        V = basis.astype(np.float64)
+        # From float32 values the float64 product is exact to about 1e-13, and so is the eigenvalue.
+        sigma2 = float(np.linalg.eigvalsh(V.T @ V)[-1]) * (1 + 1e-9)
+        return cls(rows, coords, sq, weight, mean, basis, metric, thr, zero, sigma2)
+
+    def estimate(
+        self, idx: np.ndarray, X: np.ndarray, *, sample: int = 1000, random_state: int | None = 0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The coordinates of the rows ``idx`` (a subset of :attr:`rows`) and the squared norms fast mode gives
+        them: ``|p|^2 + w |r|^2`` (16 for zero rows under cosine: beyond reach of every unit row), with the
+        residual weight ``w`` calibrated on ``sample`` of these rows (one element's neighbour distances, which
+        the group's weight fits less well: ARI 0.963 instead of 0.969 at 50,000 x 512)."""
+        at = np.searchsorted(self.rows, idx)
+        coords = self.coords[at]
+        kept = np.einsum("ij,ij->i", coords, coords, dtype=np.float64)
+        rng = np.random.default_rng(random_state)
+        picked = np.sort(rng.choice(len(idx), size=min(sample, len(idx)), replace=False))
+        S = X[idx[picked]]
+        if self.metric == "cosine":
+            from topoact_lightning.engine.distances import unit_rows
+
+            S = unit_rows(S)
+        S -= self.mean
+        weight = _residual_weight(S, coords[picked], self.thr, rng)
+        sq = kept + weight * np.maximum(self.sq[at] - kept, 0.0)
+        if self.zero is not None:
+            sq[self.zero[at]] = 16.0
+        return coords, sq.astype(np.float32)
 
 
 def _residual_weight(
@@ -145,7 +234,13 @@ def _top_directions(
             B = (Q.T @ S).astype(np.float64)  # width x D; its top right singular vectors are S's
             vals, vecs = np.linalg.eigh(B @ B.T)
             top = np.argsort(vals)[::-1][:k]
-            V = B.T @ vecs[:, top] / np.sqrt(np.maximum(vals[top], 1e-300))
+            V = B.T @ vecs[:, top]
+            # Unit columns (|B^T v| = sqrt of its eigenvalue); directions the sample does not span (rank below
+            # the width, e.g. fewer rows than directions asked) stay zero rather than blowing up.
+            norms = np.linalg.norm(V, axis=0)
+            V = np.divide(
+                V, norms, out=np.zeros_like(V), where=norms > 1e-6 * max(float(norms.max()), 1e-300)
+            )
     return np.ascontiguousarray(V, dtype=np.float32), float(np.maximum(vals[top], 0.0).sum())
 
 
@@ -155,6 +250,6 @@ def _orthonormal(Y: np.ndarray) -> np.ndarray:
     G = Y64.T @ Y64
     G[np.diag_indices_from(G)] += 1e-12 * max(np.trace(G), 1e-300)
     L = np.linalg.cholesky(G)
-    from scipy.linalg import solve_triangular  # only fast mode gets here: spare the import (0.15 s) otherwise
-
-    return solve_triangular(L, Y64.T, lower=True, check_finite=False).T.astype(np.float32)
+    # numpy's solver, not scipy's solve_triangular: scipy's BLAS is a separate library, loaded late, which
+    # single_threaded_blas may not limit; and the graph process is spared scipy's import.
+    return np.linalg.solve(L, Y64.T).T.astype(np.float32)

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from topoact_lightning.engine.covers import cover_elements
+from topoact_lightning.engine.dbscan import native_dbscan_params
 from topoact_lightning.engine.elements import ElementClusters, cluster_elements
 from topoact_lightning.engine.graph import MapperGraph, nerve_edges
 from topoact_lightning.engine.lenses import compute_lens
@@ -87,6 +88,12 @@ class Mapper:
             it keeps whole rows and gains nothing (measured figures: BENCHMARKS.md). With other clusterers,
             elements are projected on their principal directions the same way before ``fit_predict``.
         n_components: least number of dimensions kept by ``fast`` (rounded up to fill the padded block width).
+        scale: for inputs of hundreds of thousands of samples and more (built-in DBSCAN): cover elements of at
+            least 8,192 points find their neighbour pairs within k-means cells instead of comparing every pair
+            (:mod:`topoact_lightning.engine.scale`): time and memory grow about linearly with the element, at a
+            small cost in agreement with the exact graph (whole-row float32 distances; a neighbour pair is missed
+            when neither point visits the other's cell). Smaller elements are clustered as ``fast`` says.
+        progress: show a progress bar over the cover elements (tqdm) while they are clustered.
         n_jobs: threads clustering cover elements in parallel, largest elements first; None uses every core
             available to the process. While they run, numpy's BLAS is limited to one thread per call: on a busy
             machine multi-threaded BLAS calls waste most of their time waiting for each other, while whole
@@ -123,6 +130,8 @@ class Mapper:
         lens_k: int = 5,
         fast: bool = False,
         n_components: int = 64,
+        scale: bool = False,
+        progress: bool = False,
         n_jobs: int | None = None,
         device: str | None = None,
         eps_sample: int = 1000,
@@ -140,6 +149,8 @@ class Mapper:
         self.lens_k = lens_k
         self.fast = fast
         self.n_components = n_components
+        self.scale = scale
+        self.progress = progress
         self.n_jobs = n_jobs
         self.device = device
         self.eps_sample = eps_sample
@@ -175,6 +186,11 @@ class Mapper:
         parameter against :attr:`_parameter_constraints`, then the rules that tie parameters together.
         """
         validate_params(self.get_params())
+        if self.scale and not (isinstance(self.clusterer, str) or native_dbscan_params(self.clusterer)):
+            raise TopoActConfigError(
+                "scale=True applies to DBSCAN only (clusterer='dbscan' or a scikit-learn DBSCAN); remove scale "
+                f"or the clusterer {self.clusterer!r}"
+            )
         ref = self.lens_reference
         if ref is not None:
             if self.lens not in ("pca", "pca2"):
@@ -316,6 +332,7 @@ def _graph_params(
         "metric": found.metric,
         "fast": bool(mapper.fast),
         "n_components": int(mapper.n_components) if mapper.fast else None,
+        "scale": bool(mapper.scale),
         # Fast mode: the dimension each clustered element was clustered in, in cover order.
         "fast_dims": [found.dims[k] for k in sorted(found.dims)] if mapper.fast and found.dims else None,
         "n_samples": n,
@@ -344,6 +361,8 @@ _PARAM_NAMES = (
     "lens_k",
     "fast",
     "n_components",
+    "scale",
+    "progress",
     "n_jobs",
     "device",
     "eps_sample",

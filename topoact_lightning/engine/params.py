@@ -140,6 +140,8 @@ PARAMETER_CONSTRAINTS: dict[str, list[Form]] = {
     "lens_reference": [NONE, REFERENCE],
     "lens_k": [integer(1)],
     "fast": [BOOLEAN],
+    "scale": [BOOLEAN],
+    "progress": [BOOLEAN],
     "n_components": [integer(1)],
     "n_jobs": [Form(NONE.test, "None (every core)"), integer(1)],
     "device": [NONE, DEVICE],

@@ -25,7 +25,7 @@ from typing import Any
 FIXED_EPS = "fixed"
 
 #: Mapper parameters that a graph's ``params`` record under the same name.
-_KEPT = ("lens", "n_intervals", "overlap", "cover", "min_samples", "metric", "fast", "lens_k")
+_KEPT = ("lens", "n_intervals", "overlap", "cover", "min_samples", "metric", "fast", "scale", "lens_k")
 
 
 def logged_mapper_params(graph_params: dict[str, Any], **overrides: Any) -> dict[str, Any]:

@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,16 +22,22 @@ _blas_lock = threading.Lock()
 _blas_depth = 0
 _blas_limiter: Any = None
 _controller: Any = None
+_controller_has_scipy = False
 
 
 def _blas_controller() -> Any:
-    # Finding the loaded BLAS libraries scans the process's memory map (about 2 ms): do it once. numpy's and
-    # scipy's OpenBLAS are loaded with numpy, before any call here.
-    global _controller
-    if _controller is None:
+    # Finding the loaded BLAS libraries scans the process's memory map (about 2 ms): done once, and again after
+    # scipy.linalg is first imported. scipy ships its own OpenBLAS (scipy.libs), separate from numpy's
+    # (numpy.libs), loaded only with scipy.linalg: a controller made before that import would leave scipy's
+    # products multi-threaded inside our threads (measured: a 94 x 512 triangular solve took 7 ms instead of
+    # 1 ms on a busy 2-core machine).
+    global _controller, _controller_has_scipy
+    has_scipy = "scipy.linalg" in sys.modules
+    if _controller is None or (has_scipy and not _controller_has_scipy):
         from threadpoolctl import ThreadpoolController
 
         _controller = ThreadpoolController()
+        _controller_has_scipy = has_scipy
     return _controller
 
 
@@ -42,6 +49,8 @@ def single_threaded_blas() -> Iterator[None]:
     threads over independent pieces (cover elements, query blocks) with single-threaded BLAS keeps every core busy.
     Reference-counted across threads, so concurrent and nested uses restore the original setting exactly once, when
     the last one leaves (threadpoolctl on its own would restore out of order). torch's thread pools are untouched.
+    A BLAS library loaded while the limit holds (scipy's, at the first ``import scipy.linalg``) is not limited:
+    import scipy before entering when the block uses it.
     """
     global _blas_depth, _blas_limiter
     with _blas_lock:
@@ -74,19 +83,32 @@ def n_threads(n_jobs: int | None) -> int:
 
 
 def run_parallel(
-    run: Callable[[int], T], todo: Sequence[int], n_threads: int, *, size: Callable[[int], int]
+    run: Callable[[int], T],
+    todo: Sequence[int],
+    n_threads: int,
+    *,
+    size: Callable[[int], int],
+    done: Callable[[int], None] | None = None,
 ) -> list[T]:
     """``run(k)`` for every ``k`` in ``todo`` (results in that order), on ``n_threads`` threads with
     single-threaded BLAS; the largest pieces by ``size(k)`` start first, so no thread is left with one big piece
-    at the end."""
+    at the end. ``done(k)`` is called in the calling thread as each piece finishes (for progress)."""
     by_size = sorted(todo, key=lambda k: -size(k))
+    out: dict[int, T] = {}
     with single_threaded_blas():
         if n_threads > 1 and len(todo) > 1:
             # Imported here: the single-threaded graph process never needs it (with logging, 8 ms of its start-up).
-            from concurrent.futures import ThreadPoolExecutor
+            from concurrent.futures import ThreadPoolExecutor, as_completed
 
             with ThreadPoolExecutor(max_workers=n_threads) as pool:
-                out = dict(zip(by_size, pool.map(run, by_size), strict=True))
+                futures = {pool.submit(run, k): k for k in by_size}
+                for future in as_completed(futures):
+                    out[futures[future]] = future.result()
+                    if done is not None:
+                        done(futures[future])
         else:
-            out = {k: run(k) for k in by_size}
+            for k in by_size:
+                out[k] = run(k)
+                if done is not None:
+                    done(k)
     return [out[k] for k in todo]
